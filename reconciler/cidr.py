@@ -1,0 +1,159 @@
+"""CIDR blocks as values: an IP version, a first address as an integer, and a prefix length.
+
+All address arithmetic works on integer ranges; nothing here enumerates the addresses of a block
+(an IPv6 /32 holds 2**96 of them). Parsing of IPv4 is done by hand on the hot path; IPv6 goes
+through :mod:`ipaddress` once per distinct string.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+BITS = {4: 32, 6: 128}
+
+
+class CidrSyntaxError(ValueError):
+    """A string that is not a CIDR block; ``rule`` names what is wrong with it."""
+
+    def __init__(self, text: str, rule: str, code: str = "InvalidParameter.Cidr"):
+        self.text, self.rule, self.code = text, rule, code
+        super().__init__(f"{text!r} is not a valid CIDR block: {rule}")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cidr:
+    """A standard CIDR block (no host bits). Ordered by version, then first address, then size."""
+
+    version: int
+    start: int
+    prefix: int
+
+    # ---- construction -------------------------------------------------------------------
+    @staticmethod
+    def parse(text: str) -> "Cidr":
+        """Parse ``a.b.c.d/n`` or an IPv6 ``x::/n``; host bits are an error, never masked off."""
+        return _parse(text)
+
+    @staticmethod
+    def of(version: int, start: int, prefix: int) -> "Cidr":
+        bits = BITS[version]
+        if not 0 <= prefix <= bits:
+            raise ValueError(f"prefix /{prefix} out of range for IPv{version}")
+        if start & ((1 << (bits - prefix)) - 1):
+            raise ValueError("start has host bits set")
+        return Cidr(version, start, prefix)
+
+    # ---- arithmetic ---------------------------------------------------------------------
+    @property
+    def bits(self) -> int:
+        return BITS[self.version]
+
+    @property
+    def size(self) -> int:
+        return 1 << (BITS[self.version] - self.prefix)
+
+    @property
+    def end(self) -> int:
+        """Last address of the block, inclusive."""
+        return self.start + (1 << (BITS[self.version] - self.prefix)) - 1
+
+    def contains(self, other: "Cidr") -> bool:
+        return (
+            self.version == other.version
+            and self.prefix <= other.prefix
+            and self.start <= other.start
+            and other.end <= self.end
+        )
+
+    def overlaps(self, other: "Cidr") -> bool:
+        return self.version == other.version and self.start <= other.end and other.start <= self.end
+
+    def contains_address(self, version: int, value: int) -> bool:
+        return version == self.version and self.start <= value <= self.end
+
+    def subnet(self, prefix: int, index: int) -> "Cidr":
+        """The ``index``-th block of length ``prefix`` inside this one."""
+        if prefix < self.prefix or prefix > self.bits:
+            raise ValueError(f"/{prefix} does not fit in {self}")
+        step = 1 << (self.bits - prefix)
+        if not 0 <= index < (1 << (prefix - self.prefix)):
+            raise ValueError(f"index {index} out of range for /{prefix} in {self}")
+        return Cidr(self.version, self.start + index * step, prefix)
+
+    @property
+    def netmask(self) -> str:
+        """Dotted netmask (IPv4) or ``/n`` (IPv6)."""
+        if self.version == 4:
+            mask = (0xFFFFFFFF << (32 - self.prefix)) & 0xFFFFFFFF
+            return format_address(4, mask)
+        return f"/{self.prefix}"
+
+    # ---- text ---------------------------------------------------------------------------
+    def __str__(self) -> str:
+        return f"{format_address(self.version, self.start)}/{self.prefix}"
+
+    def __repr__(self) -> str:
+        return f"Cidr({str(self)!r})"
+
+
+def format_address(version: int, value: int) -> str:
+    if version == 4:
+        return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    return str(ipaddress.IPv6Address(value))
+
+
+def parse_address(text: str) -> tuple[int, int]:
+    """Parse a single IP address to ``(version, integer)``."""
+    try:
+        addr = ipaddress.ip_address(text.strip())
+    except ValueError as exc:
+        raise CidrSyntaxError(text, "not an IP address", "InvalidParameter.IpAddress") from exc
+    return addr.version, int(addr)
+
+
+def _parse_v4(addr: str, text: str) -> int:
+    parts = addr.split(".")
+    if len(parts) != 4:
+        raise CidrSyntaxError(text, "an IPv4 address has four dotted parts")
+    value = 0
+    for part in parts:
+        if not part.isdigit() or not part.isascii() or (len(part) > 1 and part[0] == "0"):
+            raise CidrSyntaxError(text, f"{part!r} is not a decimal octet")
+        octet = int(part)
+        if octet > 255:
+            raise CidrSyntaxError(text, f"octet {octet} is over 255")
+        value = (value << 8) | octet
+    return value
+
+
+@lru_cache(maxsize=65536)
+def _parse(text: str) -> Cidr:
+    if not isinstance(text, str):
+        raise CidrSyntaxError(repr(text), "a CIDR block is a string such as 10.0.0.0/16")
+    raw = text.strip()
+    if "/" not in raw:
+        raise CidrSyntaxError(text, "a CIDR block needs a prefix length, e.g. /16")
+    addr, _, plen = raw.partition("/")
+    if not plen.isdigit() or not plen.isascii() or len(plen) > 3:
+        raise CidrSyntaxError(text, f"prefix length {plen!r} is not a number")
+    prefix = int(plen)
+    if ":" in addr:
+        version = 6
+        try:
+            start = int(ipaddress.IPv6Address(addr))
+        except ValueError as exc:
+            raise CidrSyntaxError(text, "not an IPv6 address") from exc
+    else:
+        version = 4
+        start = _parse_v4(addr, text)
+    bits = BITS[version]
+    if prefix > bits:
+        raise CidrSyntaxError(text, f"prefix /{prefix} is longer than {bits} bits")
+    if start & ((1 << (bits - prefix)) - 1):
+        base = Cidr(version, start & ~((1 << (bits - prefix)) - 1), prefix)
+        raise CidrSyntaxError(
+            text, f"host bits are set; the standard block is {base}", "InvalidParameter.CidrNotStandard"
+        )
+    return Cidr(version, start, prefix)

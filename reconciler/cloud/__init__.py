@@ -1,0 +1,1 @@
+"""Cloud control planes the reconciler talks to: the embedded sandbox today."""
