@@ -1,0 +1,267 @@
+"""The local file state backend: ``<workspace>/state/`` holding a snapshot, its backup, a journal, a lock.
+
+Files in ``state_dir``:
+
+* ``state.json`` -- the snapshot, :meth:`State.to_json_bytes`. Replaced atomically and durably:
+  temp file in the same directory, fsync, old snapshot hard-linked to ``state.json.backup``,
+  ``os.replace``, fsync of the directory.
+* ``state.json.backup`` -- the snapshot before the last write.
+* ``state.journal`` -- changes recorded by a running (or crashed) apply and not yet in the
+  snapshot (see :mod:`reconciler.journal`). ``read()`` replays it; a snapshot write clears it.
+* ``.lock`` -- the workspace lock (see :mod:`reconciler.lock`).
+
+The backend does not take the lock itself: commands that change the state hold
+``backend.lock(...)`` around read-transaction-commit.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Callable
+
+from reconciler.errors import StateError
+from reconciler.journal import JournalContents, JournalEntry, JournalWriter, fsync_dir, read_journal
+from reconciler.lock import LockInfo, WorkspaceLock
+from reconciler.state import State, StateBuilder, parse_state
+
+SNAPSHOT, BACKUP, JOURNAL, LOCK = "state.json", "state.json.backup", "state.journal", ".lock"
+
+
+class LocalStateBackend:
+    """A :class:`~reconciler.state.StateBackend` over files in ``state_dir`` (created when needed)."""
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+        self.snapshot_path = self.state_dir / SNAPSHOT
+        self.backup_path = self.state_dir / BACKUP
+        self.journal_path = self.state_dir / JOURNAL
+        self._lock = WorkspaceLock(self.state_dir / LOCK)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(self) -> State:
+        """Snapshot plus journal; an empty State when there is neither. StateError on damage."""
+        for _ in range(5):  # retried if a snapshot write lands while we read (an unlocked reader)
+            before = _identity(self.snapshot_path)
+            state, journal = self._read_once()
+            if _identity(self.snapshot_path) == before:
+                return state
+        return state
+
+    def _read_once(self) -> tuple[State, JournalContents | None]:
+        data = self._read_bytes(self.snapshot_path)
+        try:
+            journal = read_journal(self.journal_path)
+        except ValueError as exc:
+            raise self._corrupt(self.journal_path, str(exc)) from None
+        if data is None:
+            if journal is not None and journal.entries or self.backup_path.exists():
+                present = "state.json.backup" if self.backup_path.exists() else "state.journal"
+                raise self._corrupt(self.snapshot_path, f"it is missing although {present} exists")
+            return State.empty(), journal
+        try:
+            snapshot = parse_state(data)
+        except ValueError as exc:
+            raise self._corrupt(self.snapshot_path, str(exc)) from None
+        if journal is None or not journal.entries:
+            return snapshot, journal
+        return self._replay(snapshot, journal.entries), journal
+
+    def _replay(self, snapshot: State, entries: list[JournalEntry]) -> State:
+        """Snapshot plus the entries after its serial; entries up to it are already in it."""
+        first, problem = entries[0].serial, None
+        if first > snapshot.serial + 1:
+            problem = f"it starts at serial {first} but the snapshot is at serial {snapshot.serial}"
+        builder = StateBuilder(snapshot)
+        for offset, entry in enumerate(entries):
+            if problem:
+                break
+            if entry.lineage != snapshot.lineage:
+                problem = f"line {offset + 1} has lineage {entry.lineage}, the snapshot {snapshot.lineage}"
+            elif entry.serial != first + offset:
+                problem = f"line {offset + 1} has serial {entry.serial}, expected {first + offset}"
+            elif entry.serial > snapshot.serial:
+                builder.set(entry.address, entry.record, owned=True)
+        if problem:
+            raise self._corrupt(self.journal_path, f"it does not continue the snapshot: {problem}")
+        return builder.build()
+
+    def _read_bytes(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError("State.ReadFailed", f"cannot read {path}: {exc}") from exc
+
+    def _corrupt(self, path: Path, reason: str) -> StateError:
+        backup, snap = self.backup_path, self.snapshot_path
+        try:
+            data = backup.read_bytes()
+            good = parse_state(data)
+            about = (f"The backup {backup} (the snapshot before the last write) is readable: serial "
+                     f"{good.serial}, {len(good.resources)} resource(s), lineage {good.lineage}.")
+        except FileNotFoundError:
+            about = f"There is no backup ({backup} does not exist)."
+        except (ValueError, OSError, StateError) as exc:
+            about = f"The backup {backup} is not readable either ({exc})."
+        if path == self.journal_path:
+            fix = (f"The journal holds changes recorded after the snapshot {snap}. To read the snapshot "
+                   f"alone, move the journal aside (`mv {path} {path}.damaged`), then compare the "
+                   "damaged lines with the cloud and import what is missing (`ipamctl plan` shows it).")
+        else:
+            fix = (f"To restore: keep the damaged file (`cp {snap} {snap}.damaged`), then "
+                   f"`cp {backup} {snap}` and remove {self.journal_path} if it exists; changes recorded "
+                   "after the backup are missing from it, so run `ipamctl plan` and import what it lacks.")
+        return StateError("State.Corrupt", f"{path} is damaged: {reason}. It was NOT read as an empty state. {about} {fix}")
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, state: State) -> None:
+        """Replace the snapshot with ``state`` atomically and durably and clear the journal.
+
+        Unconditional: it does not compare serials or lineages with what is on disk (hold the
+        lock and read first). On failure (``State.WriteFailed``) the previous snapshot and
+        journal are left as they were.
+        """
+        data = state.to_json_bytes()
+        tmp = self.state_dir / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            _write_new(tmp, data)
+            if self.snapshot_path.exists():
+                self._keep_backup()
+            os.replace(tmp, self.snapshot_path)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise _write_failed(self.snapshot_path, exc, "the previous state and journal are unchanged") from exc
+        try:
+            fsync_dir(self.state_dir)
+            if self.journal_path.exists():
+                os.unlink(self.journal_path)
+                fsync_dir(self.state_dir)
+        except OSError as exc:
+            raise _write_failed(self.snapshot_path, exc, f"serial {state.serial} was written but may not be "
+                                "durable yet; the journal is still there and replays harmlessly") from exc
+
+    def _keep_backup(self) -> None:
+        tmp = self.state_dir / f".{BACKUP}.{uuid.uuid4().hex}.tmp"
+        try:
+            try:
+                os.link(self.snapshot_path, tmp)
+            except OSError:  # no hard links here: copy instead
+                _write_new(tmp, self.snapshot_path.read_bytes())
+            os.replace(tmp, self.backup_path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+    def transaction(self, base: State) -> "StateTransaction":
+        """A transaction recording changes on top of ``base``, which must be the state on disk.
+
+        When the journal holds entries (or a torn tail), or there is no snapshot yet, ``base``
+        is written as the snapshot first so that the journal starts clean.
+        """
+        on_disk, journal = self._read_once()
+        if self.snapshot_path.exists():
+            if on_disk.lineage != base.lineage:
+                raise StateError("State.LineageMismatch", f"the state in {self.state_dir} has lineage "
+                                 f"{on_disk.lineage}, not {base.lineage}: it belongs to another workspace history")
+            if on_disk.serial != base.serial or on_disk.resources != base.resources:
+                raise StateError("State.Stale", f"the state in {self.state_dir} is at serial {on_disk.serial}, "
+                                 f"but this run started from serial {base.serial}; it changed meanwhile, plan again")
+        if not self.snapshot_path.exists() or journal is not None and journal.size:
+            self.write(base)
+        return StateTransaction(base, JournalWriter(self.journal_path), self.write)
+
+    # -- locking -----------------------------------------------------------------------------
+
+    def lock(self, command: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
+        return self._lock.hold(command, timeout)
+
+    def lock_info(self) -> LockInfo | None:
+        return self._lock.info()
+
+    def force_unlock(self, lock_id: str) -> None:
+        self._lock.force_unlock(lock_id)
+
+
+class StateTransaction:
+    """Records one apply's changes durably as they complete; ``commit`` folds them into a snapshot.
+
+    ``record`` appends to the journal and fsyncs before returning, so a crash loses nothing that
+    was recorded. ``commit`` may be called more than once (each writes a snapshot of everything
+    so far); leaving the ``with`` block commits what is uncommitted, also when an exception
+    escapes (the changes happened in the cloud; there is nothing to roll back). A commit failing
+    while another exception escapes is added to it as a note; the journal keeps the changes.
+    """
+
+    def __init__(self, base: State, journal: JournalWriter, write: Callable[[State], None]):
+        self._state = base
+        self._journal = journal
+        self._write = write
+        self._pending = 0
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def record(self, address: str, record: dict | None) -> State:
+        new = self._state.with_change(address, record)
+        owned = new.resources.get(address)
+        self._journal.append(JournalEntry(new.lineage, new.serial, address, owned))
+        self._state, self._pending = new, self._pending + 1
+        return new
+
+    def commit(self) -> State:
+        if self._pending:
+            self._journal.close()  # the write removes the file; the next record starts a new one
+            self._write(self._state)
+            self._journal, self._pending = JournalWriter(self._journal.path), 0
+        return self._state
+
+    def __enter__(self) -> "StateTransaction":
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.commit()
+        except StateError as failure:
+            if exc is None:
+                raise
+            exc.add_note(f"and the state snapshot could not be written: {failure}")
+        finally:
+            self._journal.close()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_failed(path: Path, exc: OSError, outcome: str) -> StateError:
+    return StateError("State.WriteFailed", f"cannot write {path}: {exc}; {outcome}")
