@@ -1,0 +1,227 @@
+"""SQLite persistence of the sandbox cloud, with the whole model held in memory.
+
+Schema: ``resources(id PRIMARY KEY, kind, data JSON)``, ``tokens(action, token, response)`` keyed
+on (action, token), and ``meta(key PRIMARY KEY, value)`` (the id sequence number). The database is
+in WAL mode; everything is loaded on open.
+
+Each resource is a plain dict in the API's own key names plus three internal keys: ``_kind``,
+``_id`` and ``_seq`` (creation order). A dict that is in the store is never changed in place:
+writers build a new dict (:func:`changed`) and :meth:`Store.put` it, so the undo log can hold the
+old one.
+
+A call runs between :meth:`Store.begin` and :meth:`Store.commit` or :meth:`Store.rollback`. Every
+put/delete goes to an undo log and a dirty set; commit writes only the dirty rows (plus the token
+and the sequence number) in ONE SQLite transaction, rollback restores memory from the undo log.
+So a failed, dry-run or crashed call changes nothing.
+
+Indexes, so no call scans all resources of a kind: each kind registers (:func:`register_kind`)
+named secondary indexes (key functions; a None key is not indexed) and a ``spaces`` function giving
+the address ranges the resource takes under which keys (see :mod:`reconciler.cloud.space`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import orjson
+
+from reconciler.cidr import Cidr
+from reconciler.cloud.space import EMPTY, IntervalSet
+
+Resource = dict
+IndexFn = Callable[[Resource], object]
+SpacesFn = Callable[[Resource], Iterable[tuple[tuple, Cidr]]]
+
+
+@dataclass
+class KindSpec:
+    indexes: dict[str, IndexFn] = field(default_factory=dict)
+    spaces: SpacesFn | None = None
+
+
+KINDS: dict[str, KindSpec] = {}
+
+
+def register_kind(kind: str, *, indexes: dict[str, IndexFn] | None = None,
+                  spaces: SpacesFn | None = None) -> None:
+    """Declare a resource kind's secondary indexes and address spaces (once, at import)."""
+    KINDS[kind] = KindSpec(dict(indexes or {}), spaces)
+
+
+def changed(res: Resource, **fields) -> Resource:
+    """A copy of ``res`` with ``fields`` replaced: what a writer puts back."""
+    new = dict(res)
+    new.update(fields)
+    return new
+
+
+def public(res: Resource) -> dict:
+    """The resource without its internal keys."""
+    return {k: v for k, v in res.items() if not k.startswith("_")}
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (action TEXT NOT NULL, token TEXT NOT NULL, response TEXT NOT NULL,
+                                   PRIMARY KEY (action, token));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        target = ":memory:" if path is None else os.fspath(path)
+        self.conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        if path is not None:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+        self._res: dict[str, Resource] = {}
+        self._by_kind: dict[str, dict[str, Resource]] = {}
+        self._index: dict[tuple[str, str], dict[object, dict[str, None]]] = {}
+        self._spaces: dict[tuple, IntervalSet] = {}
+        self._undo: list[tuple[str, Resource | None]] | None = None
+        self._dirty: dict[str, None] = {}
+        row = self.conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+        self.seq = int(row[0]) if row else 0
+        self._seq_at_begin = self.seq
+        for _id, _kind, data in self.conn.execute("SELECT id, kind, data FROM resources ORDER BY rowid"):
+            self._link(orjson.loads(data))
+
+    # ---- reads --------------------------------------------------------------------------
+    def get(self, kind: str, rid: str | None) -> Resource | None:
+        res = self._res.get(rid) if rid else None
+        return res if res is not None and res["_kind"] == kind else None
+
+    def all(self, kind: str) -> list[Resource]:
+        return sorted(self._by_kind.get(kind, {}).values(), key=_seq)
+
+    def find(self, kind: str, index: str, key: object) -> list[Resource]:
+        ids = self._index.get((kind, index), {}).get(key, {})
+        return sorted((self._res[i] for i in ids), key=_seq)
+
+    def count(self, kind: str, index: str, key: object) -> int:
+        return len(self._index.get((kind, index), {}).get(key, {}))
+
+    def space(self, *key) -> IntervalSet:
+        return self._spaces.get(tuple(key), EMPTY)
+
+    def token(self, action: str, token: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT response FROM tokens WHERE action=? AND token=?", (action, token)
+        ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    # ---- writes (inside begin/commit) ---------------------------------------------------
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def put(self, res: Resource) -> None:
+        rid = res["_id"]
+        old = self._res.get(rid)
+        assert old is not res, f"{rid} was changed in place; put a copy (changed())"
+        self._log(rid, old)
+        if old is not None:
+            self._unlink(old)
+        self._link(res)
+
+    def delete(self, res: Resource) -> None:
+        rid = res["_id"]
+        old = self._res.get(rid)
+        if old is None:
+            return
+        self._log(rid, old)
+        self._unlink(old)
+
+    def begin(self) -> None:
+        self._undo, self._dirty, self._seq_at_begin = [], {}, self.seq
+
+    def rollback(self) -> None:
+        for rid, old in reversed(self._undo or []):
+            cur = self._res.get(rid)
+            if cur is not None:
+                self._unlink(cur)
+            if old is not None:
+                self._link(old)
+        self.seq = self._seq_at_begin
+        self._undo, self._dirty = None, {}
+
+    def commit(self, token: tuple[str, str, dict] | None = None) -> None:
+        """Write the dirty rows, the sequence number and the token record in one transaction."""
+        cur = self.conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            for rid in self._dirty:
+                res = self._res.get(rid)
+                if res is None:
+                    cur.execute("DELETE FROM resources WHERE id=?", (rid,))
+                else:
+                    cur.execute(
+                        "INSERT INTO resources(id, kind, data) VALUES (?, ?, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, data=excluded.data",
+                        (rid, res["_kind"], orjson.dumps(res).decode()),
+                    )
+            if self.seq != self._seq_at_begin:
+                cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", (str(self.seq),))
+            if token is not None:
+                action, tok, response = token
+                cur.execute("INSERT OR REPLACE INTO tokens(action, token, response) VALUES (?, ?, ?)",
+                            (action, tok, orjson.dumps(response).decode()))
+            cur.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                cur.execute("ROLLBACK")
+            self.rollback()
+            raise
+        self._undo, self._dirty = None, {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- internals ----------------------------------------------------------------------
+    def _log(self, rid: str, old: Resource | None) -> None:
+        if self._undo is None:
+            raise RuntimeError("store write outside begin()/commit()")
+        self._undo.append((rid, old))
+        self._dirty[rid] = None
+
+    def _link(self, res: Resource) -> None:
+        rid, kind = res["_id"], res["_kind"]
+        self._res[rid] = res
+        self._by_kind.setdefault(kind, {})[rid] = res
+        spec = KINDS.get(kind)
+        if spec is None:
+            return
+        for name, fn in spec.indexes.items():
+            key = fn(res)
+            if key is not None:
+                self._index.setdefault((kind, name), {}).setdefault(key, {})[rid] = None
+        if spec.spaces is not None:
+            for key, cidr in spec.spaces(res):
+                self._spaces.setdefault(key, IntervalSet()).add(cidr.start, cidr.end, rid)
+
+    def _unlink(self, res: Resource) -> None:
+        rid, kind = res["_id"], res["_kind"]
+        del self._res[rid]
+        del self._by_kind[kind][rid]
+        spec = KINDS.get(kind)
+        if spec is None:
+            return
+        for name, fn in spec.indexes.items():
+            key = fn(res)
+            if key is not None:
+                bucket = self._index[(kind, name)][key]
+                del bucket[rid]
+                if not bucket:
+                    del self._index[(kind, name)][key]
+        if spec.spaces is not None:
+            for key, cidr in spec.spaces(res):
+                self._spaces[key].remove(cidr.start, rid)
+
+
+def _seq(res: Resource) -> int:
+    return res["_seq"]
