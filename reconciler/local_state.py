@@ -5,7 +5,8 @@ Files in ``state_dir``:
 * ``state.json`` -- the snapshot, :meth:`State.to_json_bytes`. Replaced atomically and durably:
   temp file in the same directory, fsync, old snapshot hard-linked to ``state.json.backup``,
   ``os.replace``, fsync of the directory.
-* ``state.json.backup`` -- the snapshot before the last write.
+* ``state.json.backup`` -- the snapshot before the last write. (When that snapshot was damaged,
+  it is kept as ``state.json.damaged`` instead and the backup is left alone.)
 * ``state.journal`` -- changes recorded by a running (or crashed) apply and not yet in the
   snapshot (see :mod:`reconciler.journal`). ``read()`` replays it; a snapshot write clears it.
 * ``.lock`` -- the workspace lock (see :mod:`reconciler.lock`).
@@ -28,6 +29,7 @@ from reconciler.lock import LockInfo, WorkspaceLock
 from reconciler.state import State, StateBuilder, parse_state
 
 SNAPSHOT, BACKUP, JOURNAL, LOCK = "state.json", "state.json.backup", "state.journal", ".lock"
+DAMAGED = "state.json.damaged"
 
 
 class LocalStateBackend:
@@ -124,8 +126,9 @@ class LocalStateBackend:
         """Replace the snapshot with ``state`` atomically and durably and clear the journal.
 
         Unconditional: it does not compare serials or lineages with what is on disk (hold the
-        lock and read first). On failure (``State.WriteFailed``) the previous snapshot and
-        journal are left as they were.
+        lock and read first); it only refuses to overwrite a snapshot of a newer format
+        (``State.UnsupportedVersion``). On failure (``State.WriteFailed``) the previous snapshot
+        and journal are left as they were.
         """
         data = state.to_json_bytes()
         tmp = self.state_dir / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
@@ -133,11 +136,13 @@ class LocalStateBackend:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             _write_new(tmp, data)
             if self.snapshot_path.exists():
-                self._keep_backup()
+                self._keep_previous()
             os.replace(tmp, self.snapshot_path)
-        except OSError as exc:
+        except BaseException as exc:
             _unlink_quietly(tmp)
-            raise _write_failed(self.snapshot_path, exc, "the previous state and journal are unchanged") from exc
+            if isinstance(exc, OSError):
+                raise _write_failed(self.snapshot_path, exc, "the previous state and journal are unchanged") from exc
+            raise
         try:
             fsync_dir(self.state_dir)
             if self.journal_path.exists():
@@ -147,14 +152,22 @@ class LocalStateBackend:
             raise _write_failed(self.snapshot_path, exc, f"serial {state.serial} was written but may not be "
                                 "durable yet; the journal is still there and replays harmlessly") from exc
 
-    def _keep_backup(self) -> None:
-        tmp = self.state_dir / f".{BACKUP}.{uuid.uuid4().hex}.tmp"
+    def _keep_previous(self) -> None:
+        """Hard-link (or copy) the current snapshot to the backup -- or, when it is damaged, to
+        ``state.json.damaged`` so that a good backup is not overwritten by a bad snapshot."""
+        data = self.snapshot_path.read_bytes()
+        try:
+            parse_state(data)  # a newer format raises State.UnsupportedVersion: never downgrade it
+            keep = self.backup_path
+        except ValueError:
+            keep = self.state_dir / DAMAGED
+        tmp = self.state_dir / f".{keep.name}.{uuid.uuid4().hex}.tmp"
         try:
             try:
                 os.link(self.snapshot_path, tmp)
             except OSError:  # no hard links here: copy instead
-                _write_new(tmp, self.snapshot_path.read_bytes())
-            os.replace(tmp, self.backup_path)
+                _write_new(tmp, data)
+            os.replace(tmp, keep)
         except BaseException:
             _unlink_quietly(tmp)
             raise
@@ -204,12 +217,15 @@ class StateTransaction:
         self._journal = journal
         self._write = write
         self._pending = 0
+        self._closed = False
 
     @property
     def state(self) -> State:
         return self._state
 
     def record(self, address: str, record: dict | None) -> State:
+        if self._closed:
+            raise StateError("State.TransactionClosed", "the transaction has ended; start a new one", address=address)
         new = self._state.with_change(address, record)
         owned = new.resources.get(address)
         self._journal.append(JournalEntry(new.lineage, new.serial, address, owned))
@@ -235,6 +251,7 @@ class StateTransaction:
             exc.add_note(f"and the state snapshot could not be written: {failure}")
         finally:
             self._journal.close()
+            self._closed = True
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

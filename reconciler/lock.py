@@ -65,7 +65,8 @@ class LockInfo:
         try:
             doc = orjson.loads(data)
             info = LockInfo(**{k: doc[k] for k in ("id", "pid", "host", "user", "command", "created")}, path=path)
-            if type(info.pid) is int and all(isinstance(v, str) and v for v in (info.id, info.host, info.user, info.created)):
+            fields = (info.id, info.host, info.user, info.created)
+            if type(info.pid) is int and isinstance(info.command, str) and all(isinstance(v, str) and v for v in fields):
                 return info
         except (orjson.JSONDecodeError, TypeError, KeyError):
             pass

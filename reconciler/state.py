@@ -74,10 +74,23 @@ def own_record(address: str, record: Any) -> dict:
     problem = record_problem(address, record)
     if problem is None:
         try:
-            return orjson.loads(canonical_bytes(record))
+            owned = orjson.loads(canonical_bytes(record))
+            if _has_non_finite(record["attributes"]):  # orjson would silently write NaN/inf as null
+                raise TypeError("NaN and infinite floats are not JSON")
+            return owned
         except (TypeError, orjson.JSONEncodeError) as exc:
             problem = f"record is not JSON-able: {exc}"
     raise StateError("State.InvalidRecord", problem, address=address if isinstance(address, str) else None)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 class ResourceMap(Mapping[str, dict]):

@@ -90,6 +90,9 @@ def test_with_change_returns_new_states_and_owns_records():
         ("ipam_pool.hz", {"type": "ipam_pool", "name": "hz", "id": 5, "attributes": {}}),
         ("ipam_pool.hz", {"type": "ipam_pool", "name": "hz", "id": None, "attributes": {"x": object()}}),
         ("nodot", {"type": "nodot", "name": "", "id": None, "attributes": {}}),
+        ("vpc.a", {"type": "vpc", "name": "a", "id": None, "attributes": {"x": [1.0, float("nan")]}}),
+        ("vpc.a", {"type": "vpc", "name": "a", "id": None, "attributes": {"x": 2**70}}),
+        ("vpc.a", ["not", "a", "record"]),
     ],
 )
 def test_invalid_records_are_refused(address, record):
@@ -145,6 +148,27 @@ def test_resource_map_behaves_like_a_dict(changes):
     for old, snapshot in versions:  # older versions are untouched by later changes
         assert old.to_dict() == snapshot and set(old) == set(snapshot)
         assert all(old[k] == v for k, v in snapshot.items())
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.text("abc.-_", min_size=1, max_size=6), st.dictionaries(st.text(max_size=5), json_values,
+                                                                                    max_size=4), max_size=6))
+def test_any_json_attributes_round_trip(tmp_path_factory, resources):
+    state = State.empty()
+    for name, attributes in resources.items():
+        state = state.with_change(f"vpc.{name}", {"type": "vpc", "name": name, "id": None, "attributes": attributes})
+    backend = LocalStateBackend(tmp_path_factory.mktemp("rt") / "state")
+    backend.write(state)
+    again = backend.read()
+    assert again == state and again.to_json_bytes() == state.to_json_bytes()
 
 
 # -- snapshot files --------------------------------------------------------------------------
@@ -204,11 +228,24 @@ def test_missing_snapshot_with_backup_left_is_corrupt(backend):
     assert "is missing" in expect("State.Corrupt", backend.read).detail
 
 
+def test_writing_over_a_damaged_snapshot_keeps_the_good_backup(backend):
+    backend.write(s1 := State.empty().with_change("vpc.a", rec("vpc.a")))
+    backend.write(s2 := s1.with_change("vpc.b", rec("vpc.b")))
+    backend.snapshot_path.write_bytes(b'{"torn')
+    backend.write(restored := s2.with_change("vpc.c", rec("vpc.c")))  # e.g. a restore from elsewhere
+    assert backend.read() == restored
+    assert backend.backup_path.read_bytes() == s1.to_json_bytes()
+    assert (backend.state_dir / "state.json.damaged").read_bytes() == b'{"torn'
+
+
 def test_newer_format_version_is_refused(backend):
     backend.write(State.empty())
     doc = orjson.loads(backend.snapshot_path.read_bytes())
     backend.snapshot_path.write_bytes(orjson.dumps({**doc, "format_version": 2, "new_field": 1}))
     assert "format_version 2" in expect("State.UnsupportedVersion", backend.read).detail
+    newer = backend.snapshot_path.read_bytes()
+    expect("State.UnsupportedVersion", backend.write, State.empty())  # never downgraded
+    assert backend.snapshot_path.read_bytes() == newer and sorted(os.listdir(backend.state_dir)) == ["state.json"]
 
 
 # -- journal ---------------------------------------------------------------------------------
@@ -322,6 +359,13 @@ def test_exception_in_apply_still_commits_what_was_recorded(backend):
             raise RuntimeError("cloud call failed")
     assert not backend.journal_path.exists()
     assert sorted(LocalStateBackend(backend.state_dir).read().resources) == ["vpc.a"]
+
+
+def test_recording_after_the_transaction_ended_is_refused(backend):
+    with backend.transaction(backend.read()) as tx:
+        tx.record("vpc.a", rec("vpc.a"))
+    expect("State.TransactionClosed", tx.record, "vpc.b", rec("vpc.b"))
+    assert not backend.journal_path.exists() and backend.read().serial == 1
 
 
 def test_several_commits_in_one_transaction(backend):
