@@ -115,7 +115,8 @@ class LocalStateBackend:
                    f"alone, move the journal aside (`mv {path} {path}.damaged`), then compare the "
                    "damaged lines with the cloud and import what is missing (`ipamctl plan` shows it).")
         else:
-            fix = (f"To restore: keep the damaged file (`cp {snap} {snap}.damaged`), then "
+            keep = f"keep the damaged file (`cp {snap} {snap}.damaged`), then " if snap.exists() else ""
+            fix = (f"To restore: {keep}"
                    f"`cp {backup} {snap}` and remove {self.journal_path} if it exists; changes recorded "
                    "after the backup are missing from it, so run `ipamctl plan` and import what it lacks.")
         return StateError("State.Corrupt", f"{path} is damaged: {reason}. It was NOT read as an empty state. {about} {fix}")
