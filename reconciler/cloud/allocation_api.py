@@ -218,7 +218,7 @@ def list_allocations(req: Request) -> dict:
     pool_id, ids = req.text("IpamPoolId"), req.items("IpamPoolAllocationIds")
     cidr, name = req.cidr("Cidr"), req.text("IpamPoolAllocationName")
     if ids:
-        rows = [a for a in (req.store.get(KIND, i) for i in dict.fromkeys(ids)) if a]
+        rows = req.store.pick(KIND, ids)
     elif pool_id is not None:
         rows = req.store.find(KIND, "pool", pool_id)
     else:

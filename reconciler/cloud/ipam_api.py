@@ -120,7 +120,7 @@ def list_ipams(req: Request) -> dict:
     region = req.text("RegionId")
     name = req.text("IpamName")
     if ids:
-        rows = [r for r in (req.store.get("ipam", i) for i in _dedup(ids)) if r is not None]
+        rows = req.store.pick("ipam", ids)
     elif region is not None:
         rows = req.store.find("ipam", "region", region)
     else:
@@ -175,7 +175,7 @@ def list_scopes(req: Request) -> dict:
     ids = req.items("IpamScopeIds")
     scope_type, name = req.text("IpamScopeType"), req.text("IpamScopeName")
     if ids:
-        rows = [r for r in (req.store.get("ipam_scope", i) for i in _dedup(ids)) if r is not None]
+        rows = req.store.pick("ipam_scope", ids)
     elif ipam_id is not None:
         rows = req.store.find("ipam_scope", "ipam", ipam_id)
     else:

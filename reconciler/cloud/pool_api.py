@@ -10,7 +10,7 @@ the version and min <= default <= max (defaults: min and max of the range, no de
 Quotas: depth (top-level = 1) at most ``limits.POOL_MAX_DEPTH``, ``limits.SUB_POOLS_PER_POOL``
 sub-pools per pool, ``limits.POOLS_PER_PRIVATE_SCOPE`` pools per private scope,
 ``limits.PUBLIC_IPV6_TOP_POOLS_PER_REGION_ISP`` public IPv6 top-level pool per region and ISP.
-Ipv6Isp defaults to BGP (IPv6 pools only; sub-pools inherit it). A pool is not deleted while it has
+IpVersion defaults to the source's, else the scope's. Ipv6Isp defaults to BGP (IPv6 pools only; sub-pools inherit it). A pool is not deleted while it has
 sub-pools, custom allocations or provisioned CIDRs (checked in that order).
 
 Codes: ResourceNotFound.IpamScope / .IpamPool, MissingParameter.IpamScopeId / .IpamPoolId /
@@ -90,14 +90,16 @@ def _mask(req: Request, name: str) -> int | None:
 @op("CreateIpamPool")
 def create_pool(req: Request) -> dict:
     scope = get_scope(req)
-    version = ip_version(req)
+    source = get_pool(req, "SourceIpamPoolId", required=False)
+    # Without IpVersion: the source's version, else the scope's (private IPv4, public IPv6).
+    implied = source["IpVersion"] if source else ("IPv4" if scope["IpamScopeType"] == "private" else "IPv6")
+    version = ip_version(req, default=implied)
     wanted = "private" if version == "IPv4" else "public"
     if scope["IpamScopeType"] != wanted:
         raise fail("InvalidParameter.IpVersion",
                    f"{version} pools belong in a {wanted} scope; {scope['IpamScopeId']} is "
                    f"{scope['IpamScopeType']}")
     ipam = req.store.get("ipam", scope["IpamId"])
-    source = get_pool(req, "SourceIpamPoolId", required=False)
     given = req.text("PoolRegionId")
     isp = req.text("Ipv6Isp")
     if source is not None:
@@ -219,7 +221,7 @@ def list_pools(req: Request) -> dict:
     source, region = req.text("SourceIpamPoolId"), req.text("PoolRegionId")
     version, name = ip_version(req, default=None), req.text("IpamPoolName")
     if ids:
-        rows = [p for p in (req.store.get("ipam_pool", i) for i in dict.fromkeys(ids)) if p]
+        rows = req.store.pick("ipam_pool", ids)
     elif source is not None:
         rows = req.store.find("ipam_pool", "source", source)
     elif scope_id is not None:

@@ -103,6 +103,11 @@ class Store:
         ids = self._index.get((kind, index), {}).get(key, {})
         return sorted((self._res[i] for i in ids), key=_seq)
 
+    def pick(self, kind: str, ids: Iterable[str]) -> list[Resource]:
+        """The resources of ``kind`` among ``ids`` that exist, in creation order."""
+        found = (self.get(kind, i) for i in dict.fromkeys(ids))
+        return sorted((r for r in found if r is not None), key=_seq)
+
     def count(self, kind: str, index: str, key: object) -> int:
         return len(self._index.get((kind, index), {}).get(key, {}))
 

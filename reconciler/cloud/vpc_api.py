@@ -250,7 +250,7 @@ def describe_vpcs(req: Request) -> dict:
     region, name = req.text("RegionId"), req.text("VpcName")
     ids = [i.strip() for i in (req.text("VpcId") or "").split(",") if i.strip()]
     if ids:
-        rows = [v for v in (req.store.get("vpc", i) for i in dict.fromkeys(ids)) if v]
+        rows = req.store.pick("vpc", ids)
     elif region is not None:
         rows = req.store.find("vpc", "region", region)
     else:

@@ -122,7 +122,7 @@ def describe_vswitches(req: Request) -> dict:
     name = req.text("VSwitchName")
     ids = [i.strip() for i in (req.text("VSwitchId") or "").split(",") if i.strip()]
     if ids:
-        rows = [s for s in (req.store.get("vswitch", i) for i in dict.fromkeys(ids)) if s]
+        rows = req.store.pick("vswitch", ids)
     elif vpc_id is not None:
         rows = req.store.find("vswitch", "vpc", vpc_id)
     else:
