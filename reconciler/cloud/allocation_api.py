@@ -38,7 +38,7 @@ from reconciler.cloud.ipam_api import op
 from reconciler.cloud.pool_api import get_pool, is_public_top
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import IntervalSet, containing, first_free, is_free
-from reconciler.cloud.store import changed, public, register_kind
+from reconciler.cloud.store import changed, register_kind
 
 KIND = "ipam_pool_allocation"
 register_kind(
@@ -226,7 +226,7 @@ def list_allocations(req: Request) -> dict:
     rows = [a for a in rows if (pool_id is None or a["IpamPoolId"] == pool_id)
             and (cidr is None or a["Cidr"] == str(cidr))
             and (name is None or a["IpamPoolAllocationName"] == name)]
-    return page_by_token(req, [public(a) for a in rows], "IpamPoolAllocations")
+    return page_by_token(req, rows, "IpamPoolAllocations")
 
 
 @op("GetIpamPoolNextAvailableCidr")

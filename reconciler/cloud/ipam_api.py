@@ -127,7 +127,7 @@ def list_ipams(req: Request) -> dict:
         rows = req.store.all("ipam")
     rows = [r for r in rows if (region is None or r["RegionId"] == region)
             and (name is None or r["IpamName"] == name)]
-    return page_by_token(req, [ipam_row(req, r) for r in rows], "Ipams")
+    return page_by_token(req, rows, "Ipams", lambda r: ipam_row(req, r))
 
 
 # ---- scopes -------------------------------------------------------------------------------
@@ -183,9 +183,7 @@ def list_scopes(req: Request) -> dict:
     rows = [r for r in rows if (ipam_id is None or r["IpamId"] == ipam_id)
             and (scope_type is None or r["IpamScopeType"] == scope_type)
             and (name is None or r["IpamScopeName"] == name)]
-    out = []
-    for scope in rows:
-        row = public(scope)
-        row["PoolCount"] = req.store.count("ipam_pool", "scope", scope["IpamScopeId"])
-        out.append(row)
-    return page_by_token(req, out, "IpamScopes")
+    def row(scope: dict) -> dict:
+        return dict(public(scope), PoolCount=req.store.count("ipam_pool", "scope", scope["IpamScopeId"]))
+
+    return page_by_token(req, rows, "IpamScopes", row)

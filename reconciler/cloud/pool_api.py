@@ -2,10 +2,10 @@
 ListIpamPools.
 
 Rules: IPv4 pools only in private scopes, IPv6 pools only in the public scope; a sub-pool's source
-is in the same scope with the same IP version. Effective region (PoolRegionId): required for IPv6
-top-level pools; a sub-pool inherits its source's region (a different one given is refused); when
-the source has none (or for a top-level pool), a region given must be an operating region of the
-IPAM. AutoImport needs an effective region. Allocation masks: each within ``limits.MASK_RANGE`` of
+is in the same scope, hence of the same IP version (a scope holds one version). Effective region
+(PoolRegionId): required for IPv6 top-level pools; a sub-pool inherits its source's region (a
+different one given is refused); when the source has none (or for a top-level pool), a region given
+must be an operating region of the IPAM. AutoImport needs an effective region. Allocation masks: each within ``limits.MASK_RANGE`` of
 the version and min <= default <= max (defaults: min and max of the range, no default mask).
 Quotas: depth (top-level = 1) at most ``limits.POOL_MAX_DEPTH``, ``limits.SUB_POOLS_PER_POOL``
 sub-pools per pool, ``limits.POOLS_PER_PRIVATE_SCOPE`` pools per private scope,
@@ -106,9 +106,7 @@ def create_pool(req: Request) -> dict:
         if source["IpamScopeId"] != scope["IpamScopeId"]:
             raise fail("InvalidParameter.SourceIpamPoolId",
                        f"source pool {source['IpamPoolId']} is in another scope")
-        if source["IpVersion"] != version:
-            raise fail("InvalidParameter.IpVersion",
-                       f"source pool {source['IpamPoolId']} is {source['IpVersion']}, not {version}")
+        # Same scope means same IP version: a scope holds IPv4 (private) or IPv6 (public) only.
         if source["PoolRegionId"] and given and given != source["PoolRegionId"]:
             raise fail("InvalidParameter.PoolRegionId",
                        f"a sub-pool inherits region {source['PoolRegionId']} from its source")
@@ -234,4 +232,4 @@ def list_pools(req: Request) -> dict:
             and (region is None or p["PoolRegionId"] == region)
             and (version is None or p["IpVersion"] == version)
             and (name is None or p["IpamPoolName"] == name)]
-    return page_by_token(req, [pool_row(req, p) for p in rows], "IpamPools")
+    return page_by_token(req, rows, "IpamPools", lambda p: pool_row(req, p))

@@ -38,7 +38,7 @@ from typing import Callable, ClassVar, Mapping
 import orjson
 
 from reconciler.cidr import Cidr, CidrSyntaxError
-from reconciler.cloud.store import Store
+from reconciler.cloud.store import Store, public
 from reconciler.errors import CloudError
 
 IPAM_VERSION = "2023-02-28"
@@ -208,8 +208,9 @@ class Request:
         self.store.delete(res)
 
 
-def page_by_token(req: Request, rows: list, key: str) -> dict:
-    """IPAM-style paging: MaxResults (1-100, default 10) and an opaque NextToken."""
+def page_by_token(req: Request, rows: list, key: str, row: Callable[[dict], dict] = public) -> dict:
+    """IPAM-style paging: MaxResults (1-100, default 10) and an opaque NextToken; ``row`` makes
+    the response row of each resource on the page."""
     size = req.integer("MaxResults", lo=1, hi=100) or 10
     token = req.text("NextToken")
     start = 0
@@ -217,17 +218,18 @@ def page_by_token(req: Request, rows: list, key: str) -> dict:
         if not token.isdigit() or int(token) > len(rows):
             raise fail("InvalidParameter.NextToken", f"NextToken {token!r} is not valid")
         start = int(token)
-    chunk = rows[start:start + size]
+    chunk = [row(r) for r in rows[start:start + size]]
     more = start + size < len(rows)
     return {key: chunk, "TotalCount": len(rows), "Count": len(chunk), "MaxResults": size,
             "NextToken": str(start + size) if more else ""}
 
 
-def page_by_number(req: Request, rows: list, outer: str, inner: str) -> dict:
+def page_by_number(req: Request, rows: list, outer: str, inner: str,
+                   row: Callable[[dict], dict] = public) -> dict:
     """VPC-style paging: PageNumber (from 1) and PageSize (1-50, default 10)."""
     number = req.integer("PageNumber", lo=1) or 1
     size = req.integer("PageSize", lo=1, hi=50) or 10
-    chunk = rows[(number - 1) * size:number * size]
+    chunk = [row(r) for r in rows[(number - 1) * size:number * size]]
     return {outer: {inner: chunk}, "TotalCount": len(rows), "PageNumber": number, "PageSize": size}
 
 

@@ -257,4 +257,4 @@ def describe_vpcs(req: Request) -> dict:
         rows = req.store.all("vpc")
     rows = [v for v in rows if (region is None or v["RegionId"] == region)
             and (name is None or v["VpcName"] == name)]
-    return page_by_number(req, [vpc_row(req, v) for v in rows], "Vpcs", "Vpc")
+    return page_by_number(req, rows, "Vpcs", "Vpc", lambda v: vpc_row(req, v))

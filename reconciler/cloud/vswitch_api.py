@@ -130,5 +130,5 @@ def describe_vswitches(req: Request) -> dict:
     rows = [s for s in rows if (vpc_id is None or s["VpcId"] == vpc_id)
             and (region is None or s["RegionId"] == region)
             and (zone is None or s["ZoneId"] == zone) and (name is None or s["VSwitchName"] == name)]
-    out = [dict(public(s), AvailableIpAddressCount=available(req.store, s)) for s in rows]
-    return page_by_number(req, out, "VSwitches", "VSwitch")
+    return page_by_number(req, rows, "VSwitches", "VSwitch",
+                          lambda s: dict(public(s), AvailableIpAddressCount=available(req.store, s)))

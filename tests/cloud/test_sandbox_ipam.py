@@ -82,6 +82,14 @@ def test_bad_integer_and_boolean_values(world, cloud):
             {"IpamScopeId": world["private"], "PoolRegionId": HZ, "AutoImport": "yes"})
 
 
+def test_malformed_list_index_token_and_number(world, cloud):
+    refused(cloud, "InvalidParameter.OperatingRegionList", "CreateIpam",
+            {"RegionId": BJ, "OperatingRegionList.first": SH})
+    refused(cloud, "InvalidParameter.NextToken", "ListIpamPools", {"NextToken": "abc"})
+    refused(cloud, "InvalidParameter.AllocationCidrMask", "CreateIpamPool",
+            {"IpamScopeId": world["private"], "AllocationMinCidrMask": 1.5})
+
+
 def test_ids_have_the_cloud_formats(world, cloud):
     assert re.fullmatch(r"ipam-[0-9a-z]{17}", world["IpamId"])
     assert re.fullmatch(r"ipam-scope-[0-9a-z]{17}", world["private"])
@@ -223,6 +231,12 @@ def test_ip_version_matches_the_scope_type(world, cloud):
             {"IpamScopeId": world["public"], "IpVersion": "IPv4", "PoolRegionId": HZ})
     refused(cloud, "InvalidParameter.IpVersion", "CreateIpamPool",
             {"IpamScopeId": world["private"], "IpVersion": "IPv5"})
+    refused(cloud, "InvalidParameter.IpVersion", "CreateIpamPool",
+            {"IpamScopeId": world["public"], "IpVersion": "IPv5", "PoolRegionId": HZ})
+    # without IpVersion: the scope's version (public: IPv6) or the source's
+    six = make_pool(cloud, world["public"], PoolRegionId=HZ)
+    assert pool_row(cloud, six)["IpVersion"] == "IPv6"
+    assert pool_row(cloud, make_pool(cloud, world["public"], SourceIpamPoolId=six))["IpVersion"] == "IPv6"
 
 
 def test_sub_pool_source_in_the_same_scope(world, cloud):
@@ -303,6 +317,8 @@ def test_update_pool_masks_clear_default_name(world, cloud):
             row["IpamPoolName"]) == (16, 28, 24, "root")
     refused(cloud, "InvalidParameter.AllocationCidrMask", "UpdateIpamPool",
             {"IpamPoolId": world["top"], "AllocationMaxCidrMask": 20})  # default 24 > new max
+    refused(cloud, "InvalidParameter.AllocationCidrMask", "UpdateIpamPool",
+            {"IpamPoolId": world["top"], "ClearAllocationDefaultCidrMask": "true", "AllocationDefaultCidrMask": 24})
     cloud.call("UpdateIpamPool", {"IpamPoolId": world["top"], "ClearAllocationDefaultCidrMask": "true"})
     assert "AllocationDefaultCidrMask" not in pool_row(cloud, world["top"])
     cloud.call("UpdateIpamPool", {"IpamPoolId": world["top"], "AllocationMaxCidrMask": 20})
@@ -341,6 +357,12 @@ def test_one_public_ipv6_top_pool_per_region_and_isp(world, cloud):
     make_pool(cloud, world["public"], IpVersion="IPv6", PoolRegionId=SH)
     refused(cloud, "InvalidParameter.Ipv6Isp", "CreateIpamPool",
             {"IpamScopeId": world["public"], "IpVersion": "IPv6", "PoolRegionId": SH, "Ipv6Isp": "Cable"})
+    mobile = cloud.call("ListIpamPools", {"IpamScopeId": world["public"]})["IpamPools"][1]
+    assert mobile["Ipv6Isp"] == "ChinaMobile"
+    sub = make_pool(cloud, world["public"], SourceIpamPoolId=mobile["IpamPoolId"])
+    assert pool_row(cloud, sub)["Ipv6Isp"] == "ChinaMobile"  # inherited, and not counted as a top pool
+    refused(cloud, "InvalidParameter.Ipv6Isp", "CreateIpamPool",
+            {"IpamScopeId": world["public"], "SourceIpamPoolId": mobile["IpamPoolId"], "Ipv6Isp": "BGP"})
 
 
 def test_delete_pool_refusals_in_order(world, cloud):
@@ -391,6 +413,10 @@ def test_add_cidr_must_be_standard_and_of_the_pools_version(world, cloud):
 def test_ipv4_top_level_pool_takes_explicit_cidrs_only(world, cloud):
     pool = make_pool(cloud, world["private"])
     refused(cloud, "InvalidParameter.NetmaskLength", "AddIpamPoolCidr", {"IpamPoolId": pool, "NetmaskLength": 16})
+    refused(cloud, "InvalidParameter.NetmaskLength", "AddIpamPoolCidr",
+            {"IpamPoolId": pool, "Cidr": "172.16.0.0/12", "NetmaskLength": 16})
+    refused(cloud, "InvalidParameter.NetmaskLength", "AddIpamPoolCidr", {"IpamPoolId": pool, "NetmaskLength": 33})
+    assert add_cidr(cloud, pool, "172.16.0.0/12", 12) == "172.16.0.0/12"
 
 
 def test_top_level_cidrs_do_not_overlap_in_a_scope(world, cloud):
@@ -516,6 +542,15 @@ def test_allocation_by_mask_takes_the_lowest_free_block(world, cloud):
     assert got(8 + 1) == "10.128.0.0/9"
     refused(cloud, "OperationDenied.AvailableCidrInsufficient", "CreateIpamPoolAllocation",
             {"IpamPoolId": world["top"], "CidrMask": 9})
+
+
+def test_allocation_cidr_and_mask_must_agree(world, cloud):
+    refused(cloud, "InvalidParameter.CidrMask", "CreateIpamPoolAllocation",
+            {"IpamPoolId": world["top"], "Cidr": "10.0.0.0/16", "CidrMask": 24})
+    refused(cloud, "InvalidParameter.Cidr", "CreateIpamPoolAllocation",
+            {"IpamPoolId": world["top"], "Cidr": "fd00::/16"})
+    got = cloud.call("CreateIpamPoolAllocation", {"IpamPoolId": world["top"], "Cidr": "10.0.0.0/16", "CidrMask": "16"})
+    assert got["Cidr"] == "10.0.0.0/16"
 
 
 def test_allocation_default_mask_or_missing(world, cloud):

@@ -190,6 +190,23 @@ def test_reads_ignore_dry_run_and_tokens(tmp_path):
         assert cloud.call("ListIpams", {"DryRun": "true", "ClientToken": "x"})["TotalCount"] == 1
 
 
+def test_parameter_helpers():
+    from reconciler.cloud.sandbox import Request
+    from reconciler.cloud.store import Store
+
+    store = Store()
+    req = Request(None, store, "X", {"N": " 7 ", "B": "TRUE", "L.2": "b", "L.1": "a", "E": ""})
+    assert req.integer("N", lo=0, hi=9) == 7 and req.flag("B") is True and req.items("L") == ["a", "b"]
+    assert req.text("E") is None and req.integer("Absent") is None and req.flag("Absent", True) is True
+    with pytest.raises(CloudError) as info:
+        req.integer("Absent", required=True)
+    assert info.value.code == "MissingParameter.Absent"
+    with pytest.raises(CloudError) as info:
+        req.integer("N", lo=8)
+    assert info.value.code == "InvalidParameter.N"
+    store.close()
+
+
 # ---- free-space search ------------------------------------------------------------------------
 def test_interval_set_overlap_queries():
     taken = IntervalSet()
@@ -239,3 +256,21 @@ def test_many_allocations_stay_fast():
         assert time.perf_counter() - started < 30
         last = cloud.call("CreateIpamPoolAllocation", {"IpamPoolId": ids["top"], "CidrMask": 28})
         assert last["Cidr"] == "10.2.187.128/28"
+
+
+def test_runs_coalesce_and_split():
+    taken = IntervalSet()
+    for start in (0, 10, 20, 30):
+        taken.add(start, start + 9, f"r{start}")
+    assert taken.last_end_over(0, 0) == 39  # one run
+    assert first_free([Cidr.of(4, 0, 24)], 30, taken) == Cidr.of(4, 40, 30)
+    taken.remove(10, "r10")
+    assert taken.last_end_over(10, 19) is None and taken.last_end_over(0, 5) == 9
+    assert taken.last_end_over(25, 25) == 39
+    assert first_free([Cidr.of(4, 0, 24)], 30, taken) == Cidr.of(4, 12, 30)
+    taken.add(10, 19, "again")
+    assert taken.last_end_over(0, 0) == 39
+    taken.remove(0, "r0")
+    taken.remove(30, "r30")
+    assert taken.last_end_over(0, 9) is None and taken.last_end_over(30, 40) is None
+    assert taken.last_end_over(15, 15) == 29

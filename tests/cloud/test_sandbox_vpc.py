@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from reconciler.cidr import Cidr
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.errors import CloudError
 
@@ -75,7 +76,7 @@ def test_vpc_needs_a_block_without_a_pool(cloud):
     refused(cloud, "MissingParameter.RegionId", "CreateVpc", {"CidrBlock": "10.0.0.0/16"})
 
 
-@pytest.mark.parametrize("block", ["10.0.0.0/7", "10.0.0.0/29", "10.0.0/16", "fd00::/56"])
+@pytest.mark.parametrize("block", ["10.0.0.0/7", "10.0.0.0/29", "10.0.0/16", "fd00::/56", "fd00::/16"])
 def test_vpc_ipv4_mask_range(cloud, block):
     refused(cloud, "InvalidCidrBlock.Malformed", "CreateVpc", {"RegionId": HZ, "CidrBlock": block})
 
@@ -182,6 +183,24 @@ def test_ipv6_vpc_without_a_pool(cloud):
     assert vpc(cloud, new_vpc(cloud, CidrBlock="10.0.0.0/16", EnableIpv6=True))["Ipv6CidrBlock"] == "2408:8000::/56"
 
 
+class TinySupply(SandboxCloud):
+    VPC_IPV6_SUPPLY = Cidr.parse("2408:8000::/55")  # room for two VPC /56 blocks
+    IPV6_SUPPLY = Cidr.parse("2408:4000::/47")
+
+
+def test_ipv6_supplies_run_out(tmp_path):
+    with TinySupply(tmp_path / "tiny.db") as cloud:
+        for _ in range(2):
+            new_vpc(cloud, CidrBlock="10.0.0.0/16", EnableIpv6=True)
+        refused(cloud, "OperationDenied.AvailableCidrInsufficient", "CreateVpc",
+                {"RegionId": HZ, "CidrBlock": "10.0.0.0/16", "EnableIpv6": True})
+        scope = cloud.call("CreateIpam", {"RegionId": HZ})["PublicDefaultScopeId"]
+        pool = cloud.call("CreateIpamPool", {"IpamScopeId": scope, "PoolRegionId": HZ})["IpamPoolId"]
+        refused(cloud, "OperationDenied.AvailableCidrInsufficient", "AddIpamPoolCidr",
+                {"IpamPoolId": pool, "NetmaskLength": 46})
+        assert cloud.call("AddIpamPoolCidr", {"IpamPoolId": pool, "NetmaskLength": 47})["Cidr"] == "2408:4000::/47"
+
+
 def test_delete_vpc_releases_every_allocation(pools, cloud):
     vpc_id = new_vpc(cloud, Ipv4IpamPoolId=pools["v4"], Ipv4CidrMask=16, Ipv6IpamPoolId=pools["v6"])
     cloud.call("AssociateVpcCidrBlock", {"VpcId": vpc_id, "IpamPoolId": pools["v4"], "SecondaryCidrMask": 16})
@@ -249,7 +268,7 @@ def test_secondary_block_pool_checks(pools, cloud):
             {"VpcId": vpc_id, "IpamPoolId": pools["v4"], "SecondaryCidrMask": 26})
     refused(cloud, "MissingParam.CidrOrCidrMask", "AssociateVpcCidrBlock", {"VpcId": vpc_id, "IpamPoolId": pools["v4"]})
     refused(cloud, "InvalidParameter.IpVersion", "AssociateVpcCidrBlock",
-            {"VpcId": vpc_id, "IpamPoolId": pools["v4"], "SecondaryCidrMask": 16, "IpVersion": "IPV5"})
+            {"VpcId": vpc_id, "SecondaryCidrBlock": "10.0.0.0/16", "IpVersion": "IPV5"})
 
 
 def test_ipv6_block_association(pools, cloud):
@@ -353,6 +372,13 @@ def test_vswitch_ipv6_index_rules(net, cloud):
             {"VpcId": net, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.0.1.0/24", "Ipv6CidrBlock": "7"})
     refused(cloud, "InvalidParameter.Ipv6CidrBlock", "CreateVSwitch",
             {"VpcId": net, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.0.1.0/24", "Ipv6CidrBlock": 256})
+    cloud.call("AssociateVpcCidrBlock", {"VpcId": net, "IpVersion": "IPv6"})  # a second IPv6 block
+    second = vswitch(cloud, net, CidrBlock="10.0.2.0/24", Ipv6CidrBlock=7, VpcIpv6CidrBlock="2408:8000:0:100::/56")
+    row = cloud.call("DescribeVSwitches", {"VSwitchId": second})["VSwitches"]["VSwitch"][0]
+    assert row["Ipv6CidrBlock"] == "2408:8000:0:107::/64"
+    refused(cloud, "InvalidParameter.VpcIpv6CidrBlock", "CreateVSwitch",
+            {"VpcId": net, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.0.3.0/24", "Ipv6CidrBlock": 1,
+             "VpcIpv6CidrBlock": "2408:8000:0:200::/56"})
     plain = new_vpc(cloud, CidrBlock="10.0.0.0/16")
     refused(cloud, "OperationDenied.VpcIpv6NotEnabled", "CreateVSwitch",
             {"VpcId": plain, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.0.1.0/24", "Ipv6CidrBlock": 1})
