@@ -1,6 +1,6 @@
 """Sandbox pool CIDRs and allocations (API version 2023-02-28): AddIpamPoolCidr,
-DeleteIpamPoolCidr, ListIpamPoolCidrs, CreateIpamPoolAllocation, DeleteIpamPoolAllocation,
-ListIpamPoolAllocations, GetIpamPoolNextAvailableCidr; and :func:`place` / :func:`record`, which
+DeleteIpamPoolCidr, ListIpamPoolCidrs, CreateIpamPoolAllocation, UpdateIpamPoolAllocation (name,
+description), DeleteIpamPoolAllocation, ListIpamPoolAllocations, GetIpamPoolNextAvailableCidr; and :func:`place` / :func:`record`, which
 the VPC operations use to take their blocks from a pool.
 
 Everything allocated from a pool (a sub-pool's provisioned CIDR: type ``IpamPool``; a custom
@@ -210,6 +210,15 @@ def delete_allocation(req: Request) -> dict:
         raise fail("OperationDenied.AllocationTypeNotSupported",
                    f"{alloc['ResourceType']} allocations are released by deprovisioning the CIDR")
     req.delete(KIND, alloc)  # a VPC keeps its block: it is only dissociated from the pool
+    return {}
+
+
+@op("UpdateIpamPoolAllocation")
+def update_allocation(req: Request) -> dict:
+    alloc = req.resource(KIND, "IpamPoolAllocationId", "ResourceNotFound.IpamPoolAllocation")
+    fields = {k: req.text(k) for k in ("IpamPoolAllocationName", "IpamPoolAllocationDescription")
+              if req.text(k) is not None}
+    req.store.put(changed(alloc, **fields))
     return {}
 
 

@@ -9,10 +9,9 @@ and go with it; only ``private`` scopes can be created, at most ``limits.SCOPES_
 counting the defaults; default scopes cannot be deleted; nothing is deleted while pools (or, for an
 IPAM, custom scopes) remain in it.
 
-Codes: QuotaExceeded.Ipam, QuotaExceeded.IpamScope, InvalidParameter.IpamScopeType,
-OperationDenied.DeleteDefaultScope, DependencyViolation.IpamPool, DependencyViolation.IpamScope,
-ResourceNotFound.Ipam, ResourceNotFound.IpamScope, MissingParameter.RegionId / .IpamId /
-.IpamScopeId. Inferred (no documented code): OperationDenied.ManagedRegion,
+Codes: InvalidParameter.IpamScopeType, OperationDenied.DeleteDefaultScope, ResourceNotFound.Ipam,
+ResourceNotFound.IpamScope (404), MissingParameter.RegionId / .IpamId / .IpamScopeId.
+Inferred (no documented code or mapping): OperationDenied.ManagedRegion,
 OperationDenied.OperatingRegionInUse, QuotaExceeded.Ipam, QuotaExceeded.IpamScope,
 DependencyViolation.IpamPool (mapping), DependencyViolation.IpamScope.
 """

@@ -17,6 +17,11 @@ runs the handler and rolls back, raising ``DryRunOperation`` (400) when it would
 ``ClientToken``: a repeat of the same action with the same token returns the stored first response
 and does nothing (persisted; failed and dry-run calls store nothing).
 
+Lists page like the real API: IPAM ``List*`` take MaxResults (1-100, default 10) and NextToken
+(answering TotalCount, Count, MaxResults, NextToken: "" on the last page); VPC ``Describe*`` take
+PageNumber (from 1) and PageSize (1-50, default 10) (answering TotalCount, PageNumber, PageSize).
+Rows come in creation order.
+
 Ids are ``prefix`` + 17 lowercase base36 characters from sha256 of the sandbox's persistent
 sequence number and the prefix, so a fresh sandbox given the same calls gives the same ids.
 Error codes of this module: ``InvalidAction.NotFound`` (404), ``MissingParameter.<Name>``,

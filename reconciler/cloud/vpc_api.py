@@ -1,5 +1,5 @@
 """Sandbox VPCs (API version 2016-04-28): CreateVpc, DeleteVpc, AssociateVpcCidrBlock,
-UnassociateVpcCidrBlock, DescribeVpcs.
+UnassociateVpcCidrBlock, ModifyVpcAttribute (VpcName, Description), DescribeVpcs.
 
 IPv4 blocks: a VPC block's mask is within ``limits.VPC_IPV4_MASK``. From an IPAM pool
 (Ipv4IpamPoolId / IpamPoolId): the pool is IPv4 and its effective region is the VPC's region; the
@@ -229,6 +229,14 @@ def unassociate_cidr(req: Request) -> dict:
                       Ipv6CidrBlocks=[e for e in vpc["Ipv6CidrBlocks"] if e["Ipv6CidrBlock"] != text],
                       _auto6=[c for c in vpc["_auto6"] if c != text])
         req.store.put(vpc)
+    return {}
+
+
+@op("ModifyVpcAttribute")
+def modify_vpc(req: Request) -> dict:
+    vpc = get_vpc(req)
+    fields = {k: req.text(k) for k in ("VpcName", "Description") if req.text(k) is not None}
+    req.store.put(changed(vpc, **fields))
     return {}
 
 

@@ -1,4 +1,5 @@
-"""Sandbox vSwitches (API version 2016-04-28): CreateVSwitch, DeleteVSwitch, DescribeVSwitches.
+"""Sandbox vSwitches (API version 2016-04-28): CreateVSwitch, DeleteVSwitch,
+ModifyVSwitchAttribute (VSwitchName, Description), DescribeVSwitches.
 
 Rules: the zone belongs to the VPC's region (its id starts with the region id and "-"); the IPv4
 block (CidrBlock, or the lowest free block of CidrMask) has a mask within
@@ -28,7 +29,7 @@ from reconciler import limits
 from reconciler.cidr import Cidr
 from reconciler.cloud.sandbox import Request, fail, guard, page_by_number
 from reconciler.cloud.space import containing, first_free
-from reconciler.cloud.store import Store, public, register_kind
+from reconciler.cloud.store import Store, changed, public, register_kind
 from reconciler.cloud.vpc_api import MALFORMED, get_vpc, op, v4_blocks
 
 SYSTEM_RESERVED = 4  # the first address and the last three of every vSwitch
@@ -108,6 +109,17 @@ def create_vswitch(req: Request) -> dict:
 def delete_vswitch(req: Request) -> dict:
     vsw = req.resource("vswitch", "VSwitchId", "InvalidVSwitchId.NotFound")
     req.delete("vswitch", vsw)
+    return {}
+
+
+@op("ModifyVSwitchAttribute")
+def modify_vswitch(req: Request) -> dict:
+    vsw = req.resource("vswitch", "VSwitchId", "InvalidVSwitchId.NotFound")
+    region = req.text("RegionId")
+    if region is not None and region != vsw["RegionId"]:
+        raise fail("InvalidVSwitchId.NotFound", f"{vsw['VSwitchId']} is not in region {region}")
+    fields = {k: req.text(k) for k in ("VSwitchName", "Description") if req.text(k) is not None}
+    req.store.put(changed(vsw, **fields))
     return {}
 
 

@@ -516,6 +516,16 @@ def test_custom_allocation_explicit_and_listed(world, cloud):
     assert by_cidr["TotalCount"] == 1
 
 
+def test_update_allocation_name(world, cloud):
+    got = cloud.call("CreateIpamPoolAllocation", {"IpamPoolId": world["top"], "CidrMask": 24})
+    cloud.call("UpdateIpamPoolAllocation", {"IpamPoolAllocationId": got["IpamPoolAllocationId"],
+                                            "IpamPoolAllocationName": "lab", "IpamPoolAllocationDescription": "d"})
+    row = cloud.call("ListIpamPoolAllocations", {"IpamPoolId": world["top"]})["IpamPoolAllocations"][0]
+    assert (row["IpamPoolAllocationName"], row["IpamPoolAllocationDescription"], row["Cidr"]) == ("lab", "d", "10.0.0.0/24")
+    refused(cloud, "ResourceNotFound.IpamPoolAllocation", "UpdateIpamPoolAllocation",
+            {"IpamPoolAllocationId": "ipam-pool-alloc-x", "IpamPoolAllocationName": "n"}, 404)
+
+
 def test_allocation_must_be_free_and_inside(world, cloud):
     cloud.call("CreateIpamPoolAllocation", {"IpamPoolId": world["top"], "Cidr": "10.0.0.0/16"})
     for cidr in ("10.0.1.0/24", "10.0.0.0/15", "11.0.0.0/16"):

@@ -71,6 +71,19 @@ def test_create_and_describe_a_plain_vpc(cloud):
     assert cloud.call("DescribeVpcs", {"RegionId": SH})["TotalCount"] == 0
 
 
+def test_modify_vpc_and_vswitch_names(cloud):
+    vpc_id = new_vpc(cloud, CidrBlock="10.0.0.0/16", VpcName="old")
+    cloud.call("ModifyVpcAttribute", {"VpcId": vpc_id, "RegionId": HZ, "VpcName": "new", "Description": "x"})
+    assert (vpc(cloud, vpc_id)["VpcName"], vpc(cloud, vpc_id)["Description"]) == ("new", "x")
+    refused(cloud, "InvalidVpcId.NotFound", "ModifyVpcAttribute", {"VpcId": vpc_id, "RegionId": SH, "VpcName": "n"}, 404)
+    vsw = cloud.call("CreateVSwitch", {"VpcId": vpc_id, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.0.0.0/24"})["VSwitchId"]
+    cloud.call("ModifyVSwitchAttribute", {"VSwitchId": vsw, "VSwitchName": "web", "Description": "y"})
+    row = cloud.call("DescribeVSwitches", {"VSwitchId": vsw})["VSwitches"]["VSwitch"][0]
+    assert (row["VSwitchName"], row["Description"]) == ("web", "y")
+    refused(cloud, "InvalidVSwitchId.NotFound", "ModifyVSwitchAttribute", {"VSwitchId": vsw, "RegionId": SH}, 404)
+    refused(cloud, "InvalidVSwitchId.NotFound", "ModifyVSwitchAttribute", {"VSwitchId": "vsw-x"}, 404)
+
+
 def test_vpc_needs_a_block_without_a_pool(cloud):
     refused(cloud, "MissingParameter.CidrBlock", "CreateVpc", {"RegionId": HZ})
     refused(cloud, "MissingParameter.RegionId", "CreateVpc", {"CidrBlock": "10.0.0.0/16"})
