@@ -1,0 +1,270 @@
+"""``ipamctl``: a thin click front end. It parses, calls the core, renders; nothing more.
+
+Exit codes: 0 success (or no changes), 1 error, 2 changes present with ``--detailed-exitcode``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from . import planfile, render
+from .apply import apply_plan
+from .errors import ReconcilerError, StateError
+from .planner import make_plan, validate
+from .spec import Spec
+from .workspace import Workspace, plan_lineage
+
+
+def _json(data) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+
+
+def _fail(error: ReconcilerError, as_json: bool) -> None:
+    if as_json:
+        _json(render.errors_document(error))
+    else:
+        click.echo(render.render_errors(error), err=True, nl=False)
+    sys.exit(1)
+
+
+def _colour(ctx) -> bool:
+    return ctx.obj["colour"] and sys.stdout.isatty()
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ReconcilerError as exc:
+            _fail(exc, "--json" in sys.argv)
+
+
+@click.group(cls=_Group)
+@click.option("-C", "--chdir", "chdir", default=".", type=click.Path(file_okay=False), help="Workspace folder.")
+@click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@click.version_option(package_name="ipam-reconciler")
+@click.pass_context
+def main(ctx, chdir, no_color):
+    """Declarative IP address management: plan and apply an address plan kept in Git."""
+    ctx.obj = {"ws": Workspace(Path(chdir)), "colour": not no_color}
+
+
+@main.command("validate")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def validate_cmd(ctx, as_json):
+    """Parse, validate and graph the specs (no state needed)."""
+    ws: Workspace = ctx.obj["ws"]
+    v = validate(ws.load_specs())
+    if as_json:
+        _json({"valid": True, "resources": len(v.graph)})
+    else:
+        click.echo(f"The specs are valid: {len(v.graph)} resources.")
+
+
+def _plan(ws: Workspace):
+    doc = ws.load_specs()
+    state = ws.read_state()
+    settings = ws.provider_settings(doc)
+    from .cloud.sandbox import SandboxCloud
+
+    plan = make_plan(doc, state.resources, lineage=plan_lineage(state), serial=state.serial,
+                     supply=SandboxCloud.IPV6_SUPPLY)
+    return plan, state, settings
+
+
+@main.command("plan")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan on stdout.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.pass_context
+def plan_cmd(ctx, out, as_json, detailed_exitcode):
+    """Show the ordered actions that turn the recorded state into the desired one."""
+    ws: Workspace = ctx.obj["ws"]
+    plan, _, settings = _plan(ws)
+    if out:
+        _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
+    if as_json:
+        _json(planfile.to_document(plan, settings["type"], settings))
+    else:
+        click.echo(render.render_plan(plan, _colour(ctx)), nl=False)
+        if out:
+            click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
+    sys.exit(2 if detailed_exitcode and plan.has_changes else 0)
+
+
+def _write_plan(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@main.command("apply")
+@click.argument("planfile_path", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--lock-timeout", default=0.0, type=float, help="Seconds to wait for the workspace lock.")
+@click.pass_context
+def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
+    """Apply a saved plan, or plan and apply after confirmation."""
+    ws: Workspace = ctx.obj["ws"]
+    backend = ws.backend()
+    with backend.lock("apply", timeout=lock_timeout):
+        if planfile_path:
+            state = backend.read()
+            data = Path(planfile_path).read_bytes() if Path(planfile_path).is_file() else None
+            if data is None:
+                raise StateError("Plan.NotFound", f"{planfile_path}: no such plan file")
+            plan, settings = planfile.from_json(data, path=planfile_path, lineage=plan_lineage(state), serial=state.serial)
+        else:
+            plan, state, settings = _plan(ws)
+            if plan.has_changes and not auto_approve:
+                if as_json or not sys.stdin.isatty():
+                    raise StateError("Apply.NeedsApproval", "apply asks for confirmation and there is no terminal "
+                                     "to ask on; review `ipamctl plan` and pass --auto-approve, or apply a saved plan")
+                click.echo(render.render_plan(plan, _colour(ctx)))
+                answer = click.prompt("Do you want to perform these actions? Only 'yes' will be accepted", default="",
+                                      show_default=False)
+                if answer.strip() != "yes":
+                    click.echo("Apply cancelled.")
+                    sys.exit(1)
+        if not plan.has_changes:
+            if as_json:
+                _json({"applied": [], "failed": None, "serial": state.serial})
+            else:
+                click.echo("No changes. The recorded state matches the specs.")
+            return
+        provider = ws.provider(settings)
+        echo = (lambda a, what: None) if as_json else _progress(_colour(ctx))
+        try:
+            with backend.transaction(state) as txn:
+                result = apply_plan(plan, provider, txn, state, echo)
+                final = txn.commit()
+        finally:
+            provider.close()
+    _report(result, final, plan, as_json)
+
+
+def _progress(colour: bool):
+    def echo(action, what):
+        if what != "start":
+            click.echo(render._paint(render.progress_line(action, what), render.SIGN[action.action], colour and what == "done"))
+    return echo
+
+
+def _report(result, final, plan, as_json) -> None:
+    if as_json:
+        _json({"applied": [a.to_dict() for a in result.done],
+               "failed": result.failed.to_dict() if result.failed else None,
+               "errors": render.errors_document(result.error)["errors"] if result.error else [],
+               "serial": final.serial})
+    elif result.ok:
+        click.echo(f"\nApply complete: {len(result.done)} actions. {render.summary_line(plan).replace('Plan: ', '')}")
+        click.echo(f"State serial {final.serial}.")
+    else:
+        click.echo(render.render_errors(result.error), err=True, nl=False)
+        click.echo(f"{len(result.done)} of {len(plan.actions)} actions were carried out and are recorded in the state "
+                   f"(serial {final.serial}); run `ipamctl plan` to see what remains.", err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_cmd(ctx, as_json):
+    """The recorded state: every resource with its id and CIDRs."""
+    state = ctx.obj["ws"].read_state()
+    if as_json:
+        _json({"lineage": state.lineage if state.serial else None, "serial": state.serial,
+               "resources": state.resources_dict()})
+    else:
+        click.echo(render.render_state(state.resources, state.lineage, state.serial), nl=False)
+
+
+@main.group("state")
+def state_group():
+    """Inspect the recorded state."""
+
+
+@state_group.command("list")
+@click.pass_context
+def state_list(ctx):
+    """Every address in the state."""
+    state = ctx.find_root().obj["ws"].read_state()
+    for address in sorted(state.resources, key=render._state_key):
+        click.echo(address)
+
+
+@state_group.command("show")
+@click.argument("address")
+@click.pass_context
+def state_show(ctx, address):
+    """One resource of the state, with every attribute."""
+    state = ctx.find_root().obj["ws"].read_state()
+    if address not in state.resources:
+        raise StateError("State.NoSuchResource", f"{address} is not in the state (see `ipamctl state list`)",
+                         address=address)
+    click.echo(render.render_record(address, state.resources[address]), nl=False)
+
+
+@main.command("graph")
+@click.pass_context
+def graph_cmd(ctx):
+    """The dependency graph of the specs, in DOT."""
+    click.echo(validate(ctx.obj["ws"].load_specs()).graph.to_dot(), nl=False)
+
+
+@main.command("schema")
+def schema_cmd():
+    """JSON Schema of the spec format (for editors)."""
+    click.echo(json.dumps(Spec.model_json_schema(), indent=2, sort_keys=True))
+
+
+@main.command("force-unlock")
+@click.argument("lock_id")
+@click.pass_context
+def force_unlock_cmd(ctx, lock_id):
+    """Remove a stale workspace lock left by a process that is gone."""
+    ctx.obj["ws"].backend().force_unlock(lock_id)
+    click.echo(f"Lock {lock_id} removed.")
+
+
+@main.group("sandbox")
+def sandbox_group():
+    """The embedded sandbox cloud."""
+
+
+@sandbox_group.command("call", context_settings={"ignore_unknown_options": True})
+@click.argument("action")
+@click.argument("params", nargs=-1)
+@click.pass_context
+def sandbox_call(ctx, action, params):
+    """Call the sandbox with Alibaba API names and parameters: ACTION Key=Value ..."""
+    ws: Workspace = ctx.find_root().obj["ws"]
+    args = {}
+    for p in params:
+        key, eq, value = p.partition("=")
+        if not eq or not key:
+            raise StateError("Sandbox.BadParameter", f"{p!r} is not Key=Value")
+        args[key] = value
+    try:
+        settings = ws.provider_settings(ws.load_specs())
+    except ReconcilerError:
+        settings = ws.provider_settings(None)
+    cloud = ws.sandbox(settings)
+    try:
+        response = cloud.call(action, args)
+    except ReconcilerError as exc:
+        if exc.__class__.__name__ == "CloudError":
+            _json({"Code": exc.code, "Message": exc.detail, "HttpStatus": getattr(exc, "http_status", 400)})
+            sys.exit(1)
+        raise
+    finally:
+        cloud.close()
+    _json(response)

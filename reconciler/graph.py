@@ -1,0 +1,189 @@
+"""The dependency graph of the desired state: IPAM -> scope -> pool -> sub-pool -> VPC -> vSwitch.
+
+A thin domain wrapper around a :class:`networkx.DiGraph` whose nodes are address strings and whose
+edges run from a dependency to its dependent. Building it checks every reference by name; a
+reference to something the recorded state holds but the spec dropped is reported with the cloud's
+error for deleting a resource that still has dependents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import networkx as nx
+
+from .address import SPEC_KIND
+from .errors import PlanError, ReconcilerError, SpecError, raise_all
+from .limits import DEFAULT_SCOPES
+from .spec import Spec
+
+# The cloud's refusal when the referenced resource is to be deleted while this one still uses it.
+DEPENDENT_CODES = {
+    ("ipam_scope", "ipam"): "DependencyViolation.IpamScope",
+    ("ipam_pool", "ipam_scope"): "DependencyViolation.IpamPool",
+    ("ipam_pool", "ipam_pool"): "DependencyViolation.SubCidr",
+    ("ipam_pool_allocation", "ipam_pool"): "DependencyViolation.CustomPoolAllocation",
+    ("vpc", "ipam_pool"): "OperationDenied.IpamPoolAllocationExist",
+    ("vswitch", "vpc"): "DependencyViolation.VSwitch",
+}
+
+Locator = Callable[[tuple], tuple[str | None, int | None]]
+
+
+@dataclass(frozen=True)
+class Reference:
+    source: str  # address of the resource holding the reference
+    target: str  # address referred to
+    path: tuple  # spec path of the referring field
+
+
+def references(spec: Spec) -> Iterator[Reference]:
+    """Every reference the spec makes, in declaration order of the kinds."""
+    ipam = f"ipam.{spec.ipam.name}" if spec.ipam else "ipam"
+    for name in spec.scopes:
+        yield Reference(f"ipam_scope.{name}", ipam, ("scopes", name))
+    for name, pool in spec.pools.items():
+        addr = f"ipam_pool.{name}"
+        if pool.source is not None:
+            yield Reference(addr, f"ipam_pool.{pool.source}", ("pools", name, "source"))
+        if pool.scope is not None:
+            yield Reference(addr, f"ipam_scope.{pool.scope}", ("pools", name, "scope"))
+        elif pool.source is None:
+            yield Reference(addr, "ipam_scope.private", ("pools", name))
+    for name, alloc in spec.allocations.items():
+        yield Reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
+    for name, vpc in spec.vpcs.items():
+        blocks = [("ipv4",), ("ipv6",)] + [("secondary_cidrs", i) for i in range(len(vpc.secondary_cidrs))]
+        for path in blocks:
+            block = vpc.ipv4 if path[0] == "ipv4" else vpc.ipv6 if path[0] == "ipv6" else vpc.secondary_cidrs[path[1]]
+            if block is not None and block.pool is not None:
+                yield Reference(f"vpc.{name}", f"ipam_pool.{block.pool}", ("vpcs", name, *path, "pool"))
+    for name, vsw in spec.vswitches.items():
+        yield Reference(f"vswitch.{name}", f"vpc.{vsw.vpc}", ("vswitches", name, "vpc"))
+
+
+class DependencyGraph:
+    """Resources of the desired state and what each depends on."""
+
+    def __init__(self, graph: nx.DiGraph, order: dict[str, int]):
+        self._g = graph
+        self._order = order
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        spec: Spec,
+        locate: Locator | None = None,
+        order: Callable[[str, str | None], int] | None = None,
+        recorded: Iterable[str] = (),
+    ) -> "DependencyGraph":
+        locate = locate or (lambda path: (None, None))
+        recorded = set(recorded)
+        g = nx.DiGraph()
+        decl: dict[str, int] = {}
+        errors: list[ReconcilerError] = []
+
+        def add(address: str, kind: str, name: str | None, key: int) -> None:
+            g.add_node(address)
+            decl[address] = order(kind, name) if order else key
+
+        if spec.ipam is not None:
+            ipam = f"ipam.{spec.ipam.name}"
+            add(ipam, "ipam", None, -3)
+            for i, scope in enumerate(DEFAULT_SCOPES):
+                add(f"ipam_scope.{scope}", "ipam", None, -2 + i)
+                g.add_edge(ipam, f"ipam_scope.{scope}")
+        elif any(getattr(spec, k) for k in ("scopes", "pools", "allocations")):
+            kind = "scopes" if spec.scopes else "pools" if spec.pools else "allocations"
+            file, line = locate((kind,))
+            gone = sorted(a for a in recorded if a.startswith("ipam."))
+            if gone:
+                code = "DependencyViolation.IpamPool" if spec.pools else "DependencyViolation.IpamScope"
+                errors.append(PlanError(code, f"{gone[0]} is removed from the spec but {kind} still need it; delete "
+                                        "every pool and custom scope before the IPAM", address=gone[0], file=file, line=line))
+            else:
+                errors.append(SpecError("Spec.MissingIpam", "scopes, pools and allocations need an `ipam:` block",
+                                        file=file, line=line))
+        seq = 0
+        for rtype, kind in SPEC_KIND.items():
+            if rtype == "ipam":
+                continue
+            for name in getattr(spec, kind):
+                if rtype == "ipam_scope" and name in DEFAULT_SCOPES:
+                    file, line = locate((kind, name))
+                    errors.append(
+                        SpecError("Spec.ReservedName", f"`{name}` is a default scope; it always exists and is not declared",
+                                  address=f"ipam_scope.{name}", file=file, line=line)
+                    )
+                    continue
+                seq += 1
+                add(f"{rtype}.{name}", kind, name, seq)
+        for ref in references(spec):
+            if ref.target in g:
+                g.add_edge(ref.target, ref.source)
+                continue
+            if ref.target == "ipam" or (spec.ipam is None and ref.target.startswith("ipam_scope.")):
+                continue  # reported once as Spec.MissingIpam
+            file, line = locate(ref.path)
+            src_type, tgt_type = ref.source.split(".")[0], ref.target.split(".")[0]
+            if ref.target in recorded:
+                code = DEPENDENT_CODES.get((src_type, tgt_type), "DependencyViolation")
+                errors.append(PlanError(code, f"{ref.target} is removed from the spec but {ref.source} still uses it; "
+                                              f"remove or move {ref.source} first", address=ref.source, file=file, line=line))
+            else:
+                errors.append(SpecError("Spec.UnknownReference", f"refers to {ref.target}, which is not declared",
+                                        address=ref.source, file=file, line=line))
+        graph = cls(g, decl)
+        errors.extend(graph._cycle_errors(locate))
+        raise_all(errors)
+        return graph
+
+    def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
+        try:
+            self._topo = list(nx.lexicographical_topological_sort(self._g, key=self._key))
+            return []
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(self._g)
+            names = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+            first = cycle[0][1]
+            kind = {"ipam_pool": "pools"}.get(first.split(".")[0], "pools")
+            file, line = locate((kind, first.split(".", 1)[1], "source"))
+            return [SpecError("Spec.Cycle", f"reference cycle: {names}", address=first, file=file, line=line)]
+
+    def _key(self, address: str) -> tuple[int, str]:
+        return (self._order[address], address)
+
+    # ---- queries --------------------------------------------------------------------------
+    def __contains__(self, address: str) -> bool:
+        return address in self._g
+
+    def __len__(self) -> int:
+        return self._g.number_of_nodes()
+
+    def topological(self) -> list[str]:
+        """Every address, dependencies first; ties broken by declaration order (deterministic)."""
+        return list(self._topo)
+
+    def declaration(self, address: str) -> int:
+        return self._order[address]
+
+    def dependencies(self, address: str) -> list[str]:
+        return sorted(self._g.predecessors(address), key=self._key)
+
+    def dependents(self, address: str) -> list[str]:
+        return sorted(self._g.successors(address), key=self._key)
+
+    def descendants(self, address: str) -> set[str]:
+        return nx.descendants(self._g, address)
+
+    def to_dot(self) -> str:
+        lines = ["digraph ipam {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
+        for node in self._topo:
+            lines.append(f'  "{node}";')
+        for node in self._topo:
+            for child in self.dependents(node):
+                lines.append(f'  "{node}" -> "{child}";')
+        lines.append("}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,61 @@
+"""The pure core: (spec document, recorded state) -> validated models -> graph -> concrete desired
+state -> diff -> ordered Plan. No files, clocks, terminals or providers are touched here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .cidr import Cidr
+from .desired import Desired, resolve
+from .diff import diff
+from .errors import ReconcilerError, raise_all
+from .graph import DependencyGraph
+from .plan import Plan, build_plan
+from .rules import check
+from .source import SpecDocument
+from .spec import Spec, parse_spec
+
+# The block public IPv6 top-level pools are carved from. The sandbox hands out the same block;
+# a real provider will state its own (see reconciler.providers).
+DEFAULT_IPV6_SUPPLY = Cidr.parse("2408:4000::/32")
+
+
+@dataclass(frozen=True)
+class Validated:
+    spec: Spec
+    graph: DependencyGraph
+
+
+def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None) -> Validated:
+    """Parse and graph the specs; raises every error found (SpecError / ErrorGroup)."""
+    spec = parse_spec(doc)
+    graph = DependencyGraph.build(spec, doc.locate, doc.order, recorded=(recorded or {}).keys())
+    return Validated(spec, graph)
+
+
+def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Cidr = DEFAULT_IPV6_SUPPLY) -> Desired:
+    """The concrete desired state; raises every rule broken, each with file, line and address."""
+    v = validate(doc, recorded)
+    desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate)
+    errors: list[ReconcilerError] = list(desired.errors)
+    errors.extend(check(v.spec, desired, doc.locate))
+    raise_all(errors)
+    return desired, v
+
+
+def make_plan(
+    doc: SpecDocument,
+    recorded: Mapping[str, dict],
+    *,
+    lineage: str | None,
+    serial: int,
+    supply: Cidr = DEFAULT_IPV6_SUPPLY,
+) -> Plan:
+    """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic."""
+    desired, v = desired_state(doc, recorded, supply=supply)
+    changes = diff(desired.resources, recorded)
+    declaration = {a: v.graph.declaration(a) for a in desired.resources if a in v.graph}
+    return build_plan(changes, desired.resources, recorded, lineage=lineage, serial=serial,
+                      chosen=desired.chosen, declaration=declaration)

@@ -1,0 +1,279 @@
+"""Planned actions as Alibaba Cloud API calls (IPAM 2023-02-28, VPC 2016-04-28), over any client.
+
+One function per (type, action) builds the request in the RPC wire form and turns the response
+into the state records the step produced. The same mapping serves the embedded sandbox and, later,
+the official SDKs: only the client differs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping
+
+from ..cidr import Cidr
+from ..errors import CloudError
+from ..limits import DEFAULT_SCOPES
+from ..plan import Action, PlannedAction
+
+RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
+
+
+def _list(name: str, values) -> dict:
+    return {f"{name}.{i}": v for i, v in enumerate(values, start=1)}
+
+
+def _opt(**kw) -> dict:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _id(resources: Mapping[str, dict], address: str) -> str:
+    rec = resources.get(address)
+    if rec is None or not rec.get("id"):
+        raise CloudError("State.MissingDependency", f"{address} has no recorded id; it must be created first")
+    return rec["id"]
+
+
+def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:
+    return {"type": action.type, "name": action.name, "id": rid, "attributes": _plain(attrs)}
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class ApiProvider:
+    """Executes planned actions through an Alibaba-style API client."""
+
+    def __init__(self, client, name: str = "sandbox", ipv6_supply: Cidr = Cidr.parse("2408:4000::/32"),
+                 retries: int = 3, sleep: Callable[[float], None] = time.sleep):
+        self.client = client
+        self.name = name
+        self.ipv6_supply = ipv6_supply
+        self.retries = retries
+        self.sleep = sleep
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close:
+            close()
+
+    def call(self, api: str, params: dict, token: str | None) -> dict:
+        if token:
+            params = {**params, "ClientToken": token}
+        for attempt in range(self.retries + 1):
+            try:
+                return self.client.call(api, params)
+            except CloudError as exc:
+                if exc.code not in RETRYABLE or attempt == self.retries:
+                    raise
+                self.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute(self, action: PlannedAction, resources: Mapping[str, dict], token: str) -> dict[str, dict | None]:
+        handler = getattr(self, f"_{action.type}_{action.action.value}", None)
+        if handler is None:
+            raise CloudError("Provider.Unsupported", f"{action.api} is not supported by the {self.name} provider",
+                             address=action.address)
+        try:
+            return handler(action, resources, token)
+        except CloudError as exc:
+            if exc.address is None:
+                exc = CloudError(exc.code, exc.detail, address=action.address, http_status=exc.http_status)
+            raise exc
+
+    # ---- IPAM -----------------------------------------------------------------------------------
+    def _ipam_create(self, a, res, token):
+        after = a.after
+        r = self.call("CreateIpam", {"RegionId": after["region"], **_list("OperatingRegionList", after["operating_regions"]),
+                                     "IpamName": a.name, **_opt(IpamDescription=after.get("description"))}, token)
+        out = {a.address: _record(a, r["IpamId"], after)}
+        ids = {"private": r["PrivateDefaultScopeId"], "public": r["PublicDefaultScopeId"]}
+        for scope, stype in DEFAULT_SCOPES.items():
+            out[f"ipam_scope.{scope}"] = {"type": "ipam_scope", "name": scope, "id": ids[scope], "attributes": {
+                "ipam": a.name, "type": stype, "default": True, "description": None}}
+        return out
+
+    def _ipam_update(self, a, res, token):
+        before, after = res[a.address]["attributes"], a.after
+        add = sorted(set(after["operating_regions"]) - set(before["operating_regions"]))
+        remove = sorted(set(before["operating_regions"]) - set(after["operating_regions"]))
+        self.call("UpdateIpam", {"IpamId": _id(res, a.address), "RegionId": before["region"],
+                                 **_list("AddOperatingRegion", add), **_list("RemoveOperatingRegion", remove),
+                                 **_opt(IpamDescription=after.get("description"))}, token)
+        return {a.address: _record(a, res[a.address]["id"], after)}
+
+    def _ipam_delete(self, a, res, token):
+        self.call("DeleteIpam", {"IpamId": _id(res, a.address), "RegionId": a.before["region"]}, token)
+        return {a.address: None, **{f"ipam_scope.{s}": None for s in DEFAULT_SCOPES}}
+
+    # ---- scopes ---------------------------------------------------------------------------------
+    def _ipam_scope_create(self, a, res, token):
+        r = self.call("CreateIpamScope", {"IpamId": _id(res, f"ipam.{a.after['ipam']}"), "IpamScopeType": a.after["type"],
+                                          "IpamScopeName": a.name, **_opt(IpamScopeDescription=a.after.get("description"))},
+                      token)
+        return {a.address: _record(a, r["IpamScopeId"], a.after)}
+
+    def _ipam_scope_update(self, a, res, token):
+        self.call("UpdateIpamScope", {"IpamScopeId": _id(res, a.address), "IpamScopeName": a.name,
+                                      **_opt(IpamScopeDescription=a.after.get("description"))}, token)
+        return {a.address: _record(a, res[a.address]["id"], a.after)}
+
+    def _ipam_scope_delete(self, a, res, token):
+        self.call("DeleteIpamScope", {"IpamScopeId": _id(res, a.address)}, token)
+        return {a.address: None}
+
+    # ---- pools ----------------------------------------------------------------------------------
+    def _masks(self, rules: Mapping) -> dict:
+        return _opt(AllocationMinCidrMask=rules.get("min_mask"), AllocationMaxCidrMask=rules.get("max_mask"),
+                    AllocationDefaultCidrMask=rules.get("default_mask"))
+
+    def _ipam_pool_create(self, a, res, token):
+        after = a.after
+        params = {"IpamScopeId": _id(res, f"ipam_scope.{after['scope']}"), "IpVersion": after["ip_version"],
+                  "IpamPoolName": a.name, "AutoImport": "true" if after["auto_import"] else "false",
+                  **self._masks(after["allocation"]),
+                  **_opt(PoolRegionId=after.get("region"), Ipv6Isp=after.get("isp"),
+                         IpamPoolDescription=after.get("description"))}
+        if after.get("source"):
+            params["SourceIpamPoolId"] = _id(res, f"ipam_pool.{after['source']}")
+        r = self.call("CreateIpamPool", params, token)
+        return {a.address: _record(a, r["IpamPoolId"], {**after, "cidrs": []})}
+
+    def _ipam_pool_update(self, a, res, token):
+        current = res[a.address]
+        after = a.after
+        params = {"IpamPoolId": current["id"], "IpamPoolName": a.name,
+                  "AutoImport": "true" if after["auto_import"] else "false", **self._masks(after["allocation"]),
+                  **_opt(IpamPoolDescription=after.get("description"))}
+        if after["allocation"].get("default_mask") is None and current["attributes"]["allocation"].get("default_mask") is not None:
+            params["ClearAllocationDefaultCidrMask"] = "true"
+        self.call("UpdateIpamPool", params, token)
+        return {a.address: _record(a, current["id"], {**after, "cidrs": current["attributes"]["cidrs"]})}
+
+    def _ipam_pool_provision(self, a, res, token):
+        current = res[a.address]
+        attrs = current["attributes"]
+        public_top = attrs["ip_version"] == "IPv6" and not attrs.get("source")
+        block = Cidr.parse(a.cidr)
+        params = {"IpamPoolId": current["id"]}
+        params.update({"NetmaskLength": str(block.prefix)} if public_top else {"Cidr": a.cidr})
+        r = self.call("AddIpamPoolCidr", params, token)
+        got = r.get("Cidr", a.cidr)
+        cidrs = sorted(set(attrs["cidrs"]) | {got}, key=Cidr.parse)
+        out = {a.address: _record(a, current["id"], {**attrs, "cidrs": cidrs})}
+        if got != a.cidr:
+            raise _Partial(out, CloudError("Plan.CidrMismatch", f"the cloud provisioned {got}, the plan said {a.cidr}; "
+                                           "it is recorded as provisioned; make a new plan", address=a.address))
+        return out
+
+    def _ipam_pool_deprovision(self, a, res, token):
+        current = res[a.address]
+        self.call("DeleteIpamPoolCidr", {"IpamPoolId": current["id"], "Cidr": a.cidr}, token)
+        attrs = current["attributes"]
+        return {a.address: _record(a, current["id"], {**attrs, "cidrs": [c for c in attrs["cidrs"] if c != a.cidr]})}
+
+    def _ipam_pool_delete(self, a, res, token):
+        self.call("DeleteIpamPool", {"IpamPoolId": _id(res, a.address)}, token)
+        return {a.address: None}
+
+    # ---- custom allocations -----------------------------------------------------------------------
+    def _ipam_pool_allocation_allocate(self, a, res, token):
+        r = self.call("CreateIpamPoolAllocation", {"IpamPoolId": _id(res, f"ipam_pool.{a.after['pool']}"), "Cidr": a.cidr,
+                                                   "IpamPoolAllocationName": a.name,
+                                                   **_opt(IpamPoolAllocationDescription=a.after.get("description"))}, token)
+        return {a.address: _record(a, r["IpamPoolAllocationId"], a.after)}
+
+    def _ipam_pool_allocation_update(self, a, res, token):
+        self.call("UpdateIpamPoolAllocation", {"IpamPoolAllocationId": _id(res, a.address), "IpamPoolAllocationName": a.name,
+                                               **_opt(IpamPoolAllocationDescription=a.after.get("description"))}, token)
+        return {a.address: _record(a, res[a.address]["id"], a.after)}
+
+    def _ipam_pool_allocation_release(self, a, res, token):
+        self.call("DeleteIpamPoolAllocation", {"IpamPoolAllocationId": _id(res, a.address)}, token)
+        return {a.address: None}
+
+    # ---- VPCs and vSwitches ---------------------------------------------------------------------
+    def _vpc_create(self, a, res, token):
+        after = a.after
+        v4 = after["ipv4"]
+        params = {"RegionId": after["region"], "VpcName": a.name, "CidrBlock": v4["cidr"],
+                  **_opt(Description=after.get("description"))}
+        if v4.get("pool"):
+            params["Ipv4IpamPoolId"] = _id(res, f"ipam_pool.{v4['pool']}")
+        if after.get("ipv6"):
+            v6 = after["ipv6"]
+            params.update({"EnableIpv6": "true", "Ipv6CidrBlock": v6["cidr"],
+                           "Ipv6IpamPoolId": _id(res, f"ipam_pool.{v6['pool']}")})
+        r = self.call("CreateVpc", params, token)
+        return {a.address: _record(a, r["VpcId"], {**after, "secondary_cidrs": []})}
+
+    def _vpc_allocate(self, a, res, token):
+        current = res[a.address]
+        attrs = dict(current["attributes"])
+        block = dict(a.after)
+        v6 = Cidr.parse(block["cidr"]).version == 6
+        params = {"VpcId": current["id"], "RegionId": attrs["region"], "IpVersion": "IPV6" if v6 else "IPV4"}
+        params.update({"IPv6CidrBlock": block["cidr"]} if v6 else {"SecondaryCidrBlock": block["cidr"]})
+        if block.get("pool"):
+            params["IpamPoolId"] = _id(res, f"ipam_pool.{block['pool']}")
+        self.call("AssociateVpcCidrBlock", params, token)
+        if v6:
+            attrs["ipv6"] = block
+        else:
+            attrs["secondary_cidrs"] = sorted([*attrs["secondary_cidrs"], block], key=lambda b: Cidr.parse(b["cidr"]))
+        return {a.address: _record(a, current["id"], attrs)}
+
+    def _vpc_release(self, a, res, token):
+        current = res[a.address]
+        attrs = dict(current["attributes"])
+        v6 = Cidr.parse(a.cidr).version == 6
+        params = {"VpcId": current["id"], "RegionId": attrs["region"]}
+        params.update({"IPv6CidrBlock": a.cidr} if v6 else {"SecondaryCidrBlock": a.cidr})
+        self.call("UnassociateVpcCidrBlock", params, token)
+        if v6:
+            attrs["ipv6"] = None
+        else:
+            attrs["secondary_cidrs"] = [b for b in attrs["secondary_cidrs"] if b["cidr"] != a.cidr]
+        return {a.address: _record(a, current["id"], attrs)}
+
+    def _vpc_update(self, a, res, token):
+        current = res[a.address]
+        self.call("ModifyVpcAttribute", {"VpcId": current["id"], "RegionId": current["attributes"]["region"],
+                                         "VpcName": a.name, **_opt(Description=a.after.get("description"))}, token)
+        return {a.address: _record(a, current["id"], {**current["attributes"], "description": a.after.get("description")})}
+
+    def _vpc_delete(self, a, res, token):
+        self.call("DeleteVpc", {"VpcId": _id(res, a.address), "RegionId": a.before["region"]}, token)
+        return {a.address: None}
+
+    def _vswitch_create(self, a, res, token):
+        vpc = res[f"vpc.{a.after['vpc']}"]
+        r = self.call("CreateVSwitch", {"VpcId": vpc["id"], "RegionId": vpc["attributes"]["region"],
+                                        "ZoneId": a.after["zone"], "CidrBlock": a.after["cidr"], "VSwitchName": a.name,
+                                        **_opt(Description=a.after.get("description"))}, token)
+        return {a.address: _record(a, r["VSwitchId"], a.after)}
+
+    def _vswitch_update(self, a, res, token):
+        current = res[a.address]
+        self.call("ModifyVSwitchAttribute", {"VSwitchId": current["id"], "VSwitchName": a.name,
+                                             **_opt(Description=a.after.get("description"))}, token)
+        return {a.address: _record(a, current["id"], a.after)}
+
+    def _vswitch_delete(self, a, res, token):
+        self.call("DeleteVSwitch", {"VSwitchId": _id(res, a.address)}, token)
+        return {a.address: None}
+
+
+class _Partial(Exception):
+    """A step that changed the cloud but did not go as planned: record ``updates``, then fail."""
+
+    def __init__(self, updates: dict, error: CloudError):
+        self.updates, self.error = updates, error
+        super().__init__(str(error))
+
+
+PartialStep = _Partial

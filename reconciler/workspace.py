@@ -1,0 +1,70 @@
+"""A workspace on disk: ``specs/`` (desired state), ``state/`` (recorded state, lock, sandbox).
+
+This is an edge module: it reads files and opens the provider, then hands plain values to the
+pure core (:mod:`reconciler.planner`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .cloud.sandbox import SandboxCloud
+from .errors import SpecError
+from .local_state import LocalStateBackend
+from .providers.alibaba import ApiProvider
+from .source import SpecDocument, load_specs
+from .state import State
+
+DEFAULT_SANDBOX = "state/sandbox.db"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def specs_dir(self) -> Path:
+        return self.root / "specs"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    def load_specs(self) -> SpecDocument:
+        return load_specs(self.specs_dir, display_base=self.root)
+
+    def backend(self) -> LocalStateBackend:
+        return LocalStateBackend(self.state_dir)
+
+    def read_state(self) -> State:
+        return self.backend().read()
+
+    def provider_settings(self, doc: SpecDocument | None) -> dict:
+        settings = dict((doc.data.get("provider") if doc else None) or {})
+        settings.setdefault("type", "sandbox")
+        settings.setdefault("path", DEFAULT_SANDBOX)
+        return settings
+
+    def sandbox_path(self, settings: Mapping) -> Path:
+        path = Path(str(settings.get("path") or DEFAULT_SANDBOX))
+        resolved = (self.root / path).resolve()
+        if not str(resolved).startswith(str(self.root.resolve())):
+            raise SpecError("Spec.ProviderPath", f"the sandbox database {path} must stay inside the workspace")
+        return resolved
+
+    def sandbox(self, settings: Mapping | None = None) -> SandboxCloud:
+        path = self.sandbox_path(settings or {})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SandboxCloud(path)
+
+    def provider(self, settings: Mapping) -> ApiProvider:
+        if settings.get("type", "sandbox") != "sandbox":
+            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
+        return ApiProvider(self.sandbox(settings), name="sandbox", ipv6_supply=SandboxCloud.IPV6_SUPPLY)
+
+
+def plan_lineage(state: State) -> str | None:
+    """A state never written has no lineage yet; a plan made against it says so."""
+    return None if state.serial == 0 and not state.resources else state.lineage
