@@ -12,6 +12,9 @@ TYPES = (
     "ipam_pool_allocation",
     "vpc",
     "vswitch",
+    "security_group",
+    "instance",
+    "eni",
 )
 TYPE_RANK = {t: i for i, t in enumerate(TYPES)}
 
@@ -23,6 +26,9 @@ SPEC_KIND = {
     "ipam_pool_allocation": "allocations",
     "vpc": "vpcs",
     "vswitch": "vswitches",
+    "security_group": "security_groups",
+    "instance": "instances",
+    "eni": "enis",
 }
 KIND_TYPE = {kind: rtype for rtype, kind in SPEC_KIND.items()}
 

@@ -82,6 +82,15 @@ class BlockAllocator:
         if self.conflict(block) is None:
             self.take(block, holder)
 
+    def occupy(self, block: Cidr, holder: str) -> None:
+        """Mark ``block`` unavailable whether or not it lies in a container (no-op if it overlaps)."""
+        i = bisect_right(self._starts, block.end) - 1
+        if i >= 0 and self._ends[self._starts[i]] >= block.start:
+            return
+        insort(self._starts, block.start)
+        self._ends[block.start] = block.end
+        self._holders[block.start] = (holder, block)
+
     def release(self, block: Cidr) -> None:
         if self._ends.get(block.start) == block.end:
             self._starts.pop(bisect_left(self._starts, block.start))

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import CloudError, ReconcilerError
-from .plan import Plan, PlannedAction
+from .eni_limits import MAX_ITEMS_PER_CALL
+from .plan import Action, Plan, PlannedAction
 from .providers.alibaba import PartialStep
 from .state import State
 
@@ -46,12 +47,17 @@ def apply_plan(
     """Run ``plan`` against ``provider``; ``transaction`` records each step durably as it completes."""
     state = base
     done: list[PlannedAction] = []
-    for i, action in enumerate(plan.actions):
+    actions = plan.actions
+    i = 0
+    while i < len(actions):
+        batch = batch_at(actions, i)
+        action = batch[0]
         if on_step:
-            on_step(action, "start")
+            for a in batch:
+                on_step(a, "start")
         token = client_token(base.lineage, plan.serial, action)
         try:
-            updates = provider.execute(action, state.resources, token)
+            updates = provider.execute_batch(batch, state.resources, token)
         except PartialStep as partial:
             for address, record in sorted(partial.updates.items()):
                 state = transaction.record(address, record)
@@ -60,10 +66,28 @@ def apply_plan(
             return _failed(state, done, action, exc, plan, i, on_step)
         for address, record in sorted(updates.items()):
             state = transaction.record(address, record)
-        done.append(action)
+        done.extend(batch)
         if on_step:
-            on_step(action, "done")
+            for a in batch:
+                on_step(a, "done")
+        i += len(batch)
     return ApplyResult(state, tuple(done))
+
+
+def batch_at(actions, i: int) -> list[PlannedAction]:
+    """The actions one API call carries from position ``i``: consecutive assigns (or unassigns) of one
+    ENI through the same API and of the same kind (address or prefix), at most 10; else one action."""
+    first = actions[i]
+    if first.action not in (Action.ASSIGN, Action.UNASSIGN):
+        return [first]
+    field = (first.after or first.before or {}).get("field")
+    batch = [first]
+    for a in actions[i + 1:]:
+        if (len(batch) == MAX_ITEMS_PER_CALL or a.action is not first.action or a.address != first.address
+                or a.api != first.api or (a.after or a.before or {}).get("field") != field):
+            break
+        batch.append(a)
+    return batch
 
 
 def _failed(state, done, action, error, plan, i, on_step) -> ApplyResult:

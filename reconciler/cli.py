@@ -71,10 +71,9 @@ def _plan(ws: Workspace):
     doc = ws.load_specs()
     state = ws.read_state()
     settings = ws.provider_settings(doc)
-    from .cloud.sandbox import SandboxCloud
-
+    external = ws.read_managed_enis(doc, state.resources, settings)
     plan = make_plan(doc, state.resources, lineage=plan_lineage(state), serial=state.serial,
-                     supply=SandboxCloud.IPV6_SUPPLY)
+                     supply=ws.ipv6_supply(settings), external=external)
     return plan, state, settings
 
 

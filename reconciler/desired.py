@@ -17,7 +17,9 @@ from .allocator import BlockAllocator
 from .cidr import Cidr
 from .errors import PlanError, ReconcilerError
 from .graph import DependencyGraph
-from .limits import DEFAULT_SCOPES, IP_VERSION
+from .limits import IP_VERSION
+from .desired_records import network_records
+from .eni_desired import compute_records
 from .records import blocks_of
 from .spec import MaskRequest, Spec
 
@@ -337,74 +339,18 @@ def _space_name(key: str) -> str:
 
 
 def resolve(spec: Spec, graph: DependencyGraph, recorded: Mapping[str, dict], *, supply: Cidr,
-            locate: Locator | None = None) -> Desired:
+            locate: Locator | None = None, external: Mapping[str, dict] | None = None) -> Desired:
     """Make every block concrete; the result says which CIDRs were chosen by mask, and the errors."""
     r = _Resolver(spec, graph, locate or (lambda p: (None, None)), recorded, supply)
     r.collect()
     for key in r.space_order():
         r.fill(key)
-    resources = _records(spec, r)
+    resources = network_records(spec, r)
+    compute, chosen, errors = compute_records(spec, resources, recorded, external or {},
+                                              lambda a: graph.declaration(a) if a in graph else 0, r.locate)
+    resources.update(compute)
+    r.chosen.update(chosen)
+    r.errors.extend(errors)
     blocks = {(q.address, q.path): str(q.result) for reqs in r.requests.values() for q in reqs if q.result is not None}
     return Desired(MappingProxyType(resources), MappingProxyType(r.chosen), MappingProxyType(r.facts),
                    MappingProxyType(blocks), tuple(r.errors))
-
-
-def _cidrs(reqs: list[_Request], slot: str) -> list[str]:
-    return [str(c) for c in sorted(r.result for r in reqs if r.slot == slot and r.result is not None)]
-
-
-def _records(spec: Spec, r: _Resolver) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-
-    def put(rtype: str, name: str, attrs: dict) -> None:
-        out[f"{rtype}.{name}"] = {"type": rtype, "name": name, "attributes": attrs}
-
-    if spec.ipam is not None:
-        ipam = spec.ipam
-        regions = sorted(set(ipam.operating_regions) | {ipam.region})
-        put("ipam", ipam.name, {"region": ipam.region, "operating_regions": regions, "description": ipam.description})
-        for scope, stype in DEFAULT_SCOPES.items():
-            put("ipam_scope", scope, {"ipam": ipam.name, "type": stype, "default": True, "description": None})
-    for name, scope in spec.scopes.items():
-        if name not in DEFAULT_SCOPES and spec.ipam is not None:
-            put("ipam_scope", name, {"ipam": spec.ipam.name, "type": scope.type, "default": False,
-                                     "description": scope.description})
-    for name, pool in spec.pools.items():
-        f = r.facts.get(name)
-        if f is None:
-            continue
-        rules = pool.allocation
-        put("ipam_pool", name, {
-            "scope": f.scope, "ip_version": f.ip_version, "source": pool.source, "region": f.region, "isp": f.isp,
-            "allocation": {"min_mask": rules.min_mask if rules else None,
-                           "default_mask": rules.default_mask if rules else None,
-                           "max_mask": rules.max_mask if rules else None},
-            "auto_import": pool.auto_import,
-            "cidrs": _cidrs(r.requests.get(f"ipam_pool.{name}", []), "cidrs"),
-            "description": pool.description,
-        })
-    for name, alloc in spec.allocations.items():
-        cidrs = _cidrs(r.requests.get(f"ipam_pool_allocation.{name}", []), "cidr")
-        put("ipam_pool_allocation", name, {"pool": alloc.pool, "cidr": cidrs[0] if cidrs else None,
-                                           "description": alloc.description})
-    for name, vpc in spec.vpcs.items():
-        reqs = {(q.slot, q.path): q for q in r.requests.get(f"vpc.{name}", [])}
-
-        def block(slot, path, spec_block):
-            q = reqs.get((slot, path))
-            return {"pool": spec_block.pool, "cidr": str(q.result) if q and q.result else None}
-
-        secondary = [block("secondary_cidrs", ("vpcs", name, "secondary_cidrs", i), b)
-                     for i, b in enumerate(vpc.secondary_cidrs)]
-        put("vpc", name, {
-            "region": vpc.region,
-            "ipv4": block("ipv4", ("vpcs", name, "ipv4"), vpc.ipv4),
-            "secondary_cidrs": sorted(secondary, key=lambda b: (b["cidr"] is None, b["cidr"] and Cidr.parse(b["cidr"]))),
-            "ipv6": block("ipv6", ("vpcs", name, "ipv6"), vpc.ipv6) if vpc.ipv6 is not None else None,
-            "description": vpc.description,
-        })
-    for name, vsw in spec.vswitches.items():
-        cidrs = _cidrs(r.requests.get(f"vswitch.{name}", []), "cidr")
-        put("vswitch", name, {"vpc": vsw.vpc, "zone": vsw.zone, "cidr": cidrs[0] if cidrs else None,
-                              "description": vsw.description})
-    return out

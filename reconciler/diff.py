@@ -25,7 +25,10 @@ FORCES_NEW = {
     "ipam_pool": ("scope", "ip_version", "source", "region", "isp"),
     "ipam_pool_allocation": ("pool", "cidr"),
     "vpc": ("region", "ipv4"),
-    "vswitch": ("vpc", "zone", "cidr"),
+    "vswitch": ("vpc", "zone", "cidr", "ipv6_cidr"),
+    "security_group": ("vpc", "type"),
+    "instance": ("instance_type", "vswitch", "security_group", "primary_ip"),
+    "eni": ("vswitch", "primary_ip", "primary", "managed"),
 }
 
 
@@ -53,8 +56,10 @@ def _freeze(attrs: dict | None) -> Mapping | None:
 
 
 def _implicit(record: dict) -> bool:
-    """Default scopes come and go with their IPAM; they never get actions of their own."""
-    return record["type"] == "ipam_scope" and record["attributes"].get("default", False)
+    """Default scopes come and go with their IPAM, and service-managed ENIs belong to their service:
+    neither ever gets actions of its own."""
+    a = record["attributes"]
+    return (record["type"] == "ipam_scope" and a.get("default", False)) or (record["type"] == "eni" and a.get("managed", False))
 
 
 def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Change, ...]:

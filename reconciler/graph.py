@@ -26,6 +26,12 @@ DEPENDENT_CODES = {
     ("ipam_pool_allocation", "ipam_pool"): "DependencyViolation.CustomPoolAllocation",
     ("vpc", "ipam_pool"): "OperationDenied.IpamPoolAllocationExist",
     ("vswitch", "vpc"): "DependencyViolation.VSwitch",
+    ("security_group", "vpc"): "DependencyViolation.SecurityGroup",
+    ("instance", "vswitch"): "DependencyViolation.NetworkInterface",
+    ("eni", "vswitch"): "DependencyViolation.NetworkInterface",
+    ("instance", "security_group"): "DependencyViolation.NetworkInterface",
+    ("eni", "security_group"): "DependencyViolation.NetworkInterface",
+    ("eni", "instance"): "InvalidOperation.InvalidEniState",
 }
 
 Locator = Callable[[tuple], tuple[str | None, int | None]]
@@ -61,6 +67,18 @@ def references(spec: Spec) -> Iterator[Reference]:
                 yield Reference(f"vpc.{name}", f"ipam_pool.{block.pool}", ("vpcs", name, *path, "pool"))
     for name, vsw in spec.vswitches.items():
         yield Reference(f"vswitch.{name}", f"vpc.{vsw.vpc}", ("vswitches", name, "vpc"))
+    for name, sg in spec.security_groups.items():
+        yield Reference(f"security_group.{name}", f"vpc.{sg.vpc}", ("security_groups", name, "vpc"))
+    for name, inst in spec.instances.items():
+        yield Reference(f"instance.{name}", f"vswitch.{inst.vswitch}", ("instances", name, "vswitch"))
+        if inst.security_group:
+            yield Reference(f"instance.{name}", f"security_group.{inst.security_group}",
+                            ("instances", name, "security_group"))
+    for name, eni in spec.enis.items():
+        for key, kind in (("vswitch", "vswitch"), ("security_group", "security_group"), ("instance", "instance")):
+            value = getattr(eni, key)
+            if value is not None:
+                yield Reference(f"eni.{name}", f"{kind}.{value}", ("enis", name, key))
 
 
 class DependencyGraph:
@@ -111,6 +129,9 @@ class DependencyGraph:
             if rtype == "ipam":
                 continue
             for name in getattr(spec, kind):
+                if rtype == "instance":
+                    seq += 1
+                    add(f"eni.{name}-primary", kind, name, seq)
                 if rtype == "ipam_scope" and name in DEFAULT_SCOPES:
                     file, line = locate((kind, name))
                     errors.append(
@@ -120,6 +141,8 @@ class DependencyGraph:
                     continue
                 seq += 1
                 add(f"{rtype}.{name}", kind, name, seq)
+        for name in spec.instances:
+            g.add_edge(f"instance.{name}", f"eni.{name}-primary")
         for ref in references(spec):
             if ref.target in g:
                 g.add_edge(ref.target, ref.source)

@@ -10,81 +10,20 @@ and scopes before the IPAM; creation runs parents first. Ties are broken determi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from types import MappingProxyType
 from typing import Mapping
 
 import networkx as nx
 
+from .action import API, CREATING, DESTROYING, Action, Draft, PlannedAction, _plain, creating, destroying
 from .address import TYPE_RANK
 from .cidr import Cidr
 from .diff import Change, ChangeKind
-from .records import blocks_of, refs_of, space_of_pool
+from .eni_plan import compute_drafts
+from .network_plan import network_drafts
+from .records import blocks_of, refs_of
 
-
-class Action(Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-    PROVISION = "provision"
-    DEPROVISION = "deprovision"
-    ALLOCATE = "allocate"
-    RELEASE = "release"
-    ASSIGN = "assign"
-    UNASSIGN = "unassign"
-
-
-DESTROYING = frozenset({Action.DELETE, Action.DEPROVISION, Action.RELEASE, Action.UNASSIGN})
-CREATING = frozenset({Action.CREATE, Action.PROVISION, Action.ALLOCATE, Action.ASSIGN})
-
-API = {
-    ("ipam", Action.CREATE): "CreateIpam",
-    ("ipam", Action.UPDATE): "UpdateIpam",
-    ("ipam", Action.DELETE): "DeleteIpam",
-    ("ipam_scope", Action.CREATE): "CreateIpamScope",
-    ("ipam_scope", Action.UPDATE): "UpdateIpamScope",
-    ("ipam_scope", Action.DELETE): "DeleteIpamScope",
-    ("ipam_pool", Action.CREATE): "CreateIpamPool",
-    ("ipam_pool", Action.UPDATE): "UpdateIpamPool",
-    ("ipam_pool", Action.DELETE): "DeleteIpamPool",
-    ("ipam_pool", Action.PROVISION): "AddIpamPoolCidr",
-    ("ipam_pool", Action.DEPROVISION): "DeleteIpamPoolCidr",
-    ("ipam_pool_allocation", Action.ALLOCATE): "CreateIpamPoolAllocation",
-    ("ipam_pool_allocation", Action.UPDATE): "UpdateIpamPoolAllocation",
-    ("ipam_pool_allocation", Action.RELEASE): "DeleteIpamPoolAllocation",
-    ("vpc", Action.CREATE): "CreateVpc",
-    ("vpc", Action.UPDATE): "ModifyVpcAttribute",
-    ("vpc", Action.DELETE): "DeleteVpc",
-    ("vpc", Action.ALLOCATE): "AssociateVpcCidrBlock",
-    ("vpc", Action.RELEASE): "UnassociateVpcCidrBlock",
-    ("vswitch", Action.CREATE): "CreateVSwitch",
-    ("vswitch", Action.UPDATE): "ModifyVSwitchAttribute",
-    ("vswitch", Action.DELETE): "DeleteVSwitch",
-}
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    order: int
-    action: Action
-    address: str
-    type: str
-    name: str
-    api: str
-    cidr: str | None = None
-    before: Mapping | None = None
-    after: Mapping | None = None
-    replace: bool = False  # one half of a replacement
-    note: str | None = None  # e.g. how a CIDR was chosen, or what a delete releases
-
-    def to_dict(self) -> dict:
-        return {
-            "order": self.order, "action": self.action.value, "address": self.address, "type": self.type,
-            "name": self.name, "cidr": self.cidr, "api": self.api,
-            "before": _plain(self.before), "after": _plain(self.after),
-            "replace": self.replace, "note": self.note,
-        }
+__all__ = ["API", "CREATING", "DESTROYING", "Action", "Plan", "PlannedAction", "build_plan", "_plain"]
 
 
 @dataclass(frozen=True)
@@ -110,127 +49,12 @@ class Plan:
         return counts
 
 
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+COMPUTE = frozenset({"security_group", "instance", "eni"})
 
 
-@dataclass
-class _Draft:
-    action: Action
-    change: Change
-    cidr: str | None = None
-    before: Mapping | None = None
-    after: Mapping | None = None
-    note: str | None = None
-    sub: int = 0
-    space: str | None = None  # the space a creating action takes its block from / a destroying one frees
-
-    @property
-    def address(self) -> str:
-        return self.change.address
-
-
-def _vpc_blocks(attrs: Mapping | None) -> dict[tuple, dict]:
-    """(slot, pool, cidr) -> block, for the blocks a VPC allocates after creation (secondaries, IPv6)."""
-    if not attrs:
-        return {}
-    out = {("secondary", b.get("pool"), b["cidr"]): dict(b) for b in attrs.get("secondary_cidrs", [])}
-    if attrs.get("ipv6"):
-        b = attrs["ipv6"]
-        out[("ipv6", b.get("pool"), b["cidr"])] = dict(b)
-    return out
-
-
-def _drafts(change: Change, chosen: Mapping) -> list[_Draft]:
-    t, kind, before, after = change.type, change.kind, change.before, change.after
-    out: list[_Draft] = []
-
-    def note(cidr):
-        return chosen.get((change.address, cidr))
-
-    def destroy(attrs):
-        if t == "ipam_pool":
-            for c in attrs["cidrs"]:
-                out.append(_Draft(Action.DEPROVISION, change, c, {"cidr": c}, None, sub=len(out), space=space_of_pool(attrs)))
-            out.append(_Draft(Action.DELETE, change, before=attrs, sub=len(out)))
-        elif t == "ipam_pool_allocation":
-            out.append(_Draft(Action.RELEASE, change, attrs["cidr"], attrs, None, space=f"pool:{attrs['pool']}"))
-        else:
-            cidr = attrs.get("cidr") if t == "vswitch" else attrs["ipv4"]["cidr"] if t == "vpc" else None
-            released = None
-            if t == "vpc":
-                blocks = [b["cidr"] for b in [attrs["ipv4"], *attrs["secondary_cidrs"], attrs.get("ipv6")] if b]
-                released = "releases " + ", ".join(blocks)
-            out.append(_Draft(Action.DELETE, change, cidr, attrs, None, released, sub=len(out)))
-
-    def build(attrs):
-        if t == "ipam_pool":
-            out.append(_Draft(Action.CREATE, change, after=attrs, sub=len(out)))
-            for c in attrs["cidrs"]:
-                out.append(_Draft(Action.PROVISION, change, c, None, {"cidr": c}, note(c), len(out), space_of_pool(attrs)))
-        elif t == "ipam_pool_allocation":
-            out.append(_Draft(Action.ALLOCATE, change, attrs["cidr"], None, attrs, note(attrs["cidr"]),
-                              space=f"pool:{attrs['pool']}"))
-        elif t == "vpc":
-            first = {**attrs, "secondary_cidrs": []}
-            cidr = attrs["ipv4"]["cidr"]
-            out.append(_Draft(Action.CREATE, change, cidr, None, first, note(cidr), len(out)))
-            for b in attrs["secondary_cidrs"]:
-                out.append(_Draft(Action.ALLOCATE, change, b["cidr"], None, dict(b), note(b["cidr"]), len(out)))
-        else:
-            cidr = attrs.get("cidr") if t == "vswitch" else None
-            out.append(_Draft(Action.CREATE, change, cidr, None, attrs, note(cidr) if cidr else None, len(out)))
-
-    if kind in (ChangeKind.DELETE, ChangeKind.REPLACE):
-        destroy(before)
-    if kind in (ChangeKind.CREATE, ChangeKind.REPLACE):
-        build(after)
-    if kind is ChangeKind.UPDATE:
-        out.extend(_updates(change, note))
-    return out
-
-
-def _updates(change: Change, note) -> list[_Draft]:
-    t, before, after = change.type, change.before, change.after
-    out: list[_Draft] = []
-    plain = [k for k in change.changed if k not in ("cidrs", "secondary_cidrs", "ipv6", "operating_regions")]
-    if t == "ipam" and "operating_regions" in change.changed:
-        added = sorted(set(after["operating_regions"]) - set(before["operating_regions"]))
-        removed = sorted(set(before["operating_regions"]) - set(after["operating_regions"]))
-        if added:
-            out.append(_Draft(Action.UPDATE, change, before=before, after={**before, "operating_regions": sorted(
-                set(before["operating_regions"]) | set(added))}, note="add operating regions " + ", ".join(added), sub=1))
-        if removed:
-            out.append(_Draft(Action.UPDATE, change, before=before, after=after,
-                              note="remove operating regions " + ", ".join(removed), sub=2))
-            out[-1].space = "ipam-regions-removed"
-    if plain:
-        out.append(_Draft(Action.UPDATE, change, before=before, after=after, note="update " + ", ".join(plain), sub=3))
-    if t == "ipam_pool":
-        gone = [c for c in before["cidrs"] if c not in after["cidrs"]]
-        new = [c for c in after["cidrs"] if c not in before["cidrs"]]
-        for c in gone:
-            out.append(_Draft(Action.DEPROVISION, change, c, {"cidr": c}, None, sub=10 + len(out), space=space_of_pool(before)))
-        for c in new:
-            out.append(_Draft(Action.PROVISION, change, c, None, {"cidr": c}, note(c), 100 + len(out), space_of_pool(after)))
-    if t == "vpc":
-        was, now = _vpc_blocks(before), _vpc_blocks(after)
-        for key in sorted(was.keys() - now.keys(), key=str):
-            out.append(_Draft(Action.RELEASE, change, key[2], was[key], None, sub=10 + len(out),
-                              space=f"pool:{key[1]}" if key[1] else None))
-        for key in sorted(now.keys() - was.keys(), key=str):
-            out.append(_Draft(Action.ALLOCATE, change, key[2], None, now[key], note(key[2]), 100 + len(out),
-                              space=f"pool:{key[1]}" if key[1] else None))
-    return out
-
-
-def _key(d: _Draft, decl: Mapping[str, int]) -> tuple:
+def _key(d: Draft, decl: Mapping[str, int]) -> tuple:
     rank = TYPE_RANK[d.change.type]
-    if d.action in DESTROYING:
+    if destroying(d):
         return (0, -rank, d.address, d.sub)
     if d.action is Action.UPDATE:
         return (1, rank, decl.get(d.address, 0), d.address, d.sub)
@@ -247,7 +71,7 @@ def build_plan(
     chosen: Mapping = MappingProxyType({}),
     declaration: Mapping[str, int] = MappingProxyType({}),
 ) -> Plan:
-    drafts = [d for c in changes for d in _drafts(c, chosen)]
+    drafts = [d for c in changes for d in (compute_drafts(c, chosen) if c.type in COMPUTE else network_drafts(c, chosen))]
     g = nx.DiGraph()
     g.add_nodes_from(range(len(drafts)))
     by_address: dict[str, list[int]] = {}
@@ -261,7 +85,7 @@ def build_plan(
     for n, i in enumerate(order, start=1):
         d = drafts[i]
         actions.append(PlannedAction(
-            n, d.action, d.address, d.change.type, d.change.name, API[(d.change.type, d.action)], d.cidr,
+            n, d.action, d.address, d.change.type, d.change.name, d.api or API[(d.change.type, d.action)], d.cidr,
             d.before, d.after, d.change.kind is ChangeKind.REPLACE, d.note))
     return Plan(lineage, serial, tuple(actions), changes, MappingProxyType(dict(desired)))
 
@@ -270,19 +94,19 @@ def _edges_within(g, drafts, by_address) -> None:
     """Per resource: destroy before build (replacement); a pool exists before its CIDRs are added and
     outlives them; a VPC exists before its extra blocks; operating regions are added first."""
     for address, idx in by_address.items():
-        destroying = [i for i in idx if drafts[i].action in DESTROYING]
-        creating = [i for i in idx if drafts[i].action in CREATING]
-        for a in destroying:
-            for b in creating:
+        downs = [i for i in idx if destroying(drafts[i])]
+        ups = [i for i in idx if creating(drafts[i])]
+        for a in downs:
+            for b in ups:
                 g.add_edge(a, b)
         for i in idx:
             d = drafts[i]
             if d.action is Action.DELETE:
-                for j in destroying:
+                for j in downs:
                     if j != i:
                         g.add_edge(j, i)
             if d.action is Action.CREATE:
-                for j in creating:
+                for j in ups:
                     if j != i:
                         g.add_edge(i, j)
 
@@ -297,17 +121,17 @@ def _edges_between(g, drafts, by_address, desired, recorded) -> None:
                 table.setdefault(ref, []).append(address)
     region_updates = [i for i, d in enumerate(drafts) if d.change.type == "ipam" and d.action is Action.UPDATE]
     for parent, idx in by_address.items():
-        ups = [i for i in idx if drafts[i].action in CREATING or drafts[i].action is Action.UPDATE]
-        downs = [i for i in idx if drafts[i].action in DESTROYING]
+        ups = [i for i in idx if creating(drafts[i]) or (drafts[i].action is Action.UPDATE and not drafts[i].phase)]
+        downs = [i for i in idx if destroying(drafts[i])]
         for child in children_now.get(parent, ()):
             for j in by_address.get(child, ()):
-                if drafts[j].action in CREATING:
+                if creating(drafts[j]) or (drafts[j].action is Action.UPDATE and not drafts[j].phase):
                     for i in ups:
                         if drafts[i].space != "ipam-regions-removed":
                             g.add_edge(i, j)
         for child in children_before.get(parent, ()):
             for j in by_address.get(child, ()):
-                if drafts[j].action in DESTROYING:
+                if destroying(drafts[j]):
                     for i in downs:
                         g.add_edge(j, i)
     # operating regions: added before any pool is created, removed after every pool is deleted
@@ -316,9 +140,9 @@ def _edges_between(g, drafts, by_address, desired, recorded) -> None:
         for j, d in enumerate(drafts):
             if d.change.type != "ipam_pool":
                 continue
-            if removing and d.action in DESTROYING:
+            if removing and destroying(d):
                 g.add_edge(j, i)
-            if not removing and d.action in CREATING:
+            if not removing and creating(d):
                 g.add_edge(i, j)
     _edges_scope_children(g, drafts, by_address, recorded)
 
@@ -328,7 +152,7 @@ def _edges_scope_children(g, drafts, by_address, recorded) -> None:
     for i, d in enumerate(drafts):
         if d.change.type == "ipam" and d.action is Action.DELETE:
             for j, e in enumerate(drafts):
-                if e.change.type in ("ipam_scope", "ipam_pool") and e.action in DESTROYING:
+                if e.change.type in ("ipam_scope", "ipam_pool") and destroying(e):
                     g.add_edge(j, i)
 
 
@@ -336,7 +160,7 @@ def _edges_space(g, drafts) -> None:
     """A block taken in a space waits for the release of any overlapping block freed in that space."""
     freed: dict[str, list[tuple[Cidr, int]]] = {}
     for i, d in enumerate(drafts):
-        if d.action in DESTROYING and d.space and d.cidr:
+        if destroying(d) and d.space and d.cidr:
             freed.setdefault(d.space, []).append((Cidr.parse(d.cidr), i))
         if d.action is Action.DELETE and d.before is not None:
             rec = {"type": d.change.type, "name": d.change.name, "attributes": d.before}
@@ -344,7 +168,7 @@ def _edges_space(g, drafts) -> None:
                 if d.change.type != "ipam_pool":
                     freed.setdefault(space, []).append((Cidr.parse(c), i))
     for j, d in enumerate(drafts):
-        if d.action not in CREATING or not d.cidr:
+        if not creating(d) or not d.cidr:
             continue
         taken = [(d.space, d.cidr)] if d.space else []
         if d.after is not None and d.action is Action.CREATE:

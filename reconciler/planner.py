@@ -13,6 +13,7 @@ from .diff import diff
 from .errors import ReconcilerError, raise_all
 from .graph import DependencyGraph
 from .plan import Plan, build_plan
+from .eni_rules import check_compute
 from .rules import check
 from .source import SpecDocument
 from .spec import Spec, parse_spec
@@ -35,12 +36,21 @@ def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None) -> V
     return Validated(spec, graph)
 
 
-def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Cidr = DEFAULT_IPV6_SUPPLY) -> Desired:
-    """The concrete desired state; raises every rule broken, each with file, line and address."""
+def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
+                  external: Mapping[str, dict] | None = None) -> tuple[Desired, Validated]:
+    """The concrete desired state; raises every rule broken, each with file, line and address.
+
+    ``external`` holds records read from the cloud for resources the spec refers to but never
+    changes (managed ENIs), keyed by their spec address."""
     v = validate(doc, recorded)
-    desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate)
-    errors: list[ReconcilerError] = list(desired.errors)
+    desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate, external=external)
+    compute = check_compute(v.spec, desired, recorded, external or {}, doc.locate)
+    over = {e.address for e in compute if e.code.endswith("CountExceeded")}
+    # an ENI asking for more than it may hold is reported for that, not for the space it ran out of
+    errors: list[ReconcilerError] = [e for e in desired.errors
+                                     if not (e.code == "InvalidVSwitchId.IpNotEnough" and e.address in over)]
     errors.extend(check(v.spec, desired, doc.locate))
+    errors.extend(compute)
     raise_all(errors)
     return desired, v
 
@@ -52,9 +62,10 @@ def make_plan(
     lineage: str | None,
     serial: int,
     supply: Cidr = DEFAULT_IPV6_SUPPLY,
+    external: Mapping[str, dict] | None = None,
 ) -> Plan:
     """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic."""
-    desired, v = desired_state(doc, recorded, supply=supply)
+    desired, v = desired_state(doc, recorded, supply=supply, external=external)
     changes = diff(desired.resources, recorded)
     declaration = {a: v.graph.declaration(a) for a in desired.resources if a in v.graph}
     return build_plan(changes, desired.resources, recorded, lineage=lineage, serial=serial,

@@ -25,7 +25,39 @@ def refs_of(record: dict) -> list[str]:
         return sorted({f"ipam_pool.{b['pool']}" for b in blocks if b and b.get("pool")})
     if t == "vswitch":
         return [f"vpc.{a['vpc']}"]
+    if t == "security_group":
+        return [f"vpc.{a['vpc']}"]
+    if t == "instance":
+        return [f"vswitch.{a['vswitch']}"] + ([f"security_group.{a['security_group']}"] if a.get("security_group") else [])
+    if t == "eni":
+        out = [f"vswitch.{a['vswitch']}"] if a.get("vswitch") else []
+        if a.get("security_group"):
+            out.append(f"security_group.{a['security_group']}")
+        if a.get("instance"):
+            out.append(f"instance.{a['instance']}")
+        return out
     return []
+
+
+ENI_FIELDS = (("primary_ip", 4), ("secondary_private_ips", 4), ("ipv4_prefixes", 4), ("ipv6_addresses", 6),
+              ("ipv6_prefixes", 6))
+
+
+def item_key(item: str):
+    """Numeric order of an address or prefix string (10.0.0.9 before 10.0.0.10)."""
+    from .cidr import Cidr
+
+    return Cidr.parse(item if "/" in item else f"{item}/{128 if ':' in item else 32}")
+
+
+def eni_blocks(attributes: dict) -> list[tuple[str, str]]:
+    """(field, cidr) of every address (as a /32 or /128) and prefix an ENI holds."""
+    out = []
+    for key, version in ENI_FIELDS:
+        value = attributes.get(key)
+        for item in ([value] if isinstance(value, str) else value or []):
+            out.append((key, item if "/" in item else f"{item}/{32 if version == 4 else 128}"))
+    return out
 
 
 def space_of_pool(attributes: dict) -> str:
@@ -42,7 +74,8 @@ def blocks_of(record: dict) -> list[tuple[str, str, str]]:
 
     Space keys: ``scope:<scope>`` (top-level IPv4 pools), ``supply`` (public IPv6 top-level pools),
     ``pool:<pool>`` (sub-pool CIDRs, custom allocations, VPC blocks), ``vpc:<vpc>`` (vSwitches) and
-    ``vpc-free:<vpc>`` (VPC blocks given without IPAM).
+    ``vpc-free:<vpc>`` (VPC blocks given without IPAM), ``vpc6:<vpc>`` (vSwitch IPv6 /64s) and
+    ``eni4:<vswitch>`` / ``eni6:<vswitch>`` (ENI addresses as /32 or /128, and prefixes).
     """
     a, t = record["attributes"], record["type"]
     if t == "ipam_pool":
@@ -60,5 +93,10 @@ def blocks_of(record: dict) -> list[tuple[str, str, str]]:
                 out.append((key, slot, block["cidr"]))
         return out
     if t == "vswitch":
-        return [(f"vpc:{a['vpc']}", "cidr", a["cidr"])] if a.get("cidr") else []
+        out = [(f"vpc:{a['vpc']}", "cidr", a["cidr"])] if a.get("cidr") else []
+        if a.get("ipv6_cidr"):
+            out.append((f"vpc6:{a['vpc']}", "ipv6_cidr", a["ipv6_cidr"]))
+        return out
+    if t == "eni" and a.get("vswitch"):
+        return [(f"eni{6 if ':' in c else 4}:{a['vswitch']}", key, c) for key, c in eni_blocks(a)]
     return []

@@ -46,6 +46,12 @@ def _blocks(attrs: Mapping | None, rtype: str) -> str:
         return attrs.get("cidr") or ""
     if rtype == "ipam":
         return "regions " + ", ".join(attrs.get("operating_regions", []))
+    if rtype == "eni":
+        parts = [attrs.get("primary_ip")] + [x for k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses",
+                                                            "ipv6_prefixes") for x in attrs.get(k) or []]
+        return ", ".join(p for p in parts if p)
+    if rtype == "instance":
+        return f"{attrs.get('instance_type')} {attrs.get('status')} {attrs.get('primary_ip') or ''}".strip()
     return ""
 
 

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from .cidr import Cidr, CidrSyntaxError
 from .errors import SpecError, raise_all
 from .source import SpecDocument
+from .spec_ecs import EniSpec, InstanceSpec, InstanceTypeSpec, ReservationSpec, SecurityGroupSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -130,12 +131,21 @@ class VSwitchSpec(_Model):
     vpc: str
     zone: str
     cidr: Union[CidrText, MaskRequest]
+    ipv6_cidr: Union[CidrText, ReservationSpec, None] = Field(
+        default=None, description="The vSwitch's IPv6 /64: {index: N} of the VPC's /56, or a CIDR inside it")
+    prefix_reservations: list[CidrText] = Field(
+        default_factory=list, description="Blocks reserved for IP prefixes; prefixes then come from them only")
     description: str | None = None
 
-    @field_validator("cidr", mode="after")
+    @field_validator("cidr", "ipv6_cidr", mode="after")
     @classmethod
     def _c(cls, v):
         return _cidr(v) if isinstance(v, str) else v
+
+    @field_validator("prefix_reservations", mode="after")
+    @classmethod
+    def _r(cls, v):
+        return [_cidr(c) for c in v]
 
 
 class ProviderSpec(_Model):
@@ -153,9 +163,15 @@ class Spec(_Model):
     allocations: dict[str, AllocationSpec] = Field(default_factory=dict)
     vpcs: dict[str, VpcSpec] = Field(default_factory=dict)
     vswitches: dict[str, VSwitchSpec] = Field(default_factory=dict)
+    security_groups: dict[str, SecurityGroupSpec] = Field(default_factory=dict)
+    instances: dict[str, InstanceSpec] = Field(default_factory=dict)
+    enis: dict[str, EniSpec] = Field(default_factory=dict)
+    instance_types: dict[str, InstanceTypeSpec] = Field(
+        default_factory=dict, description="Add or override instance types (ENIs and addresses per ENI)")
 
 
-_KINDS_BY_NAME = ("scopes", "pools", "allocations", "vpcs", "vswitches")
+_KINDS_BY_NAME = ("scopes", "pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",
+                  "instance_types")
 _CODES = {
     "extra_forbidden": "Spec.UnknownKey",
     "missing": "Spec.MissingKey",
@@ -171,6 +187,9 @@ KIND_TYPES = {
     "allocations": "ipam_pool_allocation",
     "vpcs": "vpc",
     "vswitches": "vswitch",
+    "security_groups": "security_group",
+    "instances": "instance",
+    "enis": "eni",
 }
 
 
@@ -197,7 +216,8 @@ def _error_code(err: dict) -> str:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's union-branch markers (``str``, ``MaskRequest``) from an error location."""
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in ("str", "MaskRequest") or "[" in p)))
+    markers = ("str", "MaskRequest", "Count", "ReservationSpec", "none")
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in markers or "[" in p)))
 
 
 def parse_spec(doc: SpecDocument) -> Spec:

@@ -59,10 +59,34 @@ class Workspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SandboxCloud(path)
 
+    def ipv6_supply(self, settings: Mapping):
+        return SandboxCloud.IPV6_SUPPLY
+
+    def read_managed_enis(self, doc: SpecDocument, resources: Mapping[str, dict], settings: Mapping) -> dict:
+        """Managed ENIs are read from the cloud at plan time (like data sources); never changed."""
+        wanted = managed_eni_ids(doc)
+        if not wanted:
+            return {}
+        provider = self.provider(settings)
+        try:
+            return provider.read_enis(wanted, resources)
+        finally:
+            provider.close()
+
     def provider(self, settings: Mapping) -> ApiProvider:
         if settings.get("type", "sandbox") != "sandbox":
             raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
         return ApiProvider(self.sandbox(settings), name="sandbox", ipv6_supply=SandboxCloud.IPV6_SUPPLY)
+
+
+def managed_eni_ids(doc: SpecDocument) -> dict[str, str]:
+    """Spec address -> id of every managed ENI the spec refers to (read raw: before validation)."""
+    enis = doc.data.get("enis") if isinstance(doc.data, dict) else None
+    out = {}
+    for name, body in (enis.items() if isinstance(enis, dict) else ()):
+        if isinstance(body, dict) and body.get("managed") is True and isinstance(body.get("id"), str):
+            out[f"eni.{name}"] = body["id"]
+    return out
 
 
 def plan_lineage(state: State) -> str | None:

@@ -59,6 +59,9 @@ def _norm(res):
                 attrs[k] = sorted(attrs[k])
         if "secondary_cidrs" in attrs:
             attrs["secondary_cidrs"] = sorted(attrs["secondary_cidrs"], key=lambda b: b["cidr"])
+        for k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses", "ipv6_prefixes", "prefix_reservations"):
+            if k in attrs:
+                attrs[k] = sorted(attrs[k])
         out[a] = attrs
     return out
 

@@ -13,7 +13,8 @@ from typing import Callable, Mapping
 from ..cidr import Cidr
 from ..errors import CloudError
 from ..limits import DEFAULT_SCOPES
-from ..plan import Action, PlannedAction
+from ..plan import PlannedAction
+from .alibaba_ecs import EcsActions
 
 RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
 
@@ -45,7 +46,7 @@ def _plain(value):
     return value
 
 
-class ApiProvider:
+class ApiProvider(EcsActions):
     """Executes planned actions through an Alibaba-style API client."""
 
     def __init__(self, client, name: str = "sandbox", ipv6_supply: Cidr = Cidr.parse("2408:4000::/32"),
@@ -74,11 +75,18 @@ class ApiProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def execute(self, action: PlannedAction, resources: Mapping[str, dict], token: str) -> dict[str, dict | None]:
+        return self.execute_batch([action], resources, token)
+
+    def execute_batch(self, batch: list[PlannedAction], resources: Mapping[str, dict], token: str) -> dict[str, dict | None]:
+        """One API call for ``batch``: a single action, or up to 10 assigns/unassigns of one ENI."""
+        action = batch[0]
         handler = getattr(self, f"_{action.type}_{action.action.value}", None)
         if handler is None:
             raise CloudError("Provider.Unsupported", f"{action.api} is not supported by the {self.name} provider",
                              address=action.address)
         try:
+            if len(batch) > 1:
+                return handler(action, resources, token, batch=batch)
             return handler(action, resources, token)
         except CloudError as exc:
             if exc.address is None:
@@ -252,10 +260,40 @@ class ApiProvider:
 
     def _vswitch_create(self, a, res, token):
         vpc = res[f"vpc.{a.after['vpc']}"]
-        r = self.call("CreateVSwitch", {"VpcId": vpc["id"], "RegionId": vpc["attributes"]["region"],
-                                        "ZoneId": a.after["zone"], "CidrBlock": a.after["cidr"], "VSwitchName": a.name,
-                                        **_opt(Description=a.after.get("description"))}, token)
+        params = {"VpcId": vpc["id"], "RegionId": vpc["attributes"]["region"], "ZoneId": a.after["zone"],
+                  "CidrBlock": a.after["cidr"], "VSwitchName": a.name, **_opt(Description=a.after.get("description"))}
+        if a.after.get("ipv6_cidr"):
+            parent = Cidr.parse(vpc["attributes"]["ipv6"]["cidr"])
+            block = Cidr.parse(a.after["ipv6_cidr"])
+            params["Ipv6CidrBlock"] = str((block.start - parent.start) >> (128 - block.prefix))
+        r = self.call("CreateVSwitch", params, token)
         return {a.address: _record(a, r["VSwitchId"], a.after)}
+
+    def _vswitch_allocate(self, a, res, token):
+        current = res[a.address]
+        block = Cidr.parse(a.cidr)
+        r = self.call("CreateVSwitchCidrReservation", {
+            "VSwitchId": current["id"], "VSwitchCidrReservationCidr": a.cidr, "VSwitchCidrReservationType": "Prefix",
+            "IpVersion": "IPv6" if block.version == 6 else "IPv4",
+            "RegionId": res[f"vpc.{current['attributes']['vpc']}"]["attributes"]["region"]}, token)
+        attrs = dict(current["attributes"])
+        attrs["prefix_reservations"] = sorted(set(attrs.get("prefix_reservations") or []) | {a.cidr}, key=Cidr.parse)
+        ids = dict((current.get("ids") or {}).get("reservations") or {})
+        ids[a.cidr] = r["VSwitchCidrReservationId"]
+        return {a.address: {**_record(a, current["id"], attrs), "ids": {"reservations": ids}}}
+
+    def _vswitch_release(self, a, res, token):
+        current = res[a.address]
+        ids = dict((current.get("ids") or {}).get("reservations") or {})
+        rid = ids.pop(a.cidr, None)
+        if rid is None:
+            raise CloudError("State.MissingDependency", f"no recorded id for the prefix reservation {a.cidr}")
+        self.call("DeleteVSwitchCidrReservation", {
+            "VSwitchCidrReservationId": rid,
+            "RegionId": res[f"vpc.{current['attributes']['vpc']}"]["attributes"]["region"]}, token)
+        attrs = dict(current["attributes"])
+        attrs["prefix_reservations"] = [c for c in attrs.get("prefix_reservations") or [] if c != a.cidr]
+        return {a.address: {**_record(a, current["id"], attrs), "ids": {"reservations": ids}}}
 
     def _vswitch_update(self, a, res, token):
         current = res[a.address]

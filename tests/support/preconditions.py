@@ -12,8 +12,9 @@ from reconciler.plan import Action
 
 
 class Cloud:
-    def __init__(self, recorded: dict):
+    def __init__(self, recorded: dict, desired: dict | None = None):
         self.res = {a: {"type": r["type"], "attributes": _copy(r["attributes"])} for a, r in recorded.items()}
+        self.desired = desired or {}
 
     # ---- views --------------------------------------------------------------------------------
     def of_type(self, t):
@@ -45,6 +46,8 @@ class Cloud:
     def step(self, a) -> None:
         t, addr, act = a.type, a.address, a.action
         here = addr in self.res
+        if t in ("security_group", "instance", "eni") or (t == "vswitch" and act in (Action.ALLOCATE, Action.RELEASE)):
+            return self.compute_step(a, here)
         if act is Action.CREATE:
             assert not here, f"{addr} created twice"
             after = _copy(a.after)
@@ -122,6 +125,11 @@ class Cloud:
             assert here, f"{addr} deleted but does not exist"
             if t == "vpc":
                 assert not [x for x, s in self.of_type("vswitch").items() if s["vpc"] == a.name], f"{addr}: vSwitches left"
+                assert not [x for x, s in self.of_type("security_group").items() if s["vpc"] == a.name], f"{addr}: SGs left"
+            if t == "vswitch":
+                users = [x for x, s in {**self.of_type("eni"), **self.of_type("instance")}.items() if s["vswitch"] == a.name]
+                assert not users, f"{addr}: {users} still in it"
+                assert not self.res[addr]["attributes"].get("prefix_reservations"), f"{addr}: reservations left"
             if t == "ipam_pool":
                 assert not self.res[addr]["attributes"]["cidrs"], f"{addr}: CIDRs still provisioned"
                 assert not [p for p, x in self.of_type("ipam_pool").items() if x.get("source") == a.name], f"{addr}: sub-pools"
@@ -138,6 +146,84 @@ class Cloud:
             raise AssertionError(f"unknown action {act}")
 
 
+def _items(attrs):
+    return [x for k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses", "ipv6_prefixes") for x in attrs.get(k) or []]
+
+
+def _compute_step(self, a, here) -> None:
+    t, addr, act = a.type, a.address, a.action
+    if t == "vswitch":
+        v = self.res[addr]["attributes"]
+        v.setdefault("prefix_reservations", [])
+        if act is Action.ALLOCATE:
+            v["prefix_reservations"].append(a.cidr)
+        else:
+            inside = [e for e, x in self.of_type("eni").items() if x.get("vswitch") == a.name and any(
+                "/" in p and Cidr.parse(a.cidr).contains(Cidr.parse(p)) for p in _items(x))]
+            assert not inside, f"{addr}: reservation {a.cidr} released while {inside} hold prefixes in it"
+            v["prefix_reservations"].remove(a.cidr)
+        return
+    if act is Action.CREATE:
+        assert not here, f"{addr} created twice"
+        after = _copy(a.after)
+        assert f"vswitch.{after['vswitch']}" in self.res if "vswitch" in after else f"vpc.{after['vpc']}" in self.res
+        if after.get("security_group"):
+            assert f"security_group.{after['security_group']}" in self.res, f"{addr}: security group missing"
+        self.res[addr] = {"type": t, "attributes": after}
+        if t == "instance":
+            self.res[f"eni.{a.name}-primary"] = {"type": "eni", "attributes": {
+                "vswitch": after["vswitch"], "security_group": after.get("security_group"), "instance": a.name,
+                "primary": True, "managed": False, "primary_ip": after["primary_ip"], "secondary_private_ips": [],
+                "ipv4_prefixes": [], "ipv6_addresses": [], "ipv6_prefixes": [], "description": None}}
+        return
+    assert here, f"{addr}: {act.value} on something that does not exist"
+    attrs = self.res[addr]["attributes"]
+    if act is Action.ASSIGN:
+        key, cidr = a.after["field"], a.after["cidr"]
+        value = cidr if key.endswith("prefixes") else cidr.split("/")[0]
+        if key == "ipv4_prefixes":
+            vsw = self.res[f"vswitch.{attrs['vswitch']}"]["attributes"]
+            final = self.desired.get(f"vswitch.{attrs['vswitch']}", {}).get("attributes", {})
+            if final.get("prefix_reservations"):
+                assert any(Cidr.parse(r).contains(Cidr.parse(cidr)) for r in vsw.get("prefix_reservations") or []), \
+                    f"{addr}: {cidr} assigned before its prefix reservation exists"
+        attrs.setdefault(key, []).append(value)
+    elif act is Action.UNASSIGN:
+        key, cidr = a.before["field"], a.before["cidr"]
+        value = cidr if key.endswith("prefixes") else cidr.split("/")[0]
+        attrs[key].remove(value)
+    elif act is Action.UPDATE:
+        if a.api == "AttachNetworkInterface":
+            assert f"instance.{a.after['instance']}" in self.res, f"{addr}: attach before the instance exists"
+            attrs["instance"] = a.after["instance"]
+        elif a.api == "DetachNetworkInterface":
+            assert attrs.get("instance"), f"{addr}: detach while not attached"
+            attrs["instance"] = None
+        else:
+            keep = {k: v for k, v in attrs.items() if k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses",
+                                                             "ipv6_prefixes", "instance")}
+            self.res[addr]["attributes"] = {**_copy(a.after), **keep}
+    elif act is Action.DELETE:
+        if t == "eni":
+            assert not attrs.get("instance"), f"{addr}: deleted while attached"
+            assert not _items(attrs), f"{addr}: deleted before its addresses were unassigned"
+        if t == "instance":
+            attached = [e for e, x in self.of_type("eni").items() if x.get("instance") == a.name and not x.get("primary")]
+            assert not attached, f"{addr}: deleted with {attached} attached"
+            assert not _items(self.res[f"eni.{a.name}-primary"]["attributes"]), f"{addr}: primary ENI not unassigned"
+            del self.res[f"eni.{a.name}-primary"]
+        if t == "security_group":
+            users = [e for e, x in {**self.of_type("eni"), **self.of_type("instance")}.items()
+                     if x.get("security_group") == a.name]
+            assert not users, f"{addr}: still used by {users}"
+        del self.res[addr]
+    else:  # pragma: no cover
+        raise AssertionError(f"unexpected {act} on {addr}")
+
+
+Cloud.compute_step = _compute_step
+
+
 def _copy(value):
     if isinstance(value, dict) or hasattr(value, "items"):
         return {k: _copy(v) for k, v in value.items()}
@@ -148,7 +234,7 @@ def _copy(value):
 
 def walk(plan, recorded) -> dict:
     """Run every action of ``plan`` through the model; returns the final attributes by address."""
-    cloud = Cloud(recorded)
+    cloud = Cloud(recorded, dict(plan.desired))
     for action in plan.actions:
         cloud.step(action)
     return {a: r["attributes"] for a, r in cloud.res.items()}

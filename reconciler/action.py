@@ -1,0 +1,125 @@
+"""Planned actions: one API call each (or one block of a batched call), as typed values.
+
+``Action`` is the verb shown in a plan; ``API`` names the Alibaba Cloud operation each (type, verb)
+pair calls; ``Draft`` is an action before it has its place in the order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Mapping
+
+from .diff import Change
+
+
+class Action(Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    PROVISION = "provision"
+    DEPROVISION = "deprovision"
+    ALLOCATE = "allocate"
+    RELEASE = "release"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+
+
+DESTROYING = frozenset({Action.DELETE, Action.DEPROVISION, Action.RELEASE, Action.UNASSIGN})
+CREATING = frozenset({Action.CREATE, Action.PROVISION, Action.ALLOCATE, Action.ASSIGN})
+
+API = {
+    ("ipam", Action.CREATE): "CreateIpam",
+    ("ipam", Action.UPDATE): "UpdateIpam",
+    ("ipam", Action.DELETE): "DeleteIpam",
+    ("ipam_scope", Action.CREATE): "CreateIpamScope",
+    ("ipam_scope", Action.UPDATE): "UpdateIpamScope",
+    ("ipam_scope", Action.DELETE): "DeleteIpamScope",
+    ("ipam_pool", Action.CREATE): "CreateIpamPool",
+    ("ipam_pool", Action.UPDATE): "UpdateIpamPool",
+    ("ipam_pool", Action.DELETE): "DeleteIpamPool",
+    ("ipam_pool", Action.PROVISION): "AddIpamPoolCidr",
+    ("ipam_pool", Action.DEPROVISION): "DeleteIpamPoolCidr",
+    ("ipam_pool_allocation", Action.ALLOCATE): "CreateIpamPoolAllocation",
+    ("ipam_pool_allocation", Action.UPDATE): "UpdateIpamPoolAllocation",
+    ("ipam_pool_allocation", Action.RELEASE): "DeleteIpamPoolAllocation",
+    ("vpc", Action.CREATE): "CreateVpc",
+    ("vpc", Action.UPDATE): "ModifyVpcAttribute",
+    ("vpc", Action.DELETE): "DeleteVpc",
+    ("vpc", Action.ALLOCATE): "AssociateVpcCidrBlock",
+    ("vpc", Action.RELEASE): "UnassociateVpcCidrBlock",
+    ("vswitch", Action.CREATE): "CreateVSwitch",
+    ("vswitch", Action.UPDATE): "ModifyVSwitchAttribute",
+    ("vswitch", Action.DELETE): "DeleteVSwitch",
+    ("vswitch", Action.ALLOCATE): "CreateVSwitchCidrReservation",
+    ("vswitch", Action.RELEASE): "DeleteVSwitchCidrReservation",
+    ("security_group", Action.CREATE): "CreateSecurityGroup",
+    ("security_group", Action.UPDATE): "ModifySecurityGroupAttribute",
+    ("security_group", Action.DELETE): "DeleteSecurityGroup",
+    ("instance", Action.CREATE): "CreateInstance",
+    ("instance", Action.UPDATE): "ModifyInstanceAttribute",
+    ("instance", Action.DELETE): "DeleteInstance",
+    ("eni", Action.CREATE): "CreateNetworkInterface",
+    ("eni", Action.UPDATE): "ModifyNetworkInterfaceAttribute",
+    ("eni", Action.DELETE): "DeleteNetworkInterface",
+}
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    order: int
+    action: Action
+    address: str
+    type: str
+    name: str
+    api: str
+    cidr: str | None = None
+    before: Mapping | None = None
+    after: Mapping | None = None
+    replace: bool = False  # one half of a replacement
+    note: str | None = None  # e.g. how a CIDR was chosen, or what a delete releases
+
+    def to_dict(self) -> dict:
+        return {
+            "order": self.order, "action": self.action.value, "address": self.address, "type": self.type,
+            "name": self.name, "cidr": self.cidr, "api": self.api,
+            "before": _plain(self.before), "after": _plain(self.after),
+            "replace": self.replace, "note": self.note,
+        }
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Draft:
+    action: Action
+    change: Change
+    cidr: str | None = None
+    before: Mapping | None = None
+    after: Mapping | None = None
+    note: str | None = None
+    sub: int = 0
+    space: str | None = None  # the space a creating action takes its block from / a destroying one frees
+    api: str | None = None  # overrides API[(type, action)] (attach/detach are updates with their own calls)
+    phase: str | None = None  # "destroy" / "create" when an update behaves like one for ordering (detach/attach)
+
+    @property
+    def address(self) -> str:
+        return self.change.address
+
+
+
+
+def destroying(d: Draft) -> bool:
+    return d.phase == "destroy" if d.phase else d.action in DESTROYING
+
+
+def creating(d: Draft) -> bool:
+    return d.phase == "create" if d.phase else d.action in CREATING

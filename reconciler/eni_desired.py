@@ -1,0 +1,310 @@
+"""The compute layer of the desired state made concrete: security groups, instances, ENIs, and every
+ENI address and prefix chosen at plan time.
+
+Each vSwitch has an IPv4 and an IPv6 space. Addresses (as /32 or /128) and prefixes (/28, /80)
+share a space and never overlap; the vSwitch's first address and last three belong to the system;
+prefixes come from the vSwitch's prefix reservations when it has any, and automatic addresses never
+come from them. As for blocks in pools, what is recorded stays, explicit entries are placed next,
+what this plan unassigns stays unavailable, and counts take the lowest free addresses or blocks in
+declaration order. Managed ENIs (read from the cloud, never changed) only occupy space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from .allocator import BlockAllocator
+from .cidr import Cidr
+from .eni_limits import reserved_ranges
+from .errors import PlanError, ReconcilerError
+from .records import ENI_FIELDS, eni_blocks
+from .spec import Spec
+from .spec_ecs import AddressSet, Count
+
+Locator = Callable[[tuple], tuple[str | None, int | None]]
+PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
+SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
+COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
+
+
+def primary_eni(instance: str) -> str:
+    return f"{instance}-primary"
+
+
+@dataclass
+class _Space:
+    """One vSwitch, one IP version: an allocator for addresses and one for prefixes, kept in step."""
+
+    key: str
+    addresses: BlockAllocator
+    prefixes: BlockAllocator
+
+    def conflict(self, block: Cidr):
+        alloc = self.prefixes if block.prefix in (28, 80) else self.addresses
+        return alloc.conflict(block)
+
+    def take(self, block: Cidr, holder: str):
+        alloc, other = (self.prefixes, self.addresses) if block.prefix in (28, 80) else (self.addresses, self.prefixes)
+        found = alloc.take(block, holder)
+        if found is None:
+            other.occupy(block, holder)
+        return found
+
+    def occupy(self, block: Cidr, holder: str) -> None:
+        self.addresses.occupy(block, holder)
+        self.prefixes.occupy(block, holder)
+
+    def first_fit(self, prefix: int, holder: str) -> Cidr | None:
+        alloc, other = (self.prefixes, self.addresses) if prefix in (28, 80) else (self.addresses, self.prefixes)
+        got = alloc.first_fit(prefix, holder)
+        if got is not None:
+            other.occupy(got, holder)
+        return got
+
+
+def _space(key: str, vsw: Cidr, reservations: list[Cidr]) -> _Space:
+    space = _Space(key, BlockAllocator(vsw.version, [vsw]), BlockAllocator(vsw.version, reservations or [vsw]))
+    bits = 32 if vsw.version == 4 else 128
+    for lo, hi in reserved_ranges(vsw.version, vsw.start, vsw.prefix):  # first address and last three
+        for addr in range(lo, hi + 1):
+            space.occupy(Cidr(vsw.version, addr, bits), "the system (reserved address of the vSwitch)")
+    for r in reservations:
+        space.addresses.occupy(r, "a prefix reservation")
+    return space
+
+
+@dataclass
+class _Eni:
+    address: str
+    name: str
+    spec: AddressSet
+    path: tuple
+    order: int
+    vswitch: str | None
+    values: dict = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
+
+
+class EniResolver:
+    def __init__(self, spec: Spec, vswitches: Mapping[str, dict], recorded: Mapping[str, dict],
+                 external: Mapping[str, dict], order: Callable[[str], int], locate: Locator):
+        self.spec, self.vswitches, self.recorded = spec, vswitches, recorded
+        self.external, self.order, self.locate = external, order, locate
+        self.errors: list[ReconcilerError] = []
+        self.chosen: dict[tuple[str, str], str] = {}
+        self.spaces: dict[str, _Space] = {}
+
+    def error(self, code: str, detail: str, address: str, path: tuple) -> None:
+        file, line = self.locate(path)
+        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
+
+    def enis(self) -> list[_Eni]:
+        out = []
+        for name, inst in self.spec.instances.items():
+            out.append(_Eni(f"eni.{primary_eni(name)}", primary_eni(name), inst, ("instances", name),
+                            self.order(f"instance.{name}"), inst.vswitch))
+        for name, eni in self.spec.enis.items():
+            if not eni.managed:
+                out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
+        return sorted(out, key=lambda e: (e.order, e.address))
+
+    def space_for(self, vswitch: str, version: int) -> _Space | None:
+        key = f"eni{version}:{vswitch}"
+        if key not in self.spaces:
+            rec = self.vswitches.get(f"vswitch.{vswitch}")
+            if rec is None:
+                return None
+            a = rec["attributes"]
+            block = a.get("cidr") if version == 4 else a.get("ipv6_cidr")
+            if not block:
+                return None
+            reservations = [Cidr.parse(c) for c in a.get("prefix_reservations", []) if Cidr.parse(c).version == version]
+            self.spaces[key] = _space(key, Cidr.parse(block), reservations)
+        return self.spaces[key]
+
+    def resolve(self) -> dict[str, dict]:
+        enis = self.enis()
+        for rec in self.external.values():  # managed ENIs only occupy space
+            a = rec["attributes"]
+            for key, c in eni_blocks(a):
+                block = Cidr.parse(c)
+                space = self.space_for(a["vswitch"], block.version) if a.get("vswitch") else None
+                if space:
+                    space.occupy(block, f"eni.{rec['name']} (managed)")
+        kept: set[tuple[str, Cidr]] = set()
+        for e in enis:
+            self._keep(e, kept)
+        for e in enis:
+            self._explicit(e)
+        for address, rec in self.recorded.items():  # unassigned by this plan: not handed out again yet
+            if rec["type"] == "eni" and rec["attributes"].get("vswitch"):
+                for key, c in eni_blocks(rec["attributes"]):
+                    block = Cidr.parse(c)
+                    space = self.space_for(rec["attributes"]["vswitch"], block.version)
+                    if space and (address, block) not in kept:
+                        space.occupy(block, f"{address} (released by this plan)")
+        for e in enis:
+            self._counts(e)
+        return {e.address: e.values for e in enis}
+
+    # ---- the three passes ---------------------------------------------------------------------
+    def _recorded_values(self, e: _Eni) -> dict[str, list[Cidr]]:
+        rec = self.recorded.get(e.address)
+        if rec is None or rec["attributes"].get("vswitch") != e.vswitch:
+            return {}
+        out: dict[str, list[Cidr]] = {}
+        for key, c in eni_blocks(rec["attributes"]):
+            out.setdefault(key, []).append(Cidr.parse(c))
+        return out
+
+    def _keep(self, e: _Eni, kept: set) -> None:
+        held = self._recorded_values(e)
+        for key, version in ENI_FIELDS:
+            want = getattr(e.spec, key)
+            have = sorted(held.get(key, []))
+            if want is None or not have:
+                continue
+            if key == "primary_ip":
+                block = _block(want, key, version)
+                if block not in have:
+                    continue
+                chosen = [block]
+            elif isinstance(want, Count):
+                chosen = have[: want.count]
+            else:
+                wanted = {_block(w, key, version) for w in want}
+                chosen = [b for b in have if b in wanted]
+            space = self.space_for(e.vswitch, version)
+            for block in chosen:
+                if space is not None and space.conflict(block) is None:
+                    space.take(block, e.address)
+                    e.values.setdefault(key, []).append(block)
+                    kept.add((e.address, block))
+        if e.spec.primary_ip is None and held.get("primary_ip"):
+            space = self.space_for(e.vswitch, 4)
+            block = held["primary_ip"][0]
+            if space is not None and space.conflict(block) is None:
+                space.take(block, e.address)
+                e.values["primary_ip"] = [block]
+                kept.add((e.address, block))
+
+    def _explicit(self, e: _Eni) -> None:
+        for key, version in ENI_FIELDS:
+            want = getattr(e.spec, key)
+            if want is None or isinstance(want, Count):
+                continue
+            space = self.space_for(e.vswitch, version) if e.vswitch else None
+            path = e.path + (key,)
+            if space is None:
+                if e.vswitch:
+                    self.error("InvalidParameter.Ipv6", f"vswitch.{e.vswitch} has no IPv6 block for {key}", e.address, path)
+                continue
+            for item in [want] if isinstance(want, str) else want:
+                block = _block(item, key, version)
+                if block in e.values.get(key, []):
+                    continue
+                found = space.conflict(block)
+                if found is None:
+                    space.take(block, e.address)
+                    e.values.setdefault(key, []).append(block)
+                elif found.reason == "outside":
+                    where = "its prefix reservations" if key in PREFIX and space.prefixes.containers != space.addresses.containers else "it"
+                    self.error("InvalidParameter.NotInVSwitch" if key not in PREFIX else "InvalidParameter.PrefixNotInVSwitch",
+                               f"{block} is not inside vswitch.{e.vswitch} ({where})", e.address, path)
+                else:
+                    self.error("InvalidPrivateIpAddress.Duplicated",
+                               f"{block} overlaps {found.held} of {found.holder}", e.address, path)
+
+    def _counts(self, e: _Eni) -> None:
+        fields = [("primary_ip", 4)] + [f for f in ENI_FIELDS if f[0] != "primary_ip"]
+        for key, version in fields:
+            want = getattr(e.spec, key)
+            if key == "primary_ip":
+                if e.values.get("primary_ip") or want is not None:
+                    continue
+                count = 1
+            elif isinstance(want, Count):
+                count = want.count - len(e.values.get(key, []))
+            else:
+                continue
+            if count <= 0:
+                continue
+            if count > COUNT_CAP:
+                self.error("InvalidParameter.CountTooLarge", f"{key}: {count} asked; an ENI holds at most "
+                           f"{COUNT_CAP} of one kind", e.address, e.path + (key,))
+                continue
+            space = self.space_for(e.vswitch, version) if e.vswitch else None
+            if space is None:
+                if e.vswitch:
+                    self.error("InvalidParameter.Ipv6", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
+                               e.address, e.path + (key,))
+                continue
+            length = PREFIX.get(key, SINGLE.get(key))
+            for _ in range(count):
+                got = space.first_fit(length, e.address)
+                if got is None:
+                    self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{e.vswitch} has no free /{length} left for {key}",
+                               e.address, e.path + (key,))
+                    break
+                e.values.setdefault(key, []).append(got)
+                self.chosen[(e.address, str(got))] = f"lowest free /{length} in vswitch.{e.vswitch}"
+
+
+def _block(item: str, key: str, version: int) -> Cidr:
+    if key in PREFIX:
+        return Cidr.parse(item)
+    return Cidr.parse(f"{item}/{32 if version == 4 else 128}")
+
+
+def text(block: Cidr, key: str) -> str:
+    """An address field holds plain addresses; a prefix field holds CIDRs."""
+    return str(block) if key in PREFIX else str(block).split("/")[0]
+
+
+def eni_attributes(e_spec, values: dict, *, vswitch, security_group, instance, primary: bool) -> dict:
+    attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
+             "managed": False}
+    for key, _ in ENI_FIELDS:
+        blocks = sorted(values.get(key, []))
+        if key == "primary_ip":
+            attrs[key] = text(blocks[0], key) if blocks else None
+        else:
+            attrs[key] = [text(b, key) for b in blocks]
+    attrs["description"] = getattr(e_spec, "description", None) if not primary else None
+    return attrs
+
+
+def _record(rtype: str, name: str, attrs: dict) -> dict:
+    return {"type": rtype, "name": name, "attributes": attrs}
+
+
+def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[str, dict],
+                    external: Mapping[str, dict], order: Callable[[str], int], locate: Locator):
+    """Records of security groups, instances and ENIs; the CIDRs chosen by count; the errors."""
+    r = EniResolver(spec, network, recorded, external, order, locate)
+    values = r.resolve()
+    out: dict[str, dict] = {}
+    for name, sg in spec.security_groups.items():
+        out[f"security_group.{name}"] = _record("security_group", name, {
+            "vpc": sg.vpc, "type": sg.type, "description": sg.description})
+    for name, inst in spec.instances.items():
+        eni = primary_eni(name)
+        if name in spec.enis or eni in spec.enis:
+            r.error("Spec.DuplicateName", f"eni.{eni} is the implicit primary ENI of instance.{name}; "
+                    "rename the ENI", f"eni.{eni}", ("enis", eni))
+        attrs = eni_attributes(inst, values.get(f"eni.{eni}", {}), vswitch=inst.vswitch,
+                               security_group=inst.security_group, instance=name, primary=True)
+        out[f"eni.{eni}"] = _record("eni", eni, attrs)
+        out[f"instance.{name}"] = _record("instance", name, {
+            "instance_type": inst.instance_type, "vswitch": inst.vswitch, "security_group": inst.security_group,
+            "status": inst.status, "primary_ip": attrs["primary_ip"], "description": inst.description})
+    for name, eni in spec.enis.items():
+        address = f"eni.{name}"
+        if eni.managed:
+            if address in external:
+                out[address] = dict(external[address])
+            continue
+        out[address] = _record("eni", name, eni_attributes(eni, values.get(address, {}), vswitch=eni.vswitch,
+                                                           security_group=eni.security_group, instance=eni.instance,
+                                                           primary=False))
+    return out, r.chosen, r.errors
