@@ -225,6 +225,21 @@ def schema_cmd():
     click.echo(json.dumps(Spec.model_json_schema(), indent=2, sort_keys=True))
 
 
+@main.command("render-os-config")
+@click.argument("address")
+@click.option("--os", "family", required=True, type=click.Choice(["rhel", "debian", "sles", "windows"]))
+@click.option("--device", default=None, help="Interface name in the guest (default eth0 for a primary ENI, "
+              "eth1... for the others in name order).")
+@click.option("--adapter", default="Ethernet", help="Windows adapter name.")
+@click.pass_context
+def render_os_config_cmd(ctx, address, family, device, adapter):
+    """The guest configuration of an ENI's secondary private IPs (from the recorded state)."""
+    from .os_config import guest_network, render as render_guest
+
+    state = ctx.obj["ws"].read_state()
+    click.echo(render_guest(guest_network(state.resources, address, device), family, adapter), nl=False)
+
+
 @main.command("force-unlock")
 @click.argument("lock_id")
 @click.pass_context

@@ -25,6 +25,7 @@ from .spec_ecs import AddressSet, Count
 Locator = Callable[[tuple], tuple[str | None, int | None]]
 PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
+MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -208,12 +209,17 @@ class EniResolver:
                     space.take(block, e.address)
                     e.values.setdefault(key, []).append(block)
                 elif found.reason == "outside":
-                    where = "its prefix reservations" if key in PREFIX and space.prefixes.containers != space.addresses.containers else "it"
-                    self.error("InvalidParameter.NotInVSwitch" if key not in PREFIX else "InvalidParameter.PrefixNotInVSwitch",
-                               f"{block} is not inside vswitch.{e.vswitch} ({where})", e.address, path)
+                    reserved = key in PREFIX and space.prefixes.containers != space.addresses.containers
+                    inside = space.addresses.containers[0].contains(block)
+                    if key not in PREFIX:
+                        code = MISMATCH[version]
+                    else:
+                        code = "InvalidIpPrefix.NotInCidrReservation" if reserved and inside else "InvalidIpPrefix.NotInVSwitch"
+                    where = "its prefix reservations" if reserved and inside else "its block"
+                    self.error(code, f"{block} is not inside vswitch.{e.vswitch} ({where})", e.address, path)
                 else:
-                    self.error("InvalidPrivateIpAddress.Duplicated",
-                               f"{block} overlaps {found.held} of {found.holder}", e.address, path)
+                    code = "InvalidIp.SystemReserved" if found.holder.startswith("the system") else "InvalidIp.IpAssigned"
+                    self.error(code, f"{block} overlaps {found.held} of {found.holder}", e.address, path)
 
     def _counts(self, e: _Eni) -> None:
         fields = [("primary_ip", 4)] + [f for f in ENI_FIELDS if f[0] != "primary_ip"]

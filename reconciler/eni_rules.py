@@ -71,6 +71,7 @@ class _Checker:
         per_instance = Counter()
         per_group = Counter()
         for address, path, s, instance, vswitch, group in self.enis():
+            self.placement(address, path, instance, vswitch, group)
             c = wanted_counts(s)
             if instance is not None:
                 per_instance[instance] += 1
@@ -95,6 +96,27 @@ class _Checker:
                           f"a {sg.type} security group holds {quota:,} private IPs and prefixes; its ENIs ask for "
                           f"{per_group[name]:,}", f"security_group.{name}", ("security_groups", name))
         self.managed()
+
+    def placement(self, address, path, instance, vswitch, group) -> None:
+        """A security group is required and lives in the vSwitch's VPC; an ENI attaches only to an
+        instance in the same VPC and zone."""
+        vsw = self.spec.vswitches.get(vswitch) if vswitch else None
+        if group is None:
+            self.fail("MissingParameter.SecurityGroupId", "an ENI (and an instance) needs a security group",
+                      address, path)
+        elif vsw is not None and group in self.spec.security_groups and self.spec.security_groups[group].vpc != vsw.vpc:
+            self.fail("InvalidSecurityGroupId.VpcMismatch", f"security_group.{group} is in vpc."
+                      f"{self.spec.security_groups[group].vpc}, vswitch.{vswitch} in vpc.{vsw.vpc}", address,
+                      path + ("security_group",))
+        inst = self.spec.instances.get(instance) if instance and not address.endswith("-primary") else None
+        other = self.spec.vswitches.get(inst.vswitch) if inst else None
+        if vsw is not None and other is not None:
+            if other.vpc != vsw.vpc:
+                self.fail("InvalidOperation.VpcMismatch", f"instance.{instance} is in vpc.{other.vpc}, this ENI in "
+                          f"vpc.{vsw.vpc}", address, path + ("instance",))
+            elif other.zone != vsw.zone:
+                self.fail("InvalidOperation.ZoneMismatch", f"instance.{instance} is in {other.zone}, this ENI in "
+                          f"{vsw.zone}", address, path + ("instance",))
 
     def limits(self, address, path, c, instance, itype: InstanceType | None) -> None:
         if instance is None:

@@ -89,13 +89,14 @@ def test_automatic_addresses_skip_the_system_reserved_ones(tmp_path):
 
 def test_explicit_reserved_address_is_refused(tmp_path):
     found = run(tmp_path, "enis:\n" + eni(vswitch="tiny", primary_ip="10.0.15.255"))
-    assert "InvalidPrivateIpAddress.Duplicated" in found
+    assert "InvalidIp.SystemReserved" in found
+    assert "InvalidPrivateIpAddress.Mismatch" in run(tmp_path, "enis:\n" + eni(vswitch="tiny", primary_ip="10.0.14.9"))
 
 
 def test_addresses_never_land_in_a_prefix_and_prefixes_never_overlap(tmp_path):
     spec = "enis:\n" + eni("a", ipv4_prefixes="[10.0.0.0/28]") + eni("b", secondary_private_ips="{count: 2}")
     # 10.0.0.0/28 holds the system's first address: refused
-    assert "InvalidPrivateIpAddress.Duplicated" in run(tmp_path, spec)
+    assert "InvalidIp.SystemReserved" in run(tmp_path, spec)
     spec = ("enis:\n" + eni("a", ipv4_prefixes="[10.0.0.16/28]") + eni("b", secondary_private_ips="{count: 9}")
             + eni("c", secondary_private_ips="{count: 9}"))
     p = plan(tmp_path, NET, SG, spec)
@@ -103,7 +104,7 @@ def test_addresses_never_land_in_a_prefix_and_prefixes_never_overlap(tmp_path):
     last = [int(ip.split(".")[-1]) for ip in [c["primary_ip"], *c["secondary_private_ips"]]]
     assert last == [12, 13, 14, 15, 32, 33, 34, 35, 36, 37]  # 16 to 31 are the prefix of eni.a
     clash = "enis:\n" + eni("a", ipv4_prefixes="[10.0.0.16/28]") + eni("b", ipv4_prefixes="[10.0.0.16/28]")
-    assert "InvalidPrivateIpAddress.Duplicated" in run(tmp_path, clash)
+    assert "InvalidIp.IpAssigned" in run(tmp_path, clash)
 
 
 def test_prefix_reservations(tmp_path):
@@ -113,7 +114,9 @@ def test_prefix_reservations(tmp_path):
     assert a["ipv4_prefixes"] == ["10.0.0.64/28", "10.0.0.80/28"]
     assert a["primary_ip"] == "10.0.0.1" and a["secondary_private_ips"] == ["10.0.0.2"]
     outside = codes(tmp_path, reserved, SG, "enis:\n" + eni(ipv4_prefixes="[10.0.0.16/28]"))
-    assert "InvalidParameter.PrefixNotInVSwitch" in outside
+    assert "InvalidIpPrefix.NotInCidrReservation" in outside
+    elsewhere = codes(tmp_path, reserved, SG, "enis:\n" + eni(ipv4_prefixes="[10.0.9.16/28]"))
+    assert "InvalidIpPrefix.NotInVSwitch" in elsewhere
 
 
 def test_security_group_quota_counts_every_ip_and_prefix(tmp_path):
@@ -165,3 +168,14 @@ def test_counts_are_chosen_at_plan_time_and_kept(tmp_path):
 def test_errors_point_at_the_eni(tmp_path):
     (err,) = [e for e in errors(tmp_path, NET, SG, "enis:\n" + eni(ipv4_prefixes="{count: 50}"))]
     assert err.address == "eni.e" and err.file.endswith("02.yaml") and err.line == 2
+
+
+def test_placement_rules(tmp_path):
+    assert "MissingParameter.SecurityGroupId" in run(tmp_path, "enis:\n  e: {vswitch: prod-h}\n")
+    both = NET.replace("vpcs:\n", "vpcs:\n  other: {region: cn-hangzhou, ipv4: {cidr: 192.168.0.0/16}}\n")
+    found = codes(tmp_path, both, SG.replace("sg: {vpc: prod, type: basic}", "sg: {vpc: prod, type: basic}\n  sg2: {vpc: other}"),
+                  "enis:\n" + eni(security_group="sg2"))
+    assert "InvalidSecurityGroupId.VpcMismatch" in found
+    zoned = NET.replace("  tiny: {vpc: prod, zone: cn-hangzhou-h,", "  tiny: {vpc: prod, zone: cn-hangzhou-i,")
+    found = codes(tmp_path, zoned, SG, web() + "enis:\n" + eni(vswitch="tiny", instance="web"))
+    assert "InvalidOperation.ZoneMismatch" in found
