@@ -19,10 +19,12 @@ concerned and caching a light line map of it.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass, field
 from json.decoder import scanstring as _json_scanstring
 from pathlib import Path
@@ -235,7 +237,7 @@ def load_specs(spec_dir: Path | str, *, display_base: Path | str | None = None) 
     base = Path(os.path.abspath(os.fspath(display_base))) if display_base is not None else spec_dir.parent
 
     def show(path: str | Path) -> str:
-        return _display(Path(path), base)
+        return _show(_display(Path(path), base))
 
     errors: list[ReconcilerError] = []
     if not spec_dir.is_dir():
@@ -422,7 +424,8 @@ def _decode(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        before = raw[: exc.start].decode("utf-8", "replace")
+        line = _line_at(before, len(before))
         hint = ""
         if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
             hint = "; the file looks like UTF-16, save it as UTF-8"
@@ -475,7 +478,7 @@ def _load_file(path: str, display: str, is_json: bool, errors: list) -> _Parsed 
         own.append(SpecError(problem.code, problem.detail, file=display, line=problem.line))
         parsed = None
     except Exception as exc:  # a last resort: nothing but SpecError leaves load_specs
-        own.append(SpecError("Spec.Syntax", f"could not be read ({_INTERNAL}: {type(exc).__name__}: {exc})", file=display))
+        own.append(SpecError("Spec.Syntax", f"could not be read ({_INTERNAL}: {type(exc).__name__}: {_show(exc)})", file=display))
         parsed = None
     errors.extend(own)
     if parsed is None:
@@ -525,7 +528,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
             if not isinstance(value, dict):
                 errors.append(SpecError(
                     "Spec.NotAMapping",
-                    f"'{kind}' must be a mapping of fields, not {_describe(value)}",
+                    f"'{_show(kind)}' must be a mapping of fields, not {_describe(value)}",
                     file=display, line=line_of(kind)))
                 continue
             line = line_of(kind)
@@ -533,7 +536,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
             if previous is not None:
                 errors.append(SpecError(
                     "Spec.DuplicateName",
-                    f"'{kind}' is defined in both {where(previous, kind)} and {_at(display, line)}; "
+                    f"'{_show(kind)}' is defined in both {where(previous, kind)} and {_at(display, line)}; "
                     f"it may be defined in only one spec file",
                     file=display, line=line))
                 continue
@@ -545,7 +548,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
         if not isinstance(value, dict):
             errors.append(SpecError(
                 "Spec.NotAMapping",
-                f"'{kind}' must be a mapping of names to resources, not {_describe(value)}"
+                f"'{_show(kind)}' must be a mapping of names to resources, not {_describe(value)}"
                 + (" (write '{}' for none)" if value is None else ""),
                 file=display, line=line_of(kind)))
             continue
@@ -565,7 +568,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
             if type(entry) is not dict:
                 errors.append(SpecError(
                     "Spec.NotAMapping",
-                    f"{kind} '{name}' must be a mapping of fields, not {_describe(entry)}"
+                    f"{_show(kind)} '{_show(name)}' must be a mapping of fields, not {_describe(entry)}"
                     + (" (write '{}' for no fields)" if entry is None else ""),
                     file=display, line=line if lines is not None else line_of(kind, name)))
                 continue
@@ -575,7 +578,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
                     line = line_of(kind, name)
                 errors.append(SpecError(
                     "Spec.DuplicateName",
-                    f"{kind} '{name}' is defined in both {where(previous, kind, name)} and {_at(display, line)}; "
+                    f"{_show(kind)} '{_show(name)}' is defined in both {where(previous, kind, name)} and {_at(display, line)}; "
                     f"a name may be defined only once per kind across all spec files",
                     file=display, line=line))
                 continue
@@ -583,6 +586,29 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
             counter += 1
             merged[name] = entry
     return counter
+
+
+def _line_at(text: str, pos: int) -> int:
+    """1-based line of character ``pos``: LF, CRLF and a lone CR end a line (as in libyaml);
+    U+0085, U+2028 and U+2029 do not (as in editors)."""
+    lf = text.count("\n", 0, pos)
+    cr = text.count("\r", 0, pos)
+    if cr:
+        cr -= text.count("\r\n", 0, pos)
+        if 0 < pos < len(text) and text[pos - 1] == "\r" and text[pos] == "\n":
+            cr += 1  # ``pos`` sits inside a CRLF: its CR counted already
+    return lf + cr + 1
+
+
+def _last_line(text: str) -> int:
+    return _line_at(text, len(text.rstrip()))
+
+
+def _show(text: Any) -> str:
+    """A user's string as safe to print: unprintable characters (controls, lone surrogates
+    from JSON escapes) are escaped."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _at(file: str, line: int | None) -> str:
@@ -658,9 +684,30 @@ class _AliasBudget(Exception):
     pass
 
 
-def _line(event: Any) -> int | None:
-    mark = getattr(event, "start_mark", None)
-    return mark.line + 1 if mark is not None else None
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def _mark_liner(text: str):
+    """mark -> 1-based line. libyaml and PyYAML also end lines at U+0085, U+2028 and U+2029,
+    which editors do not: those are taken back out (only when the text has any)."""
+    if "\x85" not in text and "\u2028" not in text and "\u2029" not in text:
+        return lambda mark: mark.line + 1
+    odd = [m.start() for m in _ODD_BREAKS.finditer(text)]
+
+    def line(mark) -> int:
+        return mark.line + 1 - bisect.bisect_left(odd, mark.index)
+
+    return line
+
+
+def _event_liner(text: str):
+    mark_line = _mark_liner(text)
+
+    def line(event: Any) -> int | None:
+        mark = getattr(event, "start_mark", None)
+        return mark_line(mark) if mark is not None else None
+
+    return line
 
 
 def _construct(tag: str, event: Any, err) -> Any:
@@ -674,7 +721,7 @@ def _construct(tag: str, event: Any, err) -> Any:
     except Exception as exc:
         short = tag[len(_TAG):] if tag.startswith(_TAG) else tag
         reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else exc
-        err("Spec.Syntax", f"cannot read {event.value!r} as {short}: {reason}", event)
+        err("Spec.Syntax", f"cannot read {event.value!r} as {short}: {_show(reason)}", event)
         return event.value
 
 
@@ -710,7 +757,7 @@ def _clone(value: Any) -> Any:
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    problem = exc.problem or "invalid YAML"
+    problem = _show(exc.problem or "invalid YAML")
     if exc.context:
         context = exc.context
         if exc.context_mark is not None and exc.problem_mark is not None and exc.context_mark.line != exc.problem_mark.line:
@@ -723,20 +770,24 @@ def _parse_yaml(text: str, display: str, errors: list) -> _Parsed | None:
     loader = None
     try:
         loader = _Loader(text)  # the pure-Python reader checks characters here already
-        return _build_yaml(loader, display, errors)
+        return _build_yaml(loader, display, errors, _event_liner(text))
     except _Abort as abort:
         errors.append(SpecError(abort.code, abort.detail, file=display, line=abort.line))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        errors.append(SpecError("Spec.Syntax", _yaml_problem(exc), file=display,
-                                line=mark.line + 1 if mark is not None else None))
+        if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
+            mark = exc.context_mark  # "unexpected end of stream": where the unclosed thing began
+        line = None
+        if mark is not None:
+            line = min(_mark_liner(text)(mark), _last_line(text))
+        errors.append(SpecError("Spec.Syntax", _yaml_problem(exc), file=display, line=line))
     except yaml.reader.ReaderError as exc:
         line = None
         if isinstance(exc.position, int) and exc.position >= 0:
-            if _Loader is yaml.SafeLoader:
-                line = text.count("\n", 0, exc.position) + 1
-            else:  # libyaml reports the offset in the UTF-8 bytes
-                line = text.encode("utf-8").count(b"\n", 0, exc.position) + 1
+            position = exc.position
+            if _Loader is not yaml.SafeLoader:  # libyaml reports the offset in the UTF-8 bytes
+                position = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
+            line = _line_at(text, position)
         character = exc.character
         shown = f"#x{character:04x}" if isinstance(character, int) else repr(character)
         errors.append(SpecError("Spec.Syntax", f"YAML syntax error: {exc.reason} (character {shown})",
@@ -752,7 +803,7 @@ def _parse_yaml(text: str, display: str, errors: list) -> _Parsed | None:
     return None
 
 
-def _build_yaml(loader: Any, display: str, errors: list) -> _Parsed:
+def _build_yaml(loader: Any, display: str, errors: list, _line) -> _Parsed:
     """Build plain data from the event stream, checking every rule as it goes."""
     get_event = loader.get_event
 
@@ -902,7 +953,7 @@ def _build_yaml(loader: Any, display: str, errors: list) -> _Parsed:
                     if k in obj:
                         first = f" (first at line {lines[k]})" if lines is not None and k in lines else ""
                         err("Spec.DuplicateKey",
-                            f"key '{k}' appears twice in the same mapping{first}; each key may appear only once",
+                            f"key '{_show(k)}' appears twice in the same mapping{first}; each key may appear only once",
                             key_event)
                     obj[k] = value
                     if lines is not None:
@@ -933,7 +984,7 @@ def _key_type_error(key: Any, event: Any, depth: int, err) -> None:
         err("Spec.KeyType", f"{where} is empty (null); keys must be non-empty strings", event)
     elif isinstance(raw, str) and not isinstance(key, (dict, list)):
         err("Spec.KeyType",
-            f"{where} {raw!r} was read as {_describe(key)}; keys must be strings, quote it: \"{raw}\"",
+            f"{where} {raw!r} was read as {_describe(key)}; keys must be strings, quote it: \"{_show(raw)}\"",
             event)
     else:
         err("Spec.KeyType", f"{where} is {_describe(key)}; keys must be strings", event)
@@ -970,6 +1021,7 @@ class _YamlLocator:
 
     @staticmethod
     def _build(text: str):
+        mark_line = _mark_liner(text)
         loader = _Loader(text)
         try:
             get_event = loader.get_event
@@ -988,7 +1040,7 @@ class _YamlLocator:
                 etype = type(event)
                 if etype is ScalarEvent:
                     child = None
-                    line = event.start_mark.line + 1
+                    line = mark_line(event.start_mark)
                     value: Any = event.value
                     if (is_map and key is _NOKEY and value == "<<" and event.tag is None
                             and event.implicit[0]):
@@ -1002,7 +1054,7 @@ class _YamlLocator:
                     node, is_map = ({}, True) if etype is MappingStartEvent else ([], False)
                     key, key_line, merges = _NOKEY, None, None
                     anchor = event.anchor
-                    start_line = event.start_mark.line + 1
+                    start_line = mark_line(event.start_mark)
                     continue
                 elif etype is MappingEndEvent or etype is SequenceEndEvent:
                     child = node
@@ -1021,7 +1073,7 @@ class _YamlLocator:
                     value = _NOKEY
                 elif etype is AliasEvent:
                     child = anchors.get(event.anchor)
-                    line = event.start_mark.line + 1
+                    line = mark_line(event.start_mark)
                     value = _NOKEY
                 elif etype is StreamEndEvent:
                     break
@@ -1111,19 +1163,25 @@ def _parse_json(text: str, display: str, errors: list) -> _Parsed | None:
         return None
     except json.JSONDecodeError as exc:
         errors.append(SpecError("Spec.Syntax", f"JSON syntax error: {exc.msg} (column {exc.colno})",
-                                file=display, line=exc.lineno))
+                                file=display, line=_line_at(text, exc.pos)))
         return None
-    except ValueError as exc:  # e.g. an integer with too many digits
-        errors.append(SpecError("Spec.Syntax", f"JSON syntax error: {exc}", file=display))
+    except ValueError as exc:  # an integer past Python's digit limit: find it for the line
+        line = None
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        if limit:
+            huge = re.search(r"[0-9]{%d,}" % (limit + 1), text)
+            if huge is not None:
+                line = _line_at(text, huge.start())
+        errors.append(SpecError("Spec.Syntax", f"JSON syntax error: {_show(exc)}", file=display, line=line))
         return None
     if _json_depth_exceeds(text, MAX_DEPTH):
         errors.append(too_deep())
         return None
     if duplicates:
         for line, key in _json_duplicate_keys(text):
-            errors.append(SpecError("Spec.DuplicateKey", f"key '{key}' appears twice in the same object",
+            errors.append(SpecError("Spec.DuplicateKey", f"key '{_show(key)}' appears twice in the same object",
                                     file=display, line=line))
-    root_line = text.count("\n", 0, _JSON_WS.match(text).end()) + 1
+    root_line = _line_at(text, _JSON_WS.match(text).end())
     return _Parsed(root, root_line, None, None)
 
 
@@ -1149,7 +1207,7 @@ def _json_too_deep_line(text: str) -> int | None:
         if token in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                return text.count("\n", 0, match.start()) + 1
+                return _line_at(text, match.start())
         elif token in "]}":
             depth -= 1
     return None
@@ -1188,7 +1246,7 @@ class _JsonLocator:
         return _JSON_WS.match(self.text, pos).end()
 
     def line(self, pos: int) -> int:
-        return self.text.count("\n", 0, pos) + 1
+        return _line_at(self.text, pos)
 
     def object_entries(self, pos: int) -> list[tuple[str, int, int]]:
         text = self.text

@@ -244,6 +244,77 @@ def test_json_syntax_error_has_line(specs):
     assert "JSON syntax error" in err.detail
 
 
+def test_unclosed_things_are_reported_where_they_open(specs, loader):
+    write(specs, "a.yaml", 'pools:\n  x:\n    source: root\n    description: "never closed\n    cidrs: [10.1.0.0/16]\n\n')
+    err = only_error(specs, "Spec.Syntax")
+    assert err.line == 4 and "quoted scalar" in err.detail
+    write(specs, "a.yaml", "pools:\n  x: {a: 1}\n  y: [1, 2,\n\n\n")
+    assert only_error(specs, "Spec.Syntax").line == 3
+    write(specs, "a.yaml", "pools:\n  x: {source: root, cidrs: [10.1.0.0/16}\nvpcs: {}\n")
+    assert only_error(specs, "Spec.Syntax").line == 2
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_unicode_line_separators_do_not_count_as_lines(specs, loader, separator):
+    text = f'pools:\n  x:\n    description: "one{separator}two"\n    d2: "a{separator}{separator}b"\n    cidrs: [1]\n  x: {{}}\n'
+    write(specs, "a.yaml", text)
+    assert only_error(specs, "Spec.DuplicateKey").line == 6
+    write(specs, "a.yaml", text.replace("  x: {}\n", ""))
+    doc = load_specs(specs)
+    assert doc.locate(("pools", "x", "cidrs", 0)) == ("specs/a.yaml", 5)
+    write(specs, "b.json", f'{{"vpcs": {{"v": {{"d": "x{separator}y",\n "e": [1,\n 2]}}}}}}')
+    doc = load_specs(specs)
+    assert doc.locate(("vpcs", "v", "e", 1)) == ("specs/b.json", 3)
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_cr_and_crlf_line_endings(specs, loader, newline):
+    text = newline.join(["pools:", "  x:", "    a: 1", "    l: [1,", "      2]", "  y: {}", "  x: {}", ""])
+    write(specs, "a.yaml", text)
+    assert only_error(specs, "Spec.DuplicateKey").line == 7
+    write(specs, "a.yaml", text.replace("  x: {}" + newline, ""))
+    doc = load_specs(specs)
+    assert doc.locate(("pools", "y")) == ("specs/a.yaml", 6)
+    assert doc.locate(("pools", "x", "l")) == ("specs/a.yaml", 4)
+    write(specs, "b.json", newline.join(["{", '"vpcs": {', '"v": {"e": [1,', "2]}}}"]))
+    doc = load_specs(specs)
+    assert doc.locate(("vpcs", "v", "e", 1)) == ("specs/b.json", 4)
+    write(specs, "b.json", newline.join(["{", '"vpcs": {', '"v": {"e": [1,', "2,]}}}"]))
+    assert only_error(specs, "Spec.Syntax").line == 4
+
+
+def test_huge_json_integer_has_a_line(specs):
+    write(specs, "a.json", '{\n "pools": {\n  "x": {"source": "root",\n   "mask": ' + "9" * 5000 + "}}}\n")
+    err = only_error(specs, "Spec.Syntax")
+    assert err.line == 4 and "digits" in err.detail
+    write(specs, "a.json", "")
+    write(specs, "a.yaml", "pools:\n  x:\n    mask: " + "9" * 5000 + "\n")
+    assert only_error(specs, "Spec.Syntax").line == 3
+
+
+def test_messages_never_carry_unprintable_characters(specs):
+    write(specs, "a.json", '{\n "pools": {\n  "\\ud800": 5,\n  "a\\u001b[2J": {"k": 1, "k": 2}\n }\n}\n')
+    errors = errors_of(specs)
+    assert [(e.code, e.line) for e in errors] == [("Spec.NotAMapping", 3), ("Spec.DuplicateKey", 4)]
+    assert "\\ud800" in errors[0].detail
+    for error in errors:
+        error.message.encode("utf-8")  # no lone surrogates
+        assert all(ch.isprintable() or ch == "\n" for ch in error.message)
+    write(specs, "a.json", '{"pools": {"\\ud800": {}, "b\\u0007": {}}}')
+    assert list(load_specs(specs).data["pools"]) == ["\ud800", "b\x07"]  # the data is kept as written
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs byte file names")
+def test_file_names_that_are_not_utf8(specs):
+    name = os.fsencode(specs) + b"/bad-\xff.yaml"
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT)
+    os.write(fd, b"pools: [")
+    os.close(fd)
+    err = only_error(specs, "Spec.Syntax")
+    err.message.encode("utf-8")
+    assert err.file.startswith("specs/bad-")
+
+
 def test_control_character_is_a_syntax_error(specs, loader):
     write(specs, "a.yaml", "pools:\n  ä: {}\n  b: {x: \"\x01\"}\n")
     err = only_error(specs, "Spec.Syntax")
@@ -573,7 +644,7 @@ def test_collects_all_errors_across_files(specs):
     assert got == [
         ("Spec.DuplicateKey", "specs/a.yaml", 2),
         ("Spec.NotAMapping", "specs/a.yaml", 3),
-        ("Spec.Syntax", "specs/b.yaml", 2),
+        ("Spec.Syntax", "specs/b.yaml", 1),  # where the unclosed '[' opens
         ("Spec.DuplicateName", "specs/c.json", 1),
         ("Spec.Encoding", "specs/d.yaml", 1),
     ]
