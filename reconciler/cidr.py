@@ -106,6 +106,8 @@ def format_address(version: int, value: int) -> str:
 
 def parse_address(text: str) -> tuple[int, int]:
     """Parse a single IP address to ``(version, integer)``."""
+    if "%" in text:
+        raise CidrSyntaxError(text, "a zone id (%...) has no place in an address", "InvalidParameter.IpAddress")
     try:
         addr = ipaddress.ip_address(text.strip())
     except ValueError as exc:
@@ -136,6 +138,8 @@ def _parse(text: str) -> Cidr:
     if "/" not in raw:
         raise CidrSyntaxError(text, "a CIDR block needs a prefix length, e.g. /16")
     addr, _, plen = raw.partition("/")
+    if "%" in addr:
+        raise CidrSyntaxError(text, "a zone id (%...) has no place in a CIDR block")
     if not plen.isdigit() or not plen.isascii() or len(plen) > 3:
         raise CidrSyntaxError(text, f"prefix length {plen!r} is not a number")
     prefix = int(plen)

@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Iterable
 
 
+def printable(text):
+    """``text`` with anything that cannot be written as UTF-8 (lone surrogates from a JSON escape)
+    shown as a backslash escape, so that every message can be printed and put in JSON."""
+    if not isinstance(text, str):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ReconcilerError(Exception):
     """Base of every error the reconciler reports to a user."""
 
@@ -25,9 +33,9 @@ class ReconcilerError(Exception):
         line: int | None = None,
     ):
         self.code = code
-        self.detail = detail
-        self.address = address
-        self.file = file
+        self.detail = printable(detail)
+        self.address = printable(address)
+        self.file = printable(file)
         self.line = line
         super().__init__(self.message)
 

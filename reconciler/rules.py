@@ -98,10 +98,12 @@ class _Checker:
                 self.fail("QuotaExceeded.PoolDepth",
                           f"pool hierarchies are at most {POOL_MAX_DEPTH} levels deep; this pool is level {f.depth}",
                           addr, path + ("source",))
-            if children[name] > SUB_POOLS_PER_POOL:
-                self.fail("QuotaExceeded.SubPool",
-                          f"a pool has at most {SUB_POOLS_PER_POOL} sub-pools; {children[name]} name it as source",
-                          addr, path)
+            if pool.source and children[pool.source] > SUB_POOLS_PER_POOL:
+                siblings = [n for n, p in spec.pools.items() if p.source == pool.source]
+                if siblings.index(name) == SUB_POOLS_PER_POOL:  # the first one over the quota
+                    self.fail("QuotaExceeded.SubPool",
+                              f"a pool has at most {SUB_POOLS_PER_POOL} sub-pools; {children[pool.source]} name "
+                              f"ipam_pool.{pool.source} as source", addr, path + ("source",))
             if len(pool.cidrs) > CIDRS_PER_POOL:
                 self.fail("QuotaExceeded.IpamPoolCidr",
                           f"a pool holds at most {CIDRS_PER_POOL} CIDRs; {len(pool.cidrs)} given", addr, path + ("cidrs",))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from .cidr import Cidr, CidrSyntaxError
@@ -28,7 +28,7 @@ def _cidr(value: str) -> str:
         raise PydanticCustomError(exc.code, "{rule}", {"rule": str(exc)}) from None
 
 
-CidrText = Annotated[str, Field(description="A standard CIDR block, e.g. 10.0.0.0/16")]
+CidrText = Annotated[str, AfterValidator(_cidr), Field(description="A standard CIDR block, e.g. 10.0.0.0/16")]
 
 
 class _Model(BaseModel):
@@ -70,11 +70,6 @@ class PoolSpec(_Model):
     isp: Literal["BGP"] | None = Field(default=None, description="Public IPv6 top-level pools only")
     description: str | None = None
 
-    @field_validator("cidrs", mode="after")
-    @classmethod
-    def _cidrs(cls, items: list) -> list:
-        return [_cidr(i) if isinstance(i, str) else i for i in items]
-
 
 class AllocationSpec(_Model):
     """A custom allocation: a block reserved in a pool (data centre, other clouds)."""
@@ -83,11 +78,6 @@ class AllocationSpec(_Model):
     cidr: CidrText | None = None
     mask: int | None = Field(default=None, ge=0, le=128)
     description: str | None = None
-
-    @field_validator("cidr")
-    @classmethod
-    def _check_cidr(cls, v):
-        return v if v is None else _cidr(v)
 
     @model_validator(mode="after")
     def _one(self):
@@ -102,11 +92,6 @@ class BlockSpec(_Model):
     pool: str | None = None
     cidr: CidrText | None = None
     mask: int | None = Field(default=None, ge=0, le=128)
-
-    @field_validator("cidr")
-    @classmethod
-    def _check_cidr(cls, v):
-        return v if v is None else _cidr(v)
 
     @model_validator(mode="after")
     def _shape(self):
@@ -136,16 +121,6 @@ class VSwitchSpec(_Model):
     prefix_reservations: list[CidrText] = Field(
         default_factory=list, description="Blocks reserved for IP prefixes; prefixes then come from them only")
     description: str | None = None
-
-    @field_validator("cidr", "ipv6_cidr", mode="after")
-    @classmethod
-    def _c(cls, v):
-        return _cidr(v) if isinstance(v, str) else v
-
-    @field_validator("prefix_reservations", mode="after")
-    @classmethod
-    def _r(cls, v):
-        return [_cidr(c) for c in v]
 
 
 class ProviderSpec(_Model):
@@ -216,7 +191,7 @@ def _error_code(err: dict) -> str:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's union-branch markers (``str``, ``MaskRequest``) from an error location."""
-    markers = ("str", "MaskRequest", "Count", "ReservationSpec", "none")
+    markers = ("str", "MaskRequest", "Count", "ReservationSpec", "none", "function-after")
     return tuple(p for p in loc if not (isinstance(p, str) and (p in markers or "[" in p)))
 
 
@@ -240,9 +215,11 @@ def parse_spec(doc: SpecDocument) -> Spec:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         seen = set()
-        for err in exc.errors(include_url=False):
-            loc = _clean_loc(tuple(err["loc"]))
-            code = _error_code(err)
+        raw = [(_clean_loc(tuple(err["loc"])), _error_code(err), err) for err in exc.errors(include_url=False)]
+        specific = {loc for loc, code, _ in raw if not code.startswith("Spec.")}
+        for loc, code, err in raw:
+            if code == "Spec.WrongType" and loc in specific:
+                continue  # the other branch of a union (a mask map where a CIDR string failed its check)
             key = (loc, code)
             if key in seen:
                 continue
