@@ -5,7 +5,9 @@ Exit codes: 0 success (or no changes), 1 error, 2 changes present with ``--detai
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -67,12 +69,18 @@ def validate_cmd(ctx, as_json):
         click.echo(f"The specs are valid: {len(v.graph)} resources.")
 
 
-def _plan(ws: Workspace):
+def _plan(ws: Workspace, refresh: bool = False):
+    """Plan against the recorded state, or (``refresh``) against what the provider reads now."""
     doc = ws.load_specs()
     state = ws.read_state()
     settings = ws.provider_settings(doc)
     external = ws.read_managed_enis(doc, state.resources, settings)
-    plan = make_plan(doc, state.resources, lineage=plan_lineage(state), serial=state.serial,
+    resources = state.resources
+    if refresh:
+        from .refresh import refreshed_resources
+
+        resources = refreshed_resources(ws, state, settings)
+    plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,
                      supply=ws.ipv6_supply(settings), external=external)
     return plan, state, settings
 
@@ -81,11 +89,12 @@ def _plan(ws: Workspace):
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--refresh", is_flag=True, help="Plan from what the provider reads now instead of the recorded state.")
 @click.pass_context
-def plan_cmd(ctx, out, as_json, detailed_exitcode):
+def plan_cmd(ctx, out, as_json, detailed_exitcode, refresh):
     """Show the ordered actions that turn the recorded state into the desired one."""
     ws: Workspace = ctx.obj["ws"]
-    plan, _, settings = _plan(ws)
+    plan, _, settings = _plan(ws, refresh)
     if out:
         _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
     if as_json:
@@ -282,3 +291,14 @@ def sandbox_call(ctx, action, params):
     finally:
         cloud.close()
     _json(response)
+
+
+def load_commands() -> None:
+    """Add the commands of every module in :mod:`reconciler.commands` (sorted by name)."""
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(main)
+
+
+load_commands()
