@@ -1,8 +1,9 @@
-"""Sandbox instances (ECS 2014-05-26): CreateInstance, StartInstance, StopInstance, DeleteInstance,
-DescribeInstances, DescribeInstanceTypes.
+"""Sandbox instances (ECS 2014-05-26): CreateInstance, StartInstance, StopInstance,
+ModifyInstanceAttribute (InstanceName, Description), DeleteInstance, DescribeInstances,
+DescribeInstanceTypes.
 
 CreateInstance(RegionId, InstanceType, VSwitchId, SecurityGroupId, PrivateIpAddress, InstanceName,
-sandbox-only InstanceStatus = Running | Stopped | Pending, default Running) makes the instance and
+Description, sandbox-only InstanceStatus = Running | Stopped | Pending, default Running) makes the instance and
 its primary ENI (Type Primary, Status InUse) holding the primary address: the given one, or the
 vSwitch's lowest free automatic address (rules of :mod:`reconciler.cloud.ecs_address`); the
 security group must be in the vSwitch's VPC and the address counts against its quota. The type must
@@ -51,7 +52,7 @@ def create_instance(req: Request) -> dict:
     primary = alloc.address(4, given) if given else alloc.auto_address(4)
     inst = req.create(INSTANCE, "i-", "InstanceId", RegionId=region, ZoneId=vsw["ZoneId"], VpcId=vsw["VpcId"],
                       VSwitchId=vsw["VSwitchId"], InstanceType=itype.name, InstanceName=req.text("InstanceName") or "",
-                      Status=status, SecurityGroupIds=groups)
+                      Description=req.text("Description") or "", Status=status, SecurityGroupIds=groups)
     eni_id, seq = req.new_id("eni-")
     save_eni(req, {
         "NetworkInterfaceId": eni_id, "NetworkInterfaceName": "", "Description": "", "Status": "InUse",
@@ -81,6 +82,14 @@ def stop_instance(req: Request) -> dict:
     return _set_status(req, ("Running",), "Stopped")
 
 
+@op("ModifyInstanceAttribute")
+def modify_instance(req: Request) -> dict:
+    inst = get_instance(req)
+    fields = {k: req.text(k) for k in ("InstanceName", "Description") if req.text(k) is not None}
+    req.store.put({**inst, **fields})
+    return {}
+
+
 @op("DeleteInstance")
 def delete_instance(req: Request) -> dict:
     inst = get_instance(req)
@@ -100,7 +109,8 @@ def instance_row(req: Request, inst: dict) -> dict:
     enis = req.store.find(ENI, "instance", inst["InstanceId"])
     primary = next(e for e in enis if e["Type"] == "Primary")
     return {
-        "InstanceId": inst["InstanceId"], "InstanceName": inst["InstanceName"], "RegionId": inst["RegionId"],
+        "InstanceId": inst["InstanceId"], "InstanceName": inst["InstanceName"],
+        "Description": inst["Description"], "RegionId": inst["RegionId"],
         "ZoneId": inst["ZoneId"], "InstanceType": inst["InstanceType"], "Status": inst["Status"],
         "VpcId": inst["VpcId"], "VSwitchId": inst["VSwitchId"],
         "SecurityGroupIds": {"SecurityGroupId": list(inst["SecurityGroupIds"])},

@@ -1,5 +1,5 @@
-"""Sandbox security groups (ECS 2014-05-26): CreateSecurityGroup, DeleteSecurityGroup,
-DescribeSecurityGroups.
+"""Sandbox security groups (ECS 2014-05-26): CreateSecurityGroup, ModifySecurityGroupAttribute
+(SecurityGroupName, Description), DeleteSecurityGroup, DescribeSecurityGroups.
 
 A group lives in a VPC of its region and is of SecurityGroupType ``normal`` (basic, default) or
 ``enterprise`` (advanced); its private-IP quota (``eni_limits.SECURITY_GROUP_PRIVATE_IP_QUOTA``) is
@@ -38,6 +38,14 @@ def create_security_group(req: Request) -> dict:
                     SecurityGroupName=req.text("SecurityGroupName") or "",
                     Description=req.text("Description") or "", _ips=0, _enis=0)
     return {"SecurityGroupId": sg["SecurityGroupId"]}
+
+
+@op("ModifySecurityGroupAttribute")
+def modify_security_group(req: Request) -> dict:
+    sg = get_sg(req)
+    fields = {k: req.text(k) for k in ("SecurityGroupName", "Description") if req.text(k) is not None}
+    req.store.put({**sg, **fields})
+    return {}
 
 
 @op("DeleteSecurityGroup")

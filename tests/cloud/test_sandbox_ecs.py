@@ -256,6 +256,20 @@ def test_create_instance_makes_its_primary_eni(cloud, net):
             {"RegionId": "cn-shanghai", "InstanceType": "ecs.g7.large", "VSwitchId": net.vsw, "SecurityGroupId": net.sg}, 404)
 
 
+def test_modify_instance_and_security_group(cloud, net):
+    iid, _ = new_instance(cloud, net, InstanceName="a", Description="first")
+    assert instance_row(cloud, iid)["Description"] == "first"
+    cloud.call("ModifyInstanceAttribute", {"InstanceId": iid, "InstanceName": "b", "Description": "second"})
+    assert (instance_row(cloud, iid)["InstanceName"], instance_row(cloud, iid)["Description"]) == ("b", "second")
+    cloud.call("ModifySecurityGroupAttribute", {"RegionId": HZ, "SecurityGroupId": net.sg, "SecurityGroupName": "web",
+                                                "Description": "d"})
+    sg = cloud.call("DescribeSecurityGroups", {"SecurityGroupId": net.sg})["SecurityGroups"]["SecurityGroup"][0]
+    assert (sg["SecurityGroupName"], sg["Description"]) == ("web", "d")
+    refused(cloud, "InvalidInstanceId.NotFound", "ModifyInstanceAttribute", {"InstanceId": "i-x"}, 404)
+    refused(cloud, "InvalidSecurityGroupId.NotFound", "ModifySecurityGroupAttribute",
+            {"SecurityGroupId": net.sg, "RegionId": "cn-shanghai"}, 404)
+
+
 def test_instance_status_transitions(cloud, net):
     iid, _ = new_instance(cloud, net, InstanceStatus="Pending")
     refused(cloud, "IncorrectInstanceStatus", "StopInstance", {"InstanceId": iid})
