@@ -98,6 +98,17 @@ class Cidr:
         return f"Cidr({str(self)!r})"
 
 
+def exclude(block: Cidr, holes: list[Cidr]) -> list[Cidr]:
+    """The standard blocks covering ``block`` minus ``holes`` (at most two per bit of depth)."""
+    holes = [h for h in holes if h.overlaps(block)]
+    if not holes:
+        return [block]
+    if any(h.contains(block) for h in holes):
+        return []
+    half = block.prefix + 1
+    return exclude(block.subnet(half, 0), holes) + exclude(block.subnet(half, 1), holes)
+
+
 def format_address(version: int, value: int) -> str:
     if version == 4:
         return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"

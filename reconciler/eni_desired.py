@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from .allocator import BlockAllocator
-from .cidr import Cidr
+from .allocator import BlockAllocator, Conflict
+from .cidr import Cidr, exclude
 from .eni_limits import reserved_ranges
 from .errors import PlanError, ReconcilerError
 from .records import ENI_FIELDS, eni_blocks
@@ -35,43 +35,52 @@ def primary_eni(instance: str) -> str:
 
 @dataclass
 class _Space:
-    """One vSwitch, one IP version: an allocator for addresses and one for prefixes, kept in step."""
+    """One vSwitch, one IP version. ``taken`` holds everything in the vSwitch (system addresses,
+    addresses, prefixes) and judges explicit entries; ``auto`` allocators serve counts: addresses from
+    the vSwitch minus its prefix reservations, prefixes from the reservations (or the whole vSwitch)."""
 
     key: str
+    taken: BlockAllocator
     addresses: BlockAllocator
     prefixes: BlockAllocator
+    reservations: list[Cidr]
+
+    def _all(self):
+        return (self.taken, self.addresses, self.prefixes)
 
     def conflict(self, block: Cidr):
-        alloc = self.prefixes if block.prefix in (28, 80) else self.addresses
-        return alloc.conflict(block)
+        found = self.taken.conflict(block)
+        if found is None and block.prefix in (28, 80) and self.reservations:
+            if not any(r.contains(block) for r in self.reservations):
+                return Conflict("outside")
+        return found
 
     def take(self, block: Cidr, holder: str):
-        alloc, other = (self.prefixes, self.addresses) if block.prefix in (28, 80) else (self.addresses, self.prefixes)
-        found = alloc.take(block, holder)
+        found = self.conflict(block)
         if found is None:
-            other.occupy(block, holder)
+            for alloc in self._all():
+                alloc.occupy(block, holder)
         return found
 
     def occupy(self, block: Cidr, holder: str) -> None:
-        self.addresses.occupy(block, holder)
-        self.prefixes.occupy(block, holder)
+        for alloc in self._all():
+            alloc.occupy(block, holder)
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
-        alloc, other = (self.prefixes, self.addresses) if prefix in (28, 80) else (self.addresses, self.prefixes)
+        alloc = self.prefixes if prefix in (28, 80) else self.addresses
         got = alloc.first_fit(prefix, holder)
         if got is not None:
-            other.occupy(got, holder)
+            self.occupy(got, holder)
         return got
 
 
 def _space(key: str, vsw: Cidr, reservations: list[Cidr]) -> _Space:
-    space = _Space(key, BlockAllocator(vsw.version, [vsw]), BlockAllocator(vsw.version, reservations or [vsw]))
+    space = _Space(key, BlockAllocator(vsw.version, [vsw]), BlockAllocator(vsw.version, exclude(vsw, reservations)),
+                   BlockAllocator(vsw.version, reservations or [vsw]), reservations)
     bits = 32 if vsw.version == 4 else 128
     for lo, hi in reserved_ranges(vsw.version, vsw.start, vsw.prefix):  # first address and last three
         for addr in range(lo, hi + 1):
             space.occupy(Cidr(vsw.version, addr, bits), "the system (reserved address of the vSwitch)")
-    for r in reservations:
-        space.addresses.occupy(r, "a prefix reservation")
     return space
 
 
@@ -209,8 +218,8 @@ class EniResolver:
                     space.take(block, e.address)
                     e.values.setdefault(key, []).append(block)
                 elif found.reason == "outside":
-                    reserved = key in PREFIX and space.prefixes.containers != space.addresses.containers
-                    inside = space.addresses.containers[0].contains(block)
+                    reserved = key in PREFIX and bool(space.reservations)
+                    inside = space.taken.containers[0].contains(block)
                     if key not in PREFIX:
                         code = MISMATCH[version]
                     else:

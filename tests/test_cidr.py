@@ -52,3 +52,13 @@ def test_subnet_and_ordering():
     assert str(c.subnet(11, 1)) == "10.32.0.0/11"
     assert sorted([Cidr.parse("10.1.0.0/16"), Cidr.parse("10.0.0.0/16")])[0] == Cidr.parse("10.0.0.0/16")
     assert Cidr.parse("10.0.0.0/24").netmask == "255.255.255.0"
+
+
+def test_exclude_covers_the_rest_exactly():
+    from reconciler.cidr import exclude
+
+    block = Cidr.parse("10.0.0.0/24")
+    rest = exclude(block, [Cidr.parse("10.0.0.64/26"), Cidr.parse("10.0.0.200/30")])
+    assert sum(c.size for c in rest) == 256 - 64 - 4
+    assert not any(c.overlaps(Cidr.parse("10.0.0.64/26")) or c.overlaps(Cidr.parse("10.0.0.200/30")) for c in rest)
+    assert exclude(block, []) == [block] and exclude(block, [Cidr.parse("10.0.0.0/16")]) == []

@@ -179,3 +179,10 @@ def test_placement_rules(tmp_path):
     zoned = NET.replace("  tiny: {vpc: prod, zone: cn-hangzhou-h,", "  tiny: {vpc: prod, zone: cn-hangzhou-i,")
     found = codes(tmp_path, zoned, SG, web() + "enis:\n" + eni(vswitch="tiny", instance="web"))
     assert "InvalidOperation.ZoneMismatch" in found
+
+
+def test_an_explicit_address_may_sit_in_a_reservation(tmp_path):
+    reserved = NET.replace("cidr: {mask: 24}}", "cidr: {mask: 24}, prefix_reservations: [10.0.0.64/26]}", 1)
+    p = plan(tmp_path, reserved, SG, "enis:\n" + eni(primary_ip="10.0.0.70", ipv4_prefixes="{count: 1}"))
+    a = p.desired["eni.e"]["attributes"]
+    assert a["primary_ip"] == "10.0.0.70" and a["ipv4_prefixes"] == ["10.0.0.80/28"]
