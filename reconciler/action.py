@@ -117,9 +117,13 @@ class Draft:
 
 
 
+_DOWN = frozenset(a.value for a in DESTROYING)
+_UP = frozenset(a.value for a in CREATING)
+
+
 def destroying(d: Draft) -> bool:
-    return d.phase == "destroy" if d.phase else d.action in DESTROYING
+    return d.phase == "destroy" if d.phase else d.action._value_ in _DOWN
 
 
 def creating(d: Draft) -> bool:
-    return d.phase == "create" if d.phase else d.action in CREATING
+    return d.phase == "create" if d.phase else d.action._value_ in _UP

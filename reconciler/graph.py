@@ -81,6 +81,30 @@ def references(spec: Spec) -> Iterator[Reference]:
                 yield Reference(f"eni.{name}", f"{kind}.{value}", ("enis", name, key))
 
 
+def lexical_order(g: nx.DiGraph, key: Callable) -> list:
+    """Kahn's topological sort taking, among the nodes ready at each step, the one with the smallest
+    ``key`` (deterministic, like ``networkx.lexicographical_topological_sort``, with each key computed
+    once). Raises ``networkx.NetworkXUnfeasible`` on a cycle (find it with ``networkx.find_cycle``)."""
+    from heapq import heapify, heappop, heappush
+
+    indegree = {n: d for n, d in g.in_degree()}
+    keys = {n: key(n) for n in g}
+    heap = [(keys[n], n) for n, d in indegree.items() if d == 0]
+    heapify(heap)
+    succ = g._succ
+    out = []
+    while heap:
+        _, n = heappop(heap)
+        out.append(n)
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                heappush(heap, (keys[m], m))
+    if len(out) != len(indegree):
+        raise nx.NetworkXUnfeasible("the graph has a cycle")
+    return out
+
+
 class DependencyGraph:
     """Resources of the desired state and what each depends on."""
 
@@ -165,7 +189,7 @@ class DependencyGraph:
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
         try:
-            self._topo = list(nx.lexicographical_topological_sort(self._g, key=self._key))
+            self._topo = lexical_order(self._g, self._key)
             return []
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self._g)

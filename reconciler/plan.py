@@ -20,6 +20,7 @@ from .address import TYPE_RANK
 from .cidr import Cidr
 from .diff import Change, ChangeKind
 from .eni_plan import compute_drafts
+from .graph import lexical_order
 from .network_plan import network_drafts
 from .records import blocks_of, refs_of
 
@@ -80,7 +81,7 @@ def build_plan(
     _edges_within(g, drafts, by_address)
     _edges_between(g, drafts, by_address, desired, recorded)
     _edges_space(g, drafts)
-    order = nx.lexicographical_topological_sort(g, key=lambda i: _key(drafts[i], declaration))
+    order = lexical_order(g, key=lambda i: _key(drafts[i], declaration))
     actions = []
     for n, i in enumerate(order, start=1):
         d = drafts[i]
