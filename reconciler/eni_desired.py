@@ -207,7 +207,7 @@ class EniResolver:
             path = e.path + (key,)
             if space is None:
                 if e.vswitch:
-                    self.error("InvalidParameter.Ipv6", f"vswitch.{e.vswitch} has no IPv6 block for {key}", e.address, path)
+                    self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}", e.address, path)
                 continue
             for item in [want] if isinstance(want, str) else want:
                 block = _block(item, key, version)
@@ -251,7 +251,7 @@ class EniResolver:
             space = self.space_for(e.vswitch, version) if e.vswitch else None
             if space is None:
                 if e.vswitch:
-                    self.error("InvalidParameter.Ipv6", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
+                    self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
                                e.address, e.path + (key,))
                 continue
             length = PREFIX.get(key, SINGLE.get(key))
