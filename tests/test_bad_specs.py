@@ -89,6 +89,7 @@ SUBPROCESS_SAMPLE = (
     "cidr-host-bits",
     "mask-huge-integer",
     "rule-pool-exhausted",
+    "compute-count-million",
     "top-list",
 )
 
