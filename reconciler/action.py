@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Mapping
 
 from .diff import Change
+from .records import plain as _plain
 
 
 class Action(Enum):
@@ -24,6 +25,7 @@ class Action(Enum):
     RELEASE = "release"
     ASSIGN = "assign"
     UNASSIGN = "unassign"
+    IMPORT = "import"  # adopt an existing resource into the state: recorded, no API call
 
 
 DESTROYING = frozenset({Action.DELETE, Action.DEPROVISION, Action.RELEASE, Action.UNASSIGN})
@@ -89,12 +91,6 @@ class PlannedAction:
         }
 
 
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclass

@@ -5,8 +5,10 @@ Exit codes: 0 success (or no changes), 1 error, 2 changes present with ``--detai
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -14,10 +16,11 @@ from pathlib import Path
 import click
 import orjson
 
-from . import planfile, render
+from . import faults, planfile, render
 from .apply import apply_plan
 from .errors import ReconcilerError, StateError
 from .planner import make_plan, validate
+from .recovery import pending_note, recover
 from .spec import Spec
 from .workspace import Workspace, plan_lineage
 
@@ -53,6 +56,10 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx, chdir, no_color):
     """Declarative IP address management: plan and apply an address plan kept in Git."""
+    # A short-lived process that builds large object graphs: the cyclic collector would spend half
+    # the run scanning them. Keep what was imported out of it and collect rarely.
+    gc.freeze()
+    gc.set_threshold(200_000, 1000, 1000)
     ctx.obj = {"ws": Workspace(Path(chdir)), "colour": not no_color}
 
 
@@ -81,7 +88,8 @@ def _plan(ws: Workspace, refresh: bool = False):
 
         resources = refreshed_resources(ws, state, settings)
     plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,
-                     supply=ws.ipv6_supply(settings), external=external)
+                     supply=ws.ipv6_supply(settings), external=external,
+                     imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings))
     return plan, state, settings
 
 
@@ -95,6 +103,8 @@ def plan_cmd(ctx, out, as_json, detailed_exitcode, refresh):
     """Show the ordered actions that turn the recorded state into the desired one."""
     ws: Workspace = ctx.obj["ws"]
     plan, _, settings = _plan(ws, refresh)
+    if note := pending_note(ws.backend()):
+        click.echo(note, err=True)
     if out:
         _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
     if as_json:
@@ -119,10 +129,15 @@ def _write_plan(path: Path, data: bytes) -> None:
 @click.option("--lock-timeout", default=0.0, type=float, help="Seconds to wait for the workspace lock.")
 @click.pass_context
 def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
-    """Apply a saved plan, or plan and apply after confirmation."""
+    """Apply a saved plan, or plan and apply after confirmation.
+
+    First, under the lock, the calls an interrupted apply left in flight are re-issued with their
+    ClientTokens and recorded (see docs/reliability.md); only then is anything planned or checked."""
     ws: Workspace = ctx.obj["ws"]
     backend = ws.backend()
+    echo = (lambda a, what: None) if as_json else _progress(_colour(ctx))
     with backend.lock("apply", timeout=lock_timeout):
+        recovered = _recover(ws, backend, echo, as_json)
         if planfile_path:
             state = backend.read()
             data = Path(planfile_path).read_bytes() if Path(planfile_path).is_file() else None
@@ -143,19 +158,43 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
                     sys.exit(1)
         if not plan.has_changes:
             if as_json:
-                _json({"applied": [], "failed": None, "serial": state.serial})
+                _json({"applied": [], "failed": None, "serial": state.serial, "recovery": recovered.to_dict()})
             else:
                 click.echo("No changes. The recorded state matches the specs.")
             return
-        provider = ws.provider(settings)
-        echo = (lambda a, what: None) if as_json else _progress(_colour(ctx))
+        provider = faults.wrap_provider(ws.provider(settings))
         try:
             with backend.transaction(state) as txn:
-                result = apply_plan(plan, provider, txn, state, echo)
+                result = apply_plan(plan, provider, txn, state, echo, provider_settings=settings,
+                                    window=_intent_window())
                 final = txn.commit()
         finally:
             provider.close()
-    _report(result, final, plan, as_json)
+    _report(result, final, plan, as_json, recovered)
+
+
+def _intent_window() -> int | None:
+    """Calls whose intents share one fsync: ``IPAM_INTENT_WINDOW`` (1 = an fsync before every call), else adaptive."""
+    value = os.environ.get("IPAM_INTENT_WINDOW", "")
+    return max(1, int(value)) if value.isdigit() else None
+
+
+def _recover(ws: Workspace, backend, echo, as_json):
+    """Re-issue and record what an interrupted apply left in flight; raise when that cannot finish."""
+    if not as_json and backend.pending_intents():
+        click.echo("Recovering the calls an interrupted apply left in flight (same ClientTokens):")
+    report = recover(backend, lambda settings: faults.wrap_provider(ws.provider(settings)), echo)
+    if not as_json and report.anything:
+        if report.cancelled:
+            click.echo(f"{len(report.cancelled)} action(s) of the interrupted apply were never carried out "
+                       f"(re-issuing the first was refused: {report.refusal}); they are dropped and planned anew.",
+                       err=True)
+        if report.recovered:
+            click.echo(f"Recovered {len(report.recovered)} action(s); the state records them (serial "
+                       f"{report.state.serial}).\n")
+    if report.error:
+        raise report.error
+    return report
 
 
 def _progress(colour: bool):
@@ -165,12 +204,13 @@ def _progress(colour: bool):
     return echo
 
 
-def _report(result, final, plan, as_json) -> None:
+def _report(result, final, plan, as_json, recovered) -> None:
     if as_json:
         _json({"applied": [a.to_dict() for a in result.done],
                "failed": result.failed.to_dict() if result.failed else None,
+               "in_doubt": [a.to_dict() for a in result.in_doubt],
                "errors": render.errors_document(result.error)["errors"] if result.error else [],
-               "serial": final.serial})
+               "serial": final.serial, "recovery": recovered.to_dict()})
     elif result.ok:
         click.echo(f"\nApply complete: {len(result.done)} actions. {render.summary_line(plan).replace('Plan: ', '')}")
         click.echo(f"State serial {final.serial}.")
@@ -178,6 +218,10 @@ def _report(result, final, plan, as_json) -> None:
         click.echo(render.render_errors(result.error), err=True, nl=False)
         click.echo(f"{len(result.done)} of {len(plan.actions)} actions were carried out and are recorded in the state "
                    f"(serial {final.serial}); run `ipamctl plan` to see what remains.", err=True)
+        if result.in_doubt:
+            click.echo(f"{len(result.in_doubt)} more may have been carried out ({result.in_doubt[0].address} "
+                       f"{result.in_doubt[0].api}...): their intents are recorded, and the next `ipamctl apply` "
+                       "re-issues them with the same ClientTokens and records the results before planning.", err=True)
     if not result.ok:
         sys.exit(1)
 

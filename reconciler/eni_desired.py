@@ -206,8 +206,7 @@ class EniResolver:
             space = self.space_for(e.vswitch, version) if e.vswitch else None
             path = e.path + (key,)
             if space is None:
-                if e.vswitch:
-                    self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}", e.address, path)
+                self._no_space(e, key, version, path)
                 continue
             for item in [want] if isinstance(want, str) else want:
                 block = _block(item, key, version)
@@ -230,6 +229,14 @@ class EniResolver:
                     code = "InvalidIp.SystemReserved" if found.holder.startswith("the system") else "InvalidIp.IpAssigned"
                     self.error(code, f"{block} overlaps {found.held} of {found.holder}", e.address, path)
 
+    def _no_space(self, e: _Eni, key: str, version: int, path: tuple) -> None:
+        """No space to place ``key`` in: report a vSwitch without IPv6; a vSwitch without a block at all
+        (unknown, or refused for its own error, already reported) adds nothing."""
+        rec = self.vswitches.get(f"vswitch.{e.vswitch}") if e.vswitch else None
+        if version == 6 and rec is not None and rec["attributes"].get("cidr"):
+            self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
+                       e.address, path)
+
     def _counts(self, e: _Eni) -> None:
         fields = [("primary_ip", 4)] + [f for f in ENI_FIELDS if f[0] != "primary_ip"]
         for key, version in fields:
@@ -250,9 +257,7 @@ class EniResolver:
                 continue
             space = self.space_for(e.vswitch, version) if e.vswitch else None
             if space is None:
-                if e.vswitch:
-                    self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
-                               e.address, e.path + (key,))
+                self._no_space(e, key, version, e.path + (key,))
                 continue
             length = PREFIX.get(key, SINGLE.get(key))
             for _ in range(count):

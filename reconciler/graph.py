@@ -9,7 +9,7 @@ error for deleting a resource that still has dependents.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import networkx as nx
 
@@ -81,17 +81,21 @@ def references(spec: Spec) -> Iterator[Reference]:
                 yield Reference(f"eni.{name}", f"{kind}.{value}", ("enis", name, key))
 
 
-def lexical_order(g: nx.DiGraph, key: Callable) -> list:
-    """Kahn's topological sort taking, among the nodes ready at each step, the one with the smallest
-    ``key`` (deterministic, like ``networkx.lexicographical_topological_sort``, with each key computed
-    once). Raises ``networkx.NetworkXUnfeasible`` on a cycle (find it with ``networkx.find_cycle``)."""
+def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
+    """Kahn's topological sort of ``nodes`` (edges ``n -> m`` for ``m in succ[n]``) taking, among the
+    nodes ready at each step, the one with the smallest ``key``: deterministic, like
+    ``networkx.lexicographical_topological_sort``, with each key computed once. Raises
+    ``networkx.NetworkXUnfeasible`` on a cycle (find it with ``networkx.find_cycle``)."""
     from heapq import heapify, heappop, heappush
 
-    indegree = {n: d for n, d in g.in_degree()}
-    keys = {n: key(n) for n in g}
-    heap = [(keys[n], n) for n, d in indegree.items() if d == 0]
+    nodes = list(nodes)
+    indegree = dict.fromkeys(nodes, 0)
+    for n in nodes:
+        for m in succ[n]:
+            indegree[m] += 1
+    keys = {n: key(n) for n in nodes}
+    heap = [(keys[n], n) for n in nodes if indegree[n] == 0]
     heapify(heap)
-    succ = g._succ
     out = []
     while heap:
         _, n = heappop(heap)
@@ -100,7 +104,7 @@ def lexical_order(g: nx.DiGraph, key: Callable) -> list:
             indegree[m] -= 1
             if indegree[m] == 0:
                 heappush(heap, (keys[m], m))
-    if len(out) != len(indegree):
+    if len(out) != len(nodes):
         raise nx.NetworkXUnfeasible("the graph has a cycle")
     return out
 
@@ -189,7 +193,7 @@ class DependencyGraph:
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
         try:
-            self._topo = lexical_order(self._g, self._key)
+            self._topo = lexical_order(self._g.nodes, self._g._succ, self._key)
             return []
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self._g)

@@ -73,15 +73,14 @@ def build_plan(
     declaration: Mapping[str, int] = MappingProxyType({}),
 ) -> Plan:
     drafts = [d for c in changes for d in (compute_drafts(c, chosen) if c.type in COMPUTE else network_drafts(c, chosen))]
-    g = nx.DiGraph()
-    g.add_nodes_from(range(len(drafts)))
+    g = _Edges(len(drafts))
     by_address: dict[str, list[int]] = {}
     for i, d in enumerate(drafts):
         by_address.setdefault(d.address, []).append(i)
     _edges_within(g, drafts, by_address)
     _edges_between(g, drafts, by_address, desired, recorded)
     _edges_space(g, drafts)
-    order = lexical_order(g, key=lambda i: _key(drafts[i], declaration))
+    order = lexical_order(range(len(drafts)), g.succ, key=lambda i: _key(drafts[i], declaration))
     actions = []
     for n, i in enumerate(order, start=1):
         d = drafts[i]
@@ -89,6 +88,22 @@ def build_plan(
             n, d.action, d.address, d.change.type, d.change.name, d.api or API[(d.change.type, d.action)], d.cidr,
             d.before, d.after, d.change.kind is ChangeKind.REPLACE, d.note))
     return Plan(lineage, serial, tuple(actions), changes, MappingProxyType(dict(desired)))
+
+
+class _Edges:
+    """The action graph: ``succ[i]`` holds the actions that must wait for action ``i``."""
+
+    def __init__(self, n: int):
+        self.succ: list[set[int]] = [set() for _ in range(n)]
+
+    def add_edge(self, a: int, b: int) -> None:
+        self.succ[a].add(b)
+
+    def to_networkx(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_nodes_from(range(len(self.succ)))
+        g.add_edges_from((a, b) for a, bs in enumerate(self.succ) for b in bs)
+        return g
 
 
 def _edges_within(g, drafts, by_address) -> None:
@@ -159,6 +174,8 @@ def _edges_scope_children(g, drafts, by_address, recorded) -> None:
 
 def _edges_space(g, drafts) -> None:
     """A block taken in a space waits for the release of any overlapping block freed in that space."""
+    if not any(destroying(d) for d in drafts):
+        return
     freed: dict[str, list[tuple[Cidr, int]]] = {}
     for i, d in enumerate(drafts):
         if destroying(d) and d.space and d.cidr:

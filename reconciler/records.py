@@ -7,6 +7,18 @@ attributes, so the resolver, the planner and apply agree on them.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+
+def plain(value):
+    """Plain JSON-able copies of mappings (dicts and read-only views) and sequences, recursively."""
+    t = type(value)
+    if t is dict or t is MappingProxyType:
+        return {k: plain(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [plain(v) for v in value]
+    return value
+
 
 def refs_of(record: dict) -> list[str]:
     """Addresses this record refers to (its dependencies)."""

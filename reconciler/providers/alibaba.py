@@ -14,6 +14,7 @@ from ..cidr import Cidr
 from ..errors import CloudError
 from ..limits import DEFAULT_SCOPES
 from ..plan import PlannedAction
+from ..records import plain as _plain
 from .alibaba_ecs import EcsActions
 
 RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
@@ -38,12 +39,6 @@ def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:
     return {"type": action.type, "name": action.name, "id": rid, "attributes": _plain(attrs)}
 
 
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 class ApiProvider(EcsActions):
@@ -80,6 +75,10 @@ class ApiProvider(EcsActions):
     def execute_batch(self, batch: list[PlannedAction], resources: Mapping[str, dict], token: str) -> dict[str, dict | None]:
         """One API call for ``batch``: a single action, or up to 10 assigns/unassigns of one ENI."""
         action = batch[0]
+        if action.action.value == "import":  # adopt an existing resource: recorded, no API call
+            from ..importer import import_record
+
+            return import_record(action)
         handler = getattr(self, f"_{action.type}_{action.action.value}", None)
         if handler is None:
             raise CloudError("Provider.Unsupported", f"{action.api} is not supported by the {self.name} provider",

@@ -8,6 +8,7 @@ from typing import Mapping
 from ..eni_limits import MAX_ITEMS_PER_CALL
 from ..errors import CloudError
 from ..records import item_key
+from ..records import plain as _plain
 
 SG_TYPE = {"basic": "normal", "advanced": "enterprise"}
 FIELD_PARAM = {
@@ -29,12 +30,6 @@ def _id(resources: Mapping[str, dict], address: str) -> str:
     return rec["id"]
 
 
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _host(cidr: str) -> str:
