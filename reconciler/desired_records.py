@@ -85,11 +85,7 @@ def _ipv6(r, name: str, vsw, vpc: dict | None, taken: dict[str, str]) -> str | N
         r.error("OperationDenied.VpcIpv6NotEnabled", f"vpc.{vsw.vpc} has no IPv6 block", address, path)
         return None
     parent = Cidr.parse(v6)
-    if isinstance(vsw.ipv6_cidr, ReservationSpec):
-        if vsw.ipv6_cidr.index >= 1 << (VSWITCH_IPV6_MASK - parent.prefix):
-            r.error("InvalidParameter.Ipv6CidrBlock", f"index {vsw.ipv6_cidr.index} is past the last /64 of {parent}",
-                    address, path)
-            return None
+    if isinstance(vsw.ipv6_cidr, ReservationSpec):  # 0-255 (the spec's bounds): every /64 of a /56
         block = parent.subnet(VSWITCH_IPV6_MASK, vsw.ipv6_cidr.index)
     else:
         block = Cidr.parse(vsw.ipv6_cidr)
