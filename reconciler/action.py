@@ -6,7 +6,7 @@ pair calls; ``Draft`` is an action before it has its place in the order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
@@ -105,21 +105,19 @@ class Draft:
     space: str | None = None  # the space a creating action takes its block from / a destroying one frees
     api: str | None = None  # overrides API[(type, action)] (attach/detach are updates with their own calls)
     phase: str | None = None  # "destroy" / "create" when an update behaves like one for ordering (detach/attach)
+    address: str = field(init=False)
+    down: bool = field(init=False)  # frees something (ordered like a destroy)
+    up: bool = field(init=False)  # takes something (ordered like a create)
 
-    @property
-    def address(self) -> str:
-        return self.change.address
-
-
-
-
-_DOWN = frozenset(a.value for a in DESTROYING)
-_UP = frozenset(a.value for a in CREATING)
+    def __post_init__(self) -> None:
+        self.address = self.change.address
+        self.down = self.phase == "destroy" if self.phase else self.action in DESTROYING
+        self.up = self.phase == "create" if self.phase else self.action in CREATING
 
 
 def destroying(d: Draft) -> bool:
-    return d.phase == "destroy" if d.phase else d.action._value_ in _DOWN
+    return d.down
 
 
 def creating(d: Draft) -> bool:
-    return d.phase == "create" if d.phase else d.action._value_ in _UP
+    return d.up

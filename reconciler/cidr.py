@@ -8,7 +8,7 @@ through :mod:`ipaddress` once per distinct string.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 BITS = {4: 32, 6: 128}
@@ -29,6 +29,10 @@ class Cidr:
     version: int
     start: int
     prefix: int
+    end: int = field(init=False, compare=False, repr=False)  # last address, inclusive
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "end", self.start + (1 << (BITS[self.version] - self.prefix)) - 1)
 
     # ---- construction -------------------------------------------------------------------
     @staticmethod
@@ -53,11 +57,6 @@ class Cidr:
     @property
     def size(self) -> int:
         return 1 << (BITS[self.version] - self.prefix)
-
-    @property
-    def end(self) -> int:
-        """Last address of the block, inclusive."""
-        return self.start + (1 << (BITS[self.version] - self.prefix)) - 1
 
     def contains(self, other: "Cidr") -> bool:
         return (
