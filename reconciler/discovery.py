@@ -1,13 +1,21 @@
 """Resource discovery: every VPC and vSwitch CIDR in the IPAM's operating regions, with its
-management status, as the IPAM guide describes it ("Hosted" when allocated from a pool, "Not hosted"
-when created without IPAM).
+management status, as the IPAM guide describes it ("Hosted" when allocated from a pool or imported
+into one, "Not hosted" when created without IPAM).
 
-This module holds the value type; reading it from a provider lives with the provider's reads.
+:class:`DiscoveredCidr` is the value; :func:`discover` reads it through any client with
+``call(action, params) -> dict``: for each IPAM that operates in the regions asked (``ListIpams``),
+its default resource discovery's rows of each region (``ListIpamDiscoveredResource``, paged). A
+region no IPAM's discovery covers (before the IPAM exists, say) is read directly (``DescribeVpcs``,
+``DescribeVSwitches``): its CIDRs are all Not hosted, in the default scope of their IP version, as
+a resource discovery would show them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
+
+from .cidr import Cidr
 
 
 @dataclass(frozen=True, order=True)
@@ -18,7 +26,49 @@ class DiscoveredCidr:
     cidr: str  # an IPv4 or IPv6 block of the resource
     vpc_id: str  # the VPC itself for a VPC row
     pool_id: str | None = None  # the IPAM pool the block is allocated from (Hosted), else None
+    scope_id: str | None = None  # the IPAM scope it sits in (its pool's; else the default scope of its version)
 
     @property
     def management(self) -> str:
         return "Hosted" if self.pool_id else "Not hosted"
+
+    @property
+    def version(self) -> int:
+        return Cidr.parse(self.cidr).version
+
+
+def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, ...]:
+    """Every VPC and vSwitch CIDR discovered in ``operating_regions``, sorted."""
+    from .providers.alibaba_read import PAGE_VPC, by_number, by_token
+    from .providers.alibaba_records import vpc_blocks
+
+    regions = sorted({r for r in operating_regions if isinstance(r, str) and r})
+    found: set[DiscoveredCidr] = set()
+    covered: set[str] = set()
+    ipams: dict[str, dict] = {}
+    for region in regions:
+        for ipam in by_token(client, "ListIpams", {"RegionId": region}, "Ipams"):
+            ipams.setdefault(ipam["IpamId"], ipam)
+    for ipam in ipams.values():
+        discovery = ipam.get("DefaultResourceDiscoveryId")
+        if not discovery:
+            continue
+        for region in sorted(set(regions) & set(ipam.get("OperatingRegionList") or ())):
+            covered.add(region)
+            params = {"IpamResourceDiscoveryId": discovery, "RegionId": region}
+            for row in by_token(client, "ListIpamDiscoveredResource", params, "IpamDiscoveredResources"):
+                found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
+                                         row["Cidr"], row.get("VpcId") or row["ResourceId"],
+                                         row.get("IpamPoolId") or None, row.get("IpamScopeId") or None))
+    for region in regions:
+        if region in covered:
+            continue
+        for vpc in by_number(client, "DescribeVpcs", {"RegionId": region}, "Vpcs", "Vpc", PAGE_VPC):
+            primary, secondary, six = vpc_blocks(vpc)
+            for cidr in (primary, *secondary, *six):
+                found.add(DiscoveredCidr(region, "VPC", vpc["VpcId"], cidr, vpc["VpcId"]))
+        for vsw in by_number(client, "DescribeVSwitches", {"RegionId": region}, "VSwitches", "VSwitch", PAGE_VPC):
+            for cidr in (vsw.get("CidrBlock"), vsw.get("Ipv6CidrBlock")):
+                if cidr:
+                    found.add(DiscoveredCidr(region, "VSwitch", vsw["VSwitchId"], cidr, vsw["VpcId"]))
+    return tuple(sorted(found))

@@ -5,13 +5,16 @@ state -> diff -> ordered Plan. No files, clocks, terminals or providers are touc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .cidr import Cidr
 from .desired import Desired, resolve
 from .diff import diff
+from .discovery import DiscoveredCidr
+from .discovery_rules import check_discovered
 from .errors import ReconcilerError, raise_all
 from .graph import DependencyGraph
+from .importer import import_errors, with_imports
 from .plan import Plan, build_plan
 from .eni_rules import check_compute
 from .rules import check
@@ -63,10 +66,21 @@ def make_plan(
     serial: int,
     supply: Cidr = DEFAULT_IPV6_SUPPLY,
     external: Mapping[str, dict] | None = None,
+    imports: Mapping[str, dict] | None = None,
+    discovered: Iterable[DiscoveredCidr] = (),
 ) -> Plan:
-    """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic."""
-    desired, v = desired_state(doc, recorded, supply=supply, external=external)
-    changes = diff(desired.resources, recorded)
+    """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic.
+
+    ``imports``: records read from the cloud for the spec's ``import:`` entries (by address); they are
+    planned as if recorded and carried as ``import`` actions, first. ``discovered``: the CIDRs resource
+    discovery finds; a new pool block overlapping one of its scope is refused."""
+    imports = dict(imports or {})
+    merged = {**recorded, **imports} if imports else recorded
+    desired, v = desired_state(doc, merged, supply=supply, external=external)
+    raise_all(import_errors(imports, recorded, v.graph, doc.locate))
+    changes = diff(desired.resources, merged)
+    raise_all(check_discovered(desired, merged, changes, discovered, doc.locate))
     declaration = {a: v.graph.declaration(a) for a in desired.resources if a in v.graph}
-    return build_plan(changes, desired.resources, recorded, lineage=lineage, serial=serial,
+    plan = build_plan(changes, desired.resources, merged, lineage=lineage, serial=serial,
                       chosen=desired.chosen, declaration=declaration)
+    return with_imports(plan, imports)

@@ -16,7 +16,7 @@ from .plan import Action, Plan, PlannedAction
 SIGN = {
     Action.CREATE: "+", Action.PROVISION: "+", Action.ALLOCATE: "+", Action.ASSIGN: "+",
     Action.DELETE: "-", Action.DEPROVISION: "-", Action.RELEASE: "-", Action.UNASSIGN: "-",
-    Action.UPDATE: "~", Action.REPLACE: "-/+",
+    Action.UPDATE: "~", Action.REPLACE: "-/+", Action.IMPORT: "<=",
 }
 KIND_SIGN = {ChangeKind.CREATE: "+", ChangeKind.DELETE: "-", ChangeKind.UPDATE: "~", ChangeKind.REPLACE: "-/+"}
 COLOUR = {"+": "green", "-": "red", "~": "yellow", "-/+": "cyan"}
@@ -68,6 +68,9 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
     if not plan.has_changes:
         return "No changes. The recorded state matches the specs.\n"
     out = ["ipamctl will perform the following changes:", ""]
+    for a in plan.actions:
+        if a.action is Action.IMPORT:
+            out.append(_paint(f"  <=  {a.address} will be imported ({(a.after or {}).get('id')})", "<=", colour))
     for c in plan.changes:
         sign = KIND_SIGN[c.kind]
         head = f"  {sign:>3} {c.address} {KIND_TEXT[c.kind]}"
@@ -101,7 +104,8 @@ def _short(value) -> str:
 
 def summary_line(plan: Plan) -> str:
     s = plan.summary()
-    text = (f"Plan: {s['create']} to add, {s['update']} to change, {s['replace']} to replace, "
+    imports = f"{s['import']} to import, " if s.get("import") else ""
+    text = (f"Plan: {imports}{s['create']} to add, {s['update']} to change, {s['replace']} to replace, "
             f"{s['delete']} to destroy.")
     blocks = [f"{s[k]} to {k}" for k in ("provision", "allocate", "assign", "deprovision", "release", "unassign")
               if s.get(k)]

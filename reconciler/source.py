@@ -60,6 +60,8 @@ __all__ = [
 
 #: Kinds whose value is one mapping of fields, defined in at most one file.
 SINGLETON_KINDS = frozenset({"ipam", "provider"})
+#: Named kinds whose entries are plain values, not mappings of fields (``import: {vpc.legacy: vpc-2ze...}``).
+SCALAR_KINDS = frozenset({"import"})
 #: File name endings read as spec files (compared case-insensitively).
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 #: Files larger than this are refused without being read.
@@ -565,7 +567,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
                 line = lines.get(name) or kind_lines.get(kind)
             else:
                 line = None
-            if type(entry) is not dict:
+            if type(entry) is not dict and kind not in SCALAR_KINDS:
                 errors.append(SpecError(
                     "Spec.NotAMapping",
                     f"{_show(kind)} '{_show(name)}' must be a mapping of fields, not {_describe(entry)}"

@@ -143,6 +143,9 @@ class Spec(_Model):
     enis: dict[str, EniSpec] = Field(default_factory=dict)
     instance_types: dict[str, InstanceTypeSpec] = Field(
         default_factory=dict, description="Add or override instance types (ENIs and addresses per ENI)")
+    imports: dict[str, str] = Field(
+        default_factory=dict, alias="import",
+        description="Existing cloud resources to adopt: spec address -> id, e.g. {vpc.legacy: vpc-2ze...}")
 
 
 _KINDS_BY_NAME = ("scopes", "pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",

@@ -73,6 +73,45 @@ class Workspace:
         finally:
             provider.close()
 
+    def cloud_reader(self, settings: Mapping):
+        """A client for reading the cloud (``call(action, params)``, ``close()``). A sandbox that was
+        never created reads as an empty cloud, and reading creates nothing."""
+        if settings.get("type", "sandbox") != "sandbox":
+            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
+        path = self.sandbox_path(settings)
+        return SandboxCloud(path if path.is_file() else None)
+
+    def read_discovered(self, doc: SpecDocument, settings: Mapping) -> tuple:
+        """The CIDRs resource discovery finds in the spec's IPAM operating regions (read at plan time,
+        like managed ENIs); nothing when the spec has no IPAM or there is no cloud yet."""
+        from .discovery import discover
+
+        ipam = doc.data.get("ipam") if isinstance(doc.data, dict) else None
+        if not isinstance(ipam, dict) or settings.get("type", "sandbox") != "sandbox":
+            return ()
+        regions = sorted(_ipam_regions(ipam))
+        if not regions or not self.sandbox_path(settings).is_file():
+            return ()
+        client = self.cloud_reader(settings)
+        try:
+            return discover(client, regions)
+        finally:
+            client.close()
+
+    def read_imports(self, doc: SpecDocument, resources: Mapping[str, dict], settings: Mapping) -> dict:
+        """Records of the cloud resources the spec's ``import:`` block adopts and the state does not
+        hold yet, by spec address (read at plan time)."""
+        from .importer import read_imports, spec_imports
+
+        wanted = spec_imports(doc, resources)
+        if not wanted:
+            return {}
+        client = self.cloud_reader(settings)
+        try:
+            return read_imports(client, doc, resources, wanted)
+        finally:
+            client.close()
+
     def provider(self, settings: Mapping) -> ApiProvider:
         if settings.get("type", "sandbox") != "sandbox":
             raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
@@ -87,6 +126,13 @@ def managed_eni_ids(doc: SpecDocument) -> dict[str, str]:
         if isinstance(body, dict) and body.get("managed") is True and isinstance(body.get("id"), str):
             out[f"eni.{name}"] = body["id"]
     return out
+
+
+def _ipam_regions(ipam: dict) -> set[str]:
+    """The managed and operating regions of a raw ``ipam:`` block (strings only, at most 64)."""
+    regions = ipam.get("operating_regions")
+    found = [ipam.get("region"), *(regions if isinstance(regions, list) else ())]
+    return set(sorted({r for r in found if isinstance(r, str) and 0 < len(r) < 64})[:64])
 
 
 def plan_lineage(state: State) -> str | None:

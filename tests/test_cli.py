@@ -105,12 +105,13 @@ def test_state_list_and_show(ws):
 def test_sandbox_call_and_refused_call_mid_apply(ws):
     ws.write("main.yaml", BASE)
     ws.run("apply", "--auto-approve", check=0)
-    # an out-of-band VPC takes the block the next plan will choose, so apply is refused halfway
+    # an out-of-band custom allocation (which resource discovery does not see) takes the block the next
+    # plan will choose, so apply is refused halfway (an out-of-band VPC is refused at plan time: test_drift)
     ws.write("more.yaml", "vpcs:\n  extra: {region: cn-hangzhou, ipv4: {pool: hz-prod, mask: 20}}\n"
              "vswitches:\n  extra-h: {vpc: extra, zone: cn-hangzhou-h, cidr: {mask: 24}}\n")
     pool = ws.json("show")["resources"]["ipam_pool.hz-prod"]["id"]
-    rc, resp = ws.sandbox("CreateVpc", RegionId="cn-hangzhou", Ipv4IpamPoolId=pool, CidrBlock="10.0.16.0/20")
-    assert rc == 0 and resp["VpcId"].startswith("vpc-")
+    rc, resp = ws.sandbox("CreateIpamPoolAllocation", IpamPoolId=pool, Cidr="10.0.16.0/20")
+    assert rc == 0 and resp["IpamPoolAllocationId"].startswith("ipam-pool-alloc-")
     proc = ws.run("apply", "--auto-approve")
     assert proc.returncode == 1 and "OperationDenied.CidrUnavailableInPool" in proc.stderr
     assert "0 of 2 actions were carried out" in proc.stderr
