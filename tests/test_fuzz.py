@@ -122,10 +122,13 @@ def _known_bug(error: ReconcilerError) -> bool:
     return error.code == "Spec.Syntax" and "JSON syntax error" in error.message
 
 
-def _last_line(raw: bytes) -> int:
-    """The last line holding anything but white space, counted as editors count lines (LF, CRLF
-    and a lone CR end a line; U+0085, U+2028 and U+2029 do not)."""
-    text = raw.decode("utf-8", "replace").rstrip()
+def _last_line(raw: bytes, *, trailing: bool = False) -> int:
+    """The last line holding anything but white space (or, with ``trailing``, the last line at
+    all, the empty one after a final line break included), counted as editors count lines: LF,
+    CRLF and a lone CR end a line; U+0085, U+2028 and U+2029 do not."""
+    text = raw.decode("utf-8", "replace")
+    if not trailing:
+        text = text.rstrip(" \t\r\n")  # not str.rstrip(): that takes \v, \f, U+0085... too
     return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
 
 
@@ -142,9 +145,7 @@ def check_error(exc: BaseException, files: dict[str, bytes]) -> list[ReconcilerE
         assert error.file is None or isinstance(error.file, str)
         assert error.line is None or (type(error.line) is int and error.line >= 1), error.line
         if error.file is not None and error.file in files:
-            last = _last_line(files[error.file])
-            if _known_bug(error):
-                last = files[error.file].count(b"\n") + 1
+            last = _last_line(files[error.file], trailing=_known_bug(error))
             assert error.line is None or error.line <= last, \
                 f"{error.file}:{error.line} is past the last line of the file\n{error.message[:500]}"
         elif error.file is not None:
