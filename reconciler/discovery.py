@@ -4,10 +4,11 @@ into one, "Not hosted" when created without IPAM).
 
 :class:`DiscoveredCidr` is the value; :func:`discover` reads it through any client with
 ``call(action, params) -> dict``: for each IPAM that operates in the regions asked (``ListIpams``),
-its default resource discovery's rows of each region (``ListIpamDiscoveredResource``, paged). A
-region no IPAM's discovery covers (before the IPAM exists, say) is read directly (``DescribeVpcs``,
-``DescribeVSwitches``): its CIDRs are all Not hosted, in the default scope of their IP version, as
-a resource discovery would show them.
+its default resource discovery's rows of each region (``ListIpamDiscoveredResource``, paged); a
+region outside every IPAM's operating regions is not discovered. When no IPAM exists yet in the
+regions (before the first apply), they are read directly (``DescribeVpcs``, ``DescribeVSwitches``),
+so that a plan still sees what is there: every CIDR Not hosted, in the default scope of its IP
+version, as a resource discovery would show it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, 
 
     regions = sorted({r for r in operating_regions if isinstance(r, str) and r})
     found: set[DiscoveredCidr] = set()
-    covered: set[str] = set()
     ipams: dict[str, dict] = {}
     for region in regions:
         for ipam in by_token(client, "ListIpams", {"RegionId": region}, "Ipams"):
@@ -54,15 +54,12 @@ def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, 
         if not discovery:
             continue
         for region in sorted(set(regions) & set(ipam.get("OperatingRegionList") or ())):
-            covered.add(region)
             params = {"IpamResourceDiscoveryId": discovery, "RegionId": region}
             for row in by_token(client, "ListIpamDiscoveredResource", params, "IpamDiscoveredResources"):
                 found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
                                          row["Cidr"], row.get("VpcId") or row["ResourceId"],
                                          row.get("IpamPoolId") or None, row.get("IpamScopeId") or None))
-    for region in regions:
-        if region in covered:
-            continue
+    for region in (regions if not ipams else ()):
         for vpc in by_number(client, "DescribeVpcs", {"RegionId": region}, "Vpcs", "Vpc", PAGE_VPC):
             primary, secondary, six = vpc_blocks(vpc)
             for cidr in (primary, *secondary, *six):

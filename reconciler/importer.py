@@ -158,12 +158,15 @@ def _state_regions(resources: Mapping[str, dict]) -> set[str]:
 def import_errors(imports: Mapping[str, dict], recorded: Mapping[str, dict], graph, locate) -> list[ReconcilerError]:
     """Imports the specs cannot take: an address not declared, or the state holding it otherwise."""
     errors: list[ReconcilerError] = []
+    with_ipam = any(a.startswith("ipam.") for a in imports)
     for address in sorted(imports, key=_rank):
         rid = imports[address].get("id")
         if address not in graph:
             found = ("Import.NotInSpec", f"{address} is not declared in the specs; declare it to import {rid}")
         else:
             found = problem(address, rid, recorded)
+            if found and found[0] == "Import.NotImportable" and with_ipam and address.startswith("ipam_scope."):
+                found = None  # a default scope imported with its IPAM
         if found:
             file, line = locate(("import", address))
             errors.append(PlanError(found[0], found[1], address=address, file=file, line=line))

@@ -46,6 +46,8 @@ ResourceNotFound.IpamResourceDiscovery (inferred).
 
 from __future__ import annotations
 
+import weakref
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from reconciler.cidr import Cidr
@@ -75,8 +77,21 @@ class Found:
     used: int | None
 
 
+_VIEWS: "weakref.WeakKeyDictionary[Store, tuple[int, str, list[Found]]]" = weakref.WeakKeyDictionary()
+
+
 def discovered(store: Store, ipam: dict) -> list[Found]:
-    """Every VPC and vSwitch CIDR of the IPAM's operating regions, in region then creation order."""
+    """Every VPC and vSwitch CIDR of the IPAM's operating regions, in region then creation order;
+    computed once per state of the store (pages of a list do not recompute it)."""
+    cached = _VIEWS.get(store)
+    if cached is not None and cached[:2] == (store.generation, ipam["IpamId"]):
+        return cached[2]
+    rows = _discover(store, ipam)
+    _VIEWS[store] = (store.generation, ipam["IpamId"], rows)
+    return rows
+
+
+def _discover(store: Store, ipam: dict) -> list[Found]:
     pools = {p["IpamPoolId"]: p for p in store.find("ipam_pool", "ipam", ipam["IpamId"])}
     hosted = {(a["ResourceId"], a["Cidr"]): pid for pid in pools for a in store.find(ALLOC, "pool", pid)
               if a["ResourceType"] == "VPC"}
@@ -158,10 +173,10 @@ def list_resource_cidrs(req: Request) -> dict:
     else:
         raise fail("MissingParameter.IpamScopeId", "give IpamScopeId or IpamPoolId")
     chosen = _filters(req, rows)
+    overlapping = _overlaps(everything)
 
     def row(f: Found) -> dict:
-        overlaps = [o for o in everything if o.vpc_id != f.vpc_id and o.resource_type == f.resource_type
-                    and o.cidr.overlaps(f.cidr)]
+        overlaps = overlapping(f)
         usage, counts = _usage(f)
         return {"IpamId": f.ipam_id, "IpamScopeId": f.scope_id, "IpamPoolId": f.pool_id, "Cidr": str(f.cidr),
                 "ResourceType": f.resource_type, "ResourceId": f.resource_id, "ResourceRegionId": f.region,
@@ -173,6 +188,29 @@ def list_resource_cidrs(req: Request) -> dict:
                 "ComplianceStatus": _compliance(req.store, f)}
 
     return page_by_token(req, chosen, "IpamResourceCidrs", row)
+
+
+def _overlaps(rows: list[Found]):
+    """``f -> rows of another VPC, of f's type and IP version, overlapping f``, by bisection over the
+    rows sorted by start with the running maximum of their ends."""
+    groups: dict[tuple, tuple[list[int], list[int], list[Found]]] = {}
+    for f in sorted(rows, key=lambda f: (f.cidr.start, f.cidr.end)):
+        starts, reach, items = groups.setdefault((f.resource_type, f.cidr.version), ([], [], []))
+        starts.append(f.cidr.start)
+        reach.append(max(f.cidr.end, reach[-1]) if reach else f.cidr.end)
+        items.append(f)
+
+    def find(f: Found) -> list[Found]:
+        starts, reach, items = groups.get((f.resource_type, f.cidr.version), ([], [], []))
+        out = []
+        j = bisect_right(starts, f.cidr.end) - 1
+        while j >= 0 and reach[j] >= f.cidr.start:
+            if items[j].cidr.end >= f.cidr.start and items[j].vpc_id != f.vpc_id:
+                out.append(items[j])
+            j -= 1
+        return sorted(out, key=lambda o: (o.cidr, o.resource_id))
+
+    return find
 
 
 def _ipam_of_discovery(req: Request) -> dict:

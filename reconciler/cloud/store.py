@@ -85,6 +85,7 @@ class Store:
         self._spaces: dict[tuple, IntervalSet] = {}
         self._undo: list[tuple[str, Resource | None]] | None = None
         self._dirty: dict[str, None] = {}
+        self.generation = 0  # bumped on every change in memory (rollbacks too): a key for derived views
         row = self.conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
         self.seq = int(row[0]) if row else 0
         self._seq_at_begin = self.seq
@@ -195,6 +196,7 @@ class Store:
         self._dirty[rid] = None
 
     def _link(self, res: Resource) -> None:
+        self.generation += 1
         rid, kind = res["_id"], res["_kind"]
         self._res[rid] = res
         self._by_kind.setdefault(kind, {})[rid] = res
@@ -210,6 +212,7 @@ class Store:
                 self._spaces.setdefault(key, IntervalSet()).add(cidr.start, cidr.end, rid)
 
     def _unlink(self, res: Resource) -> None:
+        self.generation += 1
         rid, kind = res["_id"], res["_kind"]
         del self._res[rid]
         del self._by_kind[kind][rid]

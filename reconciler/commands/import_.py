@@ -25,6 +25,7 @@ def register(main: click.Group) -> None:
     def import_cmd(ctx, address, resource_id, as_json, lock_timeout):
         """Adopt the cloud resource ID into the state as ADDRESS (e.g. vpc.legacy vpc-2ze...)."""
         from reconciler import render
+        from reconciler.commands.refresh import no_recovery_pending
         from reconciler.importer import adopt, declared, problem
         from reconciler.providers.alibaba_read import state_regions
         from reconciler.refresh import spec_regions
@@ -35,6 +36,7 @@ def register(main: click.Group) -> None:
         settings = ws.provider_settings(doc)
         backend = ws.backend()
         with backend.lock("import", timeout=lock_timeout):
+            no_recovery_pending(backend)
             state = backend.read()
             rec = state.resources.get(address)
             if rec is not None and rec.get("id") == resource_id:

@@ -15,6 +15,14 @@ import orjson
 from reconciler.errors import StateError
 
 
+def no_recovery_pending(backend) -> None:
+    """Refuse to write a snapshot while an interrupted apply has calls in flight (apply recovers them)."""
+    pending = getattr(backend, "pending_intents", None)
+    if pending is not None and pending():
+        raise StateError("State.RecoveryPending", "an interrupted apply left calls in flight; run `ipamctl apply` "
+                         "first, which finishes and records them")
+
+
 def register(main: click.Group) -> None:
     @main.command("refresh")
     @click.option("--json", "as_json", is_flag=True)
@@ -32,10 +40,7 @@ def register(main: click.Group) -> None:
         doc = load_specs_or_none(ws)
         settings = ws.provider_settings(doc)
         with backend.lock("refresh", timeout=lock_timeout):
-            pending = getattr(backend, "pending_intents", None)
-            if pending is not None and pending():
-                raise StateError("State.RecoveryPending", "an interrupted apply left calls in flight; run "
-                                 "`ipamctl apply` first, which finishes and records them")
+            no_recovery_pending(backend)
             state = backend.read()
             observed = observe(ws, state.resources, settings, spec_regions(doc))
             report = drift(state.resources, observed)
