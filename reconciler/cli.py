@@ -102,9 +102,9 @@ def _plan(ws: Workspace, refresh: bool = False):
 def plan_cmd(ctx, out, as_json, detailed_exitcode, refresh):
     """Show the ordered actions that turn the recorded state into the desired one."""
     ws: Workspace = ctx.obj["ws"]
-    plan, _, settings = _plan(ws, refresh)
     if note := pending_note(ws.backend()):
         click.echo(note, err=True)
+    plan, _, settings = _plan(ws, refresh)
     if out:
         _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
     if as_json:
@@ -157,6 +157,9 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
                     click.echo("Apply cancelled.")
                     sys.exit(1)
         if not plan.has_changes:
+            if backend.journal_path.exists():
+                with backend.transaction(state):  # fold what a killed apply recorded into the snapshot
+                    pass
             if as_json:
                 _json({"applied": [], "failed": None, "serial": state.serial, "recovery": recovered.to_dict()})
             else:
@@ -164,13 +167,23 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
             return
         provider = faults.wrap_provider(ws.provider(settings))
         try:
-            with backend.transaction(state) as txn:
+            txn = backend.transaction(state)
+            with txn:  # an escaping exception still commits what was recorded
                 result = apply_plan(plan, provider, txn, state, echo, provider_settings=settings,
                                     window=_intent_window())
-                final = txn.commit()
+                final, unwritten = _commit(txn)
         finally:
             provider.close()
-    _report(result, final, plan, as_json, recovered)
+    _report(result, final, plan, as_json, recovered, unwritten)
+
+
+def _commit(txn):
+    """Commit; when the snapshot cannot be written, the error (the journal keeps the changes)."""
+    try:
+        return txn.commit(), None
+    except StateError as exc:
+        txn.close()
+        return txn.state, exc
 
 
 def _intent_window() -> int | None:
@@ -185,6 +198,9 @@ def _recover(ws: Workspace, backend, echo, as_json):
         click.echo("Recovering the calls an interrupted apply left in flight (same ClientTokens):")
     report = recover(backend, lambda settings: faults.wrap_provider(ws.provider(settings)), echo)
     if not as_json and report.anything:
+        if report.dropped:
+            click.echo(f"{len(report.dropped)} action(s) of the interrupted apply had not started; they are dropped "
+                       "and planned anew.")
         if report.cancelled:
             click.echo(f"{len(report.cancelled)} action(s) of the interrupted apply were never carried out "
                        f"(re-issuing the first was refused: {report.refusal}); they are dropped and planned anew.",
@@ -204,25 +220,29 @@ def _progress(colour: bool):
     return echo
 
 
-def _report(result, final, plan, as_json, recovered) -> None:
+def _report(result, final, plan, as_json, recovered, unwritten=None) -> None:
+    errors = [e for e in (result.error, unwritten) if e is not None]
     if as_json:
         _json({"applied": [a.to_dict() for a in result.done],
                "failed": result.failed.to_dict() if result.failed else None,
                "in_doubt": [a.to_dict() for a in result.in_doubt],
-               "errors": render.errors_document(result.error)["errors"] if result.error else [],
+               "errors": [d for e in errors for d in render.errors_document(e)["errors"]],
                "serial": final.serial, "recovery": recovered.to_dict()})
-    elif result.ok:
+    elif result.ok and unwritten is None:
         click.echo(f"\nApply complete: {len(result.done)} actions. {render.summary_line(plan).replace('Plan: ', '')}")
         click.echo(f"State serial {final.serial}.")
     else:
-        click.echo(render.render_errors(result.error), err=True, nl=False)
-        click.echo(f"{len(result.done)} of {len(plan.actions)} actions were carried out and are recorded in the state "
+        for error in errors:
+            click.echo(render.render_errors(error), err=True, nl=False)
+        where = ("the state" if unwritten is None else
+                 "the state journal (read with the state; the snapshot is rewritten by the next apply)")
+        click.echo(f"{len(result.done)} of {len(plan.actions)} actions were carried out and are recorded in {where} "
                    f"(serial {final.serial}); run `ipamctl plan` to see what remains.", err=True)
         if result.in_doubt:
             click.echo(f"{len(result.in_doubt)} more may have been carried out ({result.in_doubt[0].address} "
                        f"{result.in_doubt[0].api}...): their intents are recorded, and the next `ipamctl apply` "
                        "re-issues them with the same ClientTokens and records the results before planning.", err=True)
-    if not result.ok:
+    if errors:
         sys.exit(1)
 
 

@@ -8,7 +8,9 @@ Files in ``state_dir``:
 * ``state.json.backup`` -- the snapshot before the last write. (When that snapshot was damaged,
   it is kept as ``state.json.damaged`` instead and the backup is left alone.)
 * ``state.journal`` -- changes recorded by a running (or crashed) apply and not yet in the
-  snapshot (see :mod:`reconciler.journal`). ``read()`` replays it; a snapshot write clears it.
+  snapshot, and the intents of its cloud calls (see :mod:`reconciler.journal`). ``read()`` replays
+  the changes; a snapshot write clears the journal but for the intents still pending, which it
+  carries over (they are resolved only by recovery, :mod:`reconciler.recovery`).
 * ``.lock`` -- the workspace lock (see :mod:`reconciler.lock`).
 
 The backend does not take the lock itself: commands that change the state hold
@@ -19,14 +21,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Iterator
 
+from reconciler import faults
 from reconciler.errors import StateError
-from reconciler.journal import JournalContents, JournalEntry, JournalWriter, fsync_dir, read_journal
+from reconciler.journal import (Intent, JournalContents, JournalEntry, JournalWriter, encode_intent, fsync_dir,
+                                read_journal)
 from reconciler.lock import LockInfo, WorkspaceLock
 from reconciler.state import State, StateBuilder, parse_state
+from reconciler.transaction import StateTransaction
 
 SNAPSHOT, BACKUP, JOURNAL, LOCK = "state.json", "state.json.backup", "state.journal", ".lock"
 DAMAGED = "state.json.damaged"
@@ -46,12 +51,20 @@ class LocalStateBackend:
 
     def read(self) -> State:
         """Snapshot plus journal; an empty State when there is neither. StateError on damage."""
+        return self.read_with_intents()[0]
+
+    def read_with_intents(self) -> tuple[State, list[Intent]]:
+        """The state and the pending intents of the journal (calls that may have been made and
+        whose results are not recorded: an interrupted apply's), read together."""
         for _ in range(5):  # retried if a snapshot write lands while we read (an unlocked reader)
             before = _identity(self.snapshot_path)
             state, journal = self._read_once()
             if _identity(self.snapshot_path) == before:
-                return state
-        return state
+                break
+        return state, journal.pending if journal is not None else []
+
+    def pending_intents(self) -> list[Intent]:
+        return self.read_with_intents()[1]
 
     def _read_once(self) -> tuple[State, JournalContents | None]:
         data = self._read_bytes(self.snapshot_path)
@@ -111,9 +124,10 @@ class LocalStateBackend:
         except (ValueError, OSError, StateError) as exc:
             about = f"The backup {backup} is not readable either ({exc})."
         if path == self.journal_path:
-            fix = (f"The journal holds changes recorded after the snapshot {snap}. To read the snapshot "
-                   f"alone, move the journal aside (`mv {path} {path}.damaged`), then compare the "
-                   "damaged lines with the cloud and import what is missing (`ipamctl plan` shows it).")
+            fix = (f"The journal holds changes recorded after the snapshot {snap}, and the intents of calls "
+                   f"in flight. To read the snapshot alone, move the journal aside (`mv {path} {path}.damaged`), "
+                   "then compare its damaged lines and its intents (calls that may have been made) with the "
+                   "cloud and import what is missing (`ipamctl plan` shows it).")
         else:
             keep = f"keep the damaged file (`cp {snap} {snap}.damaged`), then " if snap.exists() else ""
             fix = (f"To restore: {keep}"
@@ -123,14 +137,19 @@ class LocalStateBackend:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def write(self, state: State) -> None:
-        """Replace the snapshot with ``state`` atomically and durably and clear the journal.
+    def write(self, state: State, *, keep_intents: list[Intent] | None = None) -> None:
+        """Replace the snapshot with ``state`` atomically and durably and clear the journal, but for
+        its pending intents (``keep_intents``, else those the journal on disk holds), which are
+        carried over into a new journal (written aside, fsynced, renamed over the old one).
 
         Unconditional: it does not compare serials or lineages with what is on disk (hold the
         lock and read first); it only refuses to overwrite a snapshot of a newer format
         (``State.UnsupportedVersion``). On failure (``State.WriteFailed``) the previous snapshot
-        and journal are left as they were.
+        and journal are left as they were -- or, when only the journal step failed, the new
+        snapshot with the old journal, whose changes up to it are then skipped on reading.
         """
+        if keep_intents is None:
+            keep_intents = self._pending_on_disk()
         data = state.to_json_bytes()
         tmp = self.state_dir / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
         try:
@@ -146,12 +165,42 @@ class LocalStateBackend:
             raise
         try:
             fsync_dir(self.state_dir)
-            if self.journal_path.exists():
-                os.unlink(self.journal_path)
-                fsync_dir(self.state_dir)
+            faults.point("snapshot-replaced")
+            self._reset_journal(keep_intents)
         except OSError as exc:
             raise _write_failed(self.snapshot_path, exc, f"serial {state.serial} was written but may not be "
                                 "durable yet; the journal is still there and replays harmlessly") from exc
+
+    def _pending_on_disk(self) -> list[Intent]:
+        try:
+            journal = read_journal(self.journal_path)
+        except ValueError:
+            return []  # damaged: read() refuses to go on before anything is written over it
+        except StateError as exc:
+            if not os.path.lexists(self.journal_path):
+                return []
+            raise StateError("State.WriteFailed", f"{exc.detail}; the snapshot was not written, so that the "
+                             "intents the journal may hold are not lost") from exc
+        return journal.pending if journal is not None else []
+
+    def _reset_journal(self, intents: list[Intent]) -> None:
+        """Replace the journal by one holding only ``intents`` (written aside, fsynced, renamed over
+        it), or remove it when there are none."""
+        if intents:
+            data = b"".join(encode_intent(i) for i in intents)
+            tmp = self.state_dir / f".{self.journal_path.name}.{uuid.uuid4().hex}.tmp"
+            try:
+                _write_new(tmp, data)
+                os.replace(tmp, self.journal_path)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+            fsync_dir(self.state_dir)
+            faults.synced(len(data))
+        elif self.journal_path.exists():
+            os.unlink(self.journal_path)
+            fsync_dir(self.state_dir)
+            faults.synced(0)
 
     def _keep_previous(self) -> None:
         """Hard-link (or copy) the current snapshot to the backup -- or, when it is damaged, to
@@ -176,8 +225,9 @@ class LocalStateBackend:
     def transaction(self, base: State) -> "StateTransaction":
         """A transaction recording changes on top of ``base``, which must be the state on disk.
 
-        When the journal holds entries (or a torn tail), or there is no snapshot yet, ``base``
-        is written as the snapshot first so that the journal starts clean.
+        When the journal holds changes, resolved intents or a torn tail, or there is no snapshot
+        yet, ``base`` is written as the snapshot first so that the journal starts clean -- holding
+        only the pending intents, which the transaction knows (recovery resolves them).
         """
         on_disk, journal = self._read_once()
         if self.snapshot_path.exists():
@@ -187,72 +237,48 @@ class LocalStateBackend:
             if on_disk.serial != base.serial or on_disk.resources != base.resources:
                 raise StateError("State.Stale", f"the state in {self.state_dir} is at serial {on_disk.serial}, "
                                  f"but this run started from serial {base.serial}; it changed meanwhile, plan again")
-        if not self.snapshot_path.exists() or journal is not None and journal.size:
-            self.write(base)
-        return StateTransaction(base, JournalWriter(self.journal_path), self.write)
+        pending = journal.pending if journal is not None else []
+        if not self.snapshot_path.exists() or journal is not None and journal.entries:
+            self.write(base, keep_intents=pending)
+        elif journal is not None and (journal.torn or len(journal.intents) > len(pending)):
+            try:
+                self._reset_journal(pending)  # nothing to fold: drop resolved intents and a torn tail
+            except OSError as exc:
+                raise _write_failed(self.journal_path, exc, "the journal is unchanged") from exc
+        return StateTransaction(base, JournalWriter(self.journal_path), self.write, pending,
+                                journal.last_intent + 1 if journal is not None else 1)
 
     # -- locking -----------------------------------------------------------------------------
 
-    def lock(self, command: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
-        return self._lock.hold(command, timeout)
+    @contextmanager
+    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        try:
+            info = self._lock.acquire(command, timeout)
+        except StateError as exc:
+            if exc.code != "State.LockStale":
+                raise
+            raise StateError(exc.code, exc.detail + self._in_flight_note()) from None
+        try:
+            yield info
+        finally:
+            self._lock.release()
+
+    def _in_flight_note(self) -> str:
+        try:
+            pending = self.pending_intents()
+        except StateError:
+            return ""
+        if not pending:
+            return ""
+        return (f" It left {len(pending)} cloud call(s) in flight (intents in {self.journal_path}); the next "
+                "`ipamctl apply` re-issues them with their ClientTokens and records what they did before "
+                "planning anything new.")
 
     def lock_info(self) -> LockInfo | None:
         return self._lock.info()
 
     def force_unlock(self, lock_id: str) -> None:
         self._lock.force_unlock(lock_id)
-
-
-class StateTransaction:
-    """Records one apply's changes durably as they complete; ``commit`` folds them into a snapshot.
-
-    ``record`` appends to the journal and fsyncs before returning, so a crash loses nothing that
-    was recorded. ``commit`` may be called more than once (each writes a snapshot of everything
-    so far); leaving the ``with`` block commits what is uncommitted, also when an exception
-    escapes (the changes happened in the cloud; there is nothing to roll back). A commit failing
-    while another exception escapes is added to it as a note; the journal keeps the changes.
-    """
-
-    def __init__(self, base: State, journal: JournalWriter, write: Callable[[State], None]):
-        self._state = base
-        self._journal = journal
-        self._write = write
-        self._pending = 0
-        self._closed = False
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    def record(self, address: str, record: dict | None) -> State:
-        if self._closed:
-            raise StateError("State.TransactionClosed", "the transaction has ended; start a new one", address=address)
-        new = self._state.with_change(address, record)
-        owned = new.resources.get(address)
-        self._journal.append(JournalEntry(new.lineage, new.serial, address, owned))
-        self._state, self._pending = new, self._pending + 1
-        return new
-
-    def commit(self) -> State:
-        if self._pending:
-            self._journal.close()  # the write removes the file; the next record starts a new one
-            self._write(self._state)
-            self._journal, self._pending = JournalWriter(self._journal.path), 0
-        return self._state
-
-    def __enter__(self) -> "StateTransaction":
-        return self
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        try:
-            self.commit()
-        except StateError as failure:
-            if exc is None:
-                raise
-            exc.add_note(f"and the state snapshot could not be written: {failure}")
-        finally:
-            self._journal.close()
-            self._closed = True
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -266,9 +292,7 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
 def _write_new(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        faults.write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
