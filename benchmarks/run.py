@@ -180,15 +180,17 @@ def stage_timings(ws: Path, repeat: int, memory: bool = True) -> dict:
     best: dict[str, float] = {}
     rss: dict[str, float] = {}
     total = float("inf")
-    facts = None
+    facts = gcs = None
     for _ in range(repeat):
         r = json_process([PY, "-m", "benchmarks.stages", str(ws)])
         for k, v in r["times"].items():
             best[k] = min(best.get(k, float("inf")), v)
-        total = min(total, r["total_s"])
+        if r["total_s"] < total:
+            total, gcs = r["total_s"], r.get("gc_by_stage_s")
         rss = r["rss_mb"]
         facts = r["facts"]
-    out = {"best_s": best, "total_s": total, "rss_mb": rss, "facts": facts, "repeat": repeat}
+    out = {"best_s": best, "total_s": total, "rss_mb": rss, "facts": facts, "repeat": repeat, "gc_by_stage_s": gcs,
+           "gc_mode": r.get("gc_mode")}
     if memory:
         m = json_process([PY, "-m", "benchmarks.stages", str(ws), "--memory"])
         out["heap_peak_mb"] = {k: v / 2**20 for k, v in m["heap_peak_bytes"].items()}
@@ -258,12 +260,12 @@ def apply_benchmark(wss: gen.Workspaces, work: Path) -> dict:
 
 def gc_share(ws: Path, repeat: int) -> dict:
     out = {}
-    for mode in ("callbacks", "disable", "freeze"):  # callbacks: default thresholds, collections timed
+    for mode in ("callbacks", "disable", "freeze", "cli"):  # callbacks: default thresholds, collections timed
         runs = [json_process([PY, "-m", "benchmarks.stages", str(ws), "--gc", mode]) for _ in range(repeat)]
         best = min(runs, key=lambda r: r["total_s"])
         out[mode] = {"total_s": best["total_s"], "rss_mb": max(r["rss_mb"]["render-json"] for r in runs),
                      "imports_s": best.get("imports_s")}
-        if mode == "callbacks":
+        if mode in ("callbacks", "cli"):
             out[mode]["gc_s"] = best["gc_s"]
             out[mode]["gc_collections"] = best["gc_collections"]
             out[mode]["gc_by_stage_s"] = best["gc_by_stage_s"]
@@ -448,7 +450,7 @@ def markdown(results: dict) -> str:
     if stages:
         out += ["### Stages", "",
                 "Each stage called directly (`benchmarks/stages.py`, the calls `make_plan` and the `plan` command make), "
-                "in a fresh process per run; time is the best of the runs, memory the peak of Python allocations "
+                "in a fresh process per run, the collector set up as `ipamctl` sets it; time is the best of the runs, memory the peak of Python allocations "
                 "during the stage above what was allocated when it began (tracemalloc, a separate pass), and the "
                 "process's peak RSS after the stage.", ""]
         for n in sorted(stages, key=int):
@@ -525,7 +527,7 @@ def markdown(results: dict) -> str:
         rows = [(k, base[k]) for k in ("parse_yaml", "parse_json") if k in base]
         if rows:
             out += ["**Parse** — all spec files of the cold workspace, read and merged; the same data checked equal.", "",
-                    "| format | files | size | method | time | vs project |", "|---|---|---|---|---|---|"]
+                    "| format | files | size | method | time | project's time ÷ this |", "|---|---|---|---|---|---|"]
             for _k, p in rows:
                 proj = p["best_s"]["project"]
                 for name, t in p["best_s"].items():
@@ -544,14 +546,22 @@ def markdown(results: dict) -> str:
             else:
                 out += [f"**Overlap audit** — {o.get('note')}.", ""]
     g = results.get("gc")
+    cold = results.get("stages", {}).get(str(results.get("gc_size")), {}).get("cold")
+    if g and "cli" not in g and cold and cold.get("gc_mode") == "cli":
+        g = dict(g, cli={"total_s": cold["total_s"], "rss_mb": cold["rss_mb"].get("render-json"),
+                         "gc_by_stage_s": cold.get("gc_by_stage_s")})
     if g:
         cb = g["callbacks"]
         out += [f"### The cyclic GC (cold plan, N = {int(results['gc_size']):,}, in-process pipeline)", "",
-                "| GC setting | pipeline time | peak RSS |", "|---|---|---|"]
-        for mode, text in (("callbacks", "default thresholds (collections timed)"), ("disable", "`gc.disable()` for the run"),
-                           ("freeze", "`gc.freeze()` after loading the specs")):
+                "The pipeline of the stage table, `render --json` included, in one process per setting.", "",
+                "| GC setting | pipeline time | of which in collections | peak RSS |", "|---|---|---|---|"]
+        for mode, text in (("callbacks", "Python's default thresholds"), ("disable", "`gc.disable()` for the run"),
+                           ("freeze", "`gc.freeze()` after loading the specs, default thresholds"),
+                           ("cli", "as `ipamctl` sets it: `gc.freeze()` after the imports, thresholds 200,000/1,000/1,000")):
             if mode in g:
-                out.append(f"| {text} | {_s(g[mode]['total_s'])} | {_mb(g[mode]['rss_mb'])} |")
+                gcs = g[mode].get("gc_by_stage_s")
+                inside = _s(sum(v for k, v in gcs.items() if k != "imports")) if gcs else "–"
+                out.append(f"| {text} | {_s(g[mode]['total_s'])} | {inside} | {_mb(g[mode]['rss_mb'])} |")
         by = dict(cb["gc_by_stage_s"])
         during_imports = by.pop("imports", 0.0)
         in_pipeline = sum(by.values())
@@ -571,7 +581,9 @@ def markdown(results: dict) -> str:
     if prof:
         cp = prof["cprofile"]
         out += [f"### Profile of the cold plan (N = {int(results['gc_size']):,}, YAML)", "",
-                f"cProfile, whole pipeline in one process ({_s(cp['wall_s'])} under the profiler; stats in "
+                f"cProfile, the whole pipeline of the stage table (`render --json` included) in one process, the "
+                "collector set up as `ipamctl` sets it "
+                f"({_s(cp['wall_s'])} under the profiler; stats in "
                 f"`{Path(cp['file']).relative_to(REPO) if cp['file'].startswith(str(REPO)) else cp['file']}`, "
                 "open with `python -m pstats`).", "",
                 "Top functions of the project by cumulative time:", "",
@@ -587,6 +599,8 @@ def markdown(results: dict) -> str:
             out += ["", f"pyinstrument ({_s(pi['wall_s'])}; full output in `{Path(pi['file']).name}` under "
                     "`benchmarks/.work/`), the top of the call tree:", "", "```"] + lines[:60] + ["```"]
         out += [""]
+    for note in results.get("notes", []):
+        out += [f"*Note:* {note}.", ""]
     out += [END]
     return "\n".join(out)
 
@@ -656,6 +670,15 @@ def smoke(work: Path, n: int = 1000) -> dict:
     return checks
 
 
+def _overlay(base: dict, top: dict) -> None:
+    """Lay ``top`` over ``base``: nested mappings merged, anything else replaced."""
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("best_s", "rss_mb", "heap_peak_mb"):
+            _overlay(base[k], v)
+        else:
+            base[k] = v
+
+
 # ---- main ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="The benchmark suite of issue 5; writes docs/performance.md")
@@ -672,6 +695,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--diff-budget", type=float, default=150.0)
     p.add_argument("--skip", default="", help="comma-separated: stages,processes,apply,gc,profile,baselines")
     p.add_argument("--smoke", action="store_true", help="N=1,000: check results, not times")
+    p.add_argument("--results", default=None, help="results file (default WORK/results.json)")
+    p.add_argument("--merge", action="store_true", help="start from the results file and replace only what is measured")
+    p.add_argument("--report-only", action="store_true", help="write the document from the results file(s)")
+    p.add_argument("--overlay", default="", help="with --report-only: results files laid over --results")
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -686,9 +713,23 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     formats = args.formats.split(",")
     apply_sizes = sizes if args.apply_sizes is None else [int(s) for s in args.apply_sizes.split(",") if s]
+    results_path = Path(args.results) if args.results else work / "results.json"
+    if args.report_only:
+        results = json.loads(results_path.read_text())
+        for extra in filter(None, args.overlay.split(",")):
+            top = json.loads(Path(extra).read_text())
+            parts = [k for k in ("processes", "startup", "stages", "gc", "profile") if top.get(k)]
+            _overlay(results, {k: top[k] for k in parts})
+            results.setdefault("notes", []).append(f"{', '.join(parts)} from `{top['command']}`, run right after "
+                                                   f"({top['elapsed_min']:.0f} min)")
+        write_doc(results, Path(args.out))
+        return 0
     results: dict = {"machine": machine(), "command": "python -m benchmarks.run " + " ".join(argv or sys.argv[1:]),
                      "repeat": args.repeat, "generated": {}, "processes": {}, "stages": {}, "apply": {}}
-    results_path = work / "results.json"
+    if args.merge and results_path.exists():
+        old = json.loads(results_path.read_text())
+        _overlay(old, {k: v for k, v in results.items() if k not in ("generated", "processes", "stages", "apply")})
+        results = old
 
     def save():
         results["elapsed_min"] = (time.perf_counter() - t0) / 60

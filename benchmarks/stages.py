@@ -7,12 +7,14 @@ validate (pydantic), graph (networkx, reference and cycle checks), resolve (ever
 order (actions and their dependency graph, topological order), render (the text plan; what
 ``ipamctl plan`` prints) and, apart, render-json (the JSON plan of ``--json`` / ``--out``).
 
-    python -m benchmarks.stages WS [--memory] [--gc {default,disable,callbacks,freeze}]
+    python -m benchmarks.stages WS [--memory] [--gc {cli,default,disable,callbacks,freeze}]
         [--profile cprofile|pyinstrument --profile-out FILE]
 
 prints one JSON object: seconds per stage, peak RSS after each stage, and with ``--memory`` the
 peak of Python allocations during each stage above what was allocated when it started
-(tracemalloc; slower, so timings of a ``--memory`` pass are not reported).
+(tracemalloc; slower, so timings of a ``--memory`` pass are not reported). The cyclic collector is
+set up as ``ipamctl`` sets it (``--gc cli``: ``gc.freeze()`` after the imports, thresholds
+200,000 / 1,000 / 1,000, as in ``reconciler/cli.py``) unless ``--gc`` says otherwise.
 """
 
 from __future__ import annotations
@@ -89,7 +91,13 @@ def pipeline(ws_path: Path, timer) -> dict:
             "json_bytes": len(data)}
 
 
-def run(ws: Path, memory: bool = False, gc_mode: str = "default") -> dict:
+def cli_gc() -> None:
+    """The collector as ``ipamctl`` sets it up (reconciler/cli.py, main(): after the imports)."""
+    gc.freeze()
+    gc.set_threshold(200_000, 1000, 1000)
+
+
+def run(ws: Path, memory: bool = False, gc_mode: str = "cli") -> dict:
     times: dict[str, float] = {}
     rss: dict[str, float] = {}
     heap: dict[str, int] = {}
@@ -99,7 +107,7 @@ def run(ws: Path, memory: bool = False, gc_mode: str = "default") -> dict:
 
     if gc_mode == "disable":
         gc.disable()
-    if gc_mode == "callbacks":
+    if gc_mode in ("callbacks", "cli"):
         def cb(phase, info):
             now = time.perf_counter()
             if phase == "start":
@@ -137,6 +145,8 @@ def run(ws: Path, memory: bool = False, gc_mode: str = "default") -> dict:
     t0 = time.perf_counter()
     imports()
     import_s = time.perf_counter() - t0
+    if gc_mode == "cli":
+        cli_gc()
     t0 = time.perf_counter()
     facts = pipeline(ws, timer)
     total = time.perf_counter() - t0
@@ -144,7 +154,7 @@ def run(ws: Path, memory: bool = False, gc_mode: str = "default") -> dict:
               "gc_stats": gc.get_stats()}
     if memory:
         result["heap_peak_bytes"] = heap
-    if gc_mode == "callbacks":
+    if gc_mode in ("callbacks", "cli"):
         result["gc_s"] = gc_time[0]
         result["gc_collections"] = gc_time[1]
         result["gc_by_stage_s"] = gc_by_stage
@@ -158,6 +168,7 @@ def profile(ws: Path, kind: str, out: Path) -> dict:
         import pstats
 
         imports()
+        cli_gc()
         prof = cProfile.Profile()
         t = time.perf_counter()
         prof.enable()
@@ -174,6 +185,7 @@ def profile(ws: Path, kind: str, out: Path) -> dict:
         from pyinstrument import Profiler
 
         imports()
+        cli_gc()
         prof = Profiler(interval=0.001)
         t = time.perf_counter()
         prof.start()
@@ -197,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("ws")
     p.add_argument("--memory", action="store_true")
-    p.add_argument("--gc", default="default", choices=["default", "disable", "callbacks", "freeze"])
+    p.add_argument("--gc", default="cli", choices=["cli", "default", "disable", "callbacks", "freeze"],
+                   help="cli (the default): as ipamctl sets it up; default: Python's thresholds")
     p.add_argument("--profile", choices=["cprofile", "pyinstrument"])
     p.add_argument("--profile-out")
     args = p.parse_args(argv)
