@@ -55,10 +55,14 @@ def client_token(lineage: str, serial: int, action: PlannedAction) -> str:
     """Idempotency token of one action of one plan: a retried or recovered call is not carried out twice.
 
     From the state's lineage, the serial the plan was made against, the action's place and what it
-    does (API, CIDR, the record it writes). It is written into the call's intent, and recovery
-    re-uses that written token, never a recomputed one."""
-    what = canonical_bytes([action.api, action.cidr, _plain(action.before), _plain(action.after)])
-    raw = f"{lineage}:{serial}:{action.order}:{action.address}:{action.action.value}:".encode() + what
+    does (API, CIDR, the records before and after). It is written into the call's intent, and
+    recovery re-uses that written token, never a recomputed one."""
+    return _token(lineage, serial, action.to_dict())
+
+
+def _token(lineage: str, serial: int, a: dict) -> str:
+    what = canonical_bytes([a["api"], a["cidr"], a["before"], a["after"]])
+    raw = f"{lineage}:{serial}:{a['order']}:{a['address']}:{a['action']}:".encode() + what
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
@@ -102,12 +106,11 @@ def apply_plan(
 
     for k, batch in enumerate(batches):
         if k == len(intents):
-            chunk = batches[k:k + pace.window()]
+            chunk = [[a.to_dict() for a in b] for b in batches[k:k + pace.window()]]
             try:
                 started = time.perf_counter()
-                intents.extend(transaction.intend([
-                    (client_token(base.lineage, plan.serial, b[0]), b[0].api, [a.to_dict() for a in b], settings)
-                    for b in chunk]))
+                intents.extend(transaction.intend([(_token(base.lineage, plan.serial, b[0]), b[0]["api"], b, settings)
+                                                   for b in chunk]))
                 pace.synced(time.perf_counter() - started)
             except StateError as exc:
                 if on_step:
@@ -206,11 +209,3 @@ def _noted(error: ReconcilerError, note: str) -> ReconcilerError:
     clone.detail = f"{error.detail}; {note}"
     Exception.__init__(clone, clone.message)
     return clone
-
-
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

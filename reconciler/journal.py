@@ -321,6 +321,18 @@ def boot_id() -> str | None:
         return None
 
 
+def split_pending(pending: list[Intent]) -> tuple[list[Intent], list[Intent]]:
+    """(the pending intents whose calls may have been made, those known never started).
+
+    Calls are made one at a time and each result is written before the next call starts; written
+    lines survive a killed process. So when the intents were written in this boot, only the first
+    pending one can have been started. After a reboot (or without a boot id) any of them may."""
+    current = boot_id()
+    if current is not None and all(i.boot == current for i in pending):
+        return pending[:1], pending[1:]
+    return pending, []
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -330,5 +342,5 @@ def fsync_dir(path: Path) -> None:
 
 
 __all__ = ["JournalEntry", "JournalContents", "JournalWriter", "Intent", "encode_entry", "encode_intent",
-           "encode_done", "encode_cancel", "decode_entry", "decode_line", "parse_journal", "read_journal", "boot_id",
+           "encode_done", "encode_cancel", "decode_entry", "decode_line", "parse_journal", "read_journal", "boot_id", "split_pending",
            "fsync_dir"]

@@ -28,7 +28,7 @@ from typing import Iterator
 from reconciler import faults
 from reconciler.errors import StateError
 from reconciler.journal import (Intent, JournalContents, JournalEntry, JournalWriter, encode_intent, fsync_dir,
-                                read_journal)
+                                read_journal, split_pending)
 from reconciler.lock import LockInfo, WorkspaceLock
 from reconciler.state import State, StateBuilder, parse_state
 from reconciler.transaction import StateTransaction
@@ -270,9 +270,11 @@ class LocalStateBackend:
             return ""
         if not pending:
             return ""
-        return (f" It left {len(pending)} cloud call(s) in flight (intents in {self.journal_path}); the next "
-                "`ipamctl apply` re-issues them with their ClientTokens and records what they did before "
-                "planning anything new.")
+        maybe, never = split_pending(pending)
+        unstarted = f", and {len(never)} announced but not started" if never else ""
+        return (f" It left {len(maybe)} cloud call(s) in flight{unstarted} (intents in {self.journal_path}); the "
+                "next `ipamctl apply` re-issues the calls in flight with their ClientTokens and records what they "
+                "did before planning anything new.")
 
     def lock_info(self) -> LockInfo | None:
         return self._lock.info()

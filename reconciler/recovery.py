@@ -36,7 +36,7 @@ from typing import Callable, Mapping
 from . import faults
 from .apply import ambiguous
 from .errors import CloudError, ReconcilerError, StateError
-from .journal import Intent, boot_id
+from .journal import Intent, split_pending
 from .plan import Action, PlannedAction
 from .providers.alibaba import PartialStep
 from .state import State
@@ -81,10 +81,7 @@ def describe(intents: list[Intent]) -> list[str]:
 
 def split(pending: list[Intent]) -> tuple[list[Intent], list[Intent]]:
     """(the intents to re-issue, those known never started): see the module doc."""
-    current = boot_id()
-    if current is not None and all(i.boot == current for i in pending):
-        return pending[:1], pending[1:]
-    return pending, []
+    return split_pending(pending)
 
 
 def pending_note(backend) -> str | None:

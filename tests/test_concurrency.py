@@ -56,7 +56,7 @@ def test_second_apply_waits_for_the_lock_then_finds_nothing_to_do(tmp_path, atte
 
 def test_pipelines_planning_against_the_same_state_never_hand_out_a_block_twice(tmp_path):
     """Each try: pipeline A plans VPC a-i, pipeline B plans VPC b-i, both from the same pool, both
-    against the same state -- so both plans choose the same lowest free /20. Both apply at once."""
+    against the same state -- so both plans choose the same lowest free /24. Both apply at once."""
     root = make_workspace(tmp_path / "ws", crash_spec(2))
     assert ipamctl(root, "apply", "--auto-approve").returncode == 0
     spec = root / "specs" / "main.yaml"
@@ -87,7 +87,7 @@ def test_pipelines_planning_against_the_same_state_never_hand_out_a_block_twice(
 
 
 def _vpc(name: str) -> str:
-    return f"  {name}: {{region: cn-hangzhou, ipv4: {{pool: team-0, mask: 20}}}}\n"
+    return f"  {name}: {{region: cn-hangzhou, ipv4: {{pool: team-0, mask: 24}}}}\n"
 
 
 def _with_vpcs(base: str, lines: list[str]) -> str:

@@ -75,12 +75,14 @@ def _cut_to_durable(root: Path, log: Path) -> None:
             f.truncate(min(durable, journal.stat().st_size))
 
 
-def _unlock(root: Path, env: dict) -> None:
-    """The next apply reports the stale lock (holder, time, command); force-unlock clears it."""
+def _unlock(root: Path, env: dict, in_flight: bool = False) -> None:
+    """The next apply reports the stale lock (holder, time, command, calls in flight); force-unlock clears it."""
     stale = lock_id(root)
     assert stale, "a killed apply leaves its lock"
     refused = ipamctl(root, "apply", "--auto-approve", env=env)
     assert refused.returncode == 1 and "State.LockStale" in refused.stderr, refused.stderr
+    if in_flight:
+        assert re.search(r"It left \d+ cloud call\(s\) in flight", refused.stderr), refused.stderr
     assert stale in refused.stderr and "running 'apply'" in refused.stderr
     assert re.search(r"pid \d+@", refused.stderr) and re.search(r"at \d{4}-\d\d-\d\dT", refused.stderr)
     assert f"ipamctl force-unlock {stale}" in refused.stderr
@@ -101,7 +103,7 @@ def test_killed_apply_converges(tmp_path, point, k, mode):
         _cut_to_durable(root, log)
         env = {"IPAM_FAULT_BOOT_ID": "after-a-power-cut"}
         assert files_intact(root) == []
-    _unlock(root, env)
+    _unlock(root, env, in_flight=point == "after-call")
     if mode == "double":
         again = ipamctl(root, "apply", "--auto-approve",
                         env={**env, "IPAM_FAULT_KILL_AFTER": "1", "IPAM_FAULT_KILL_POINT": "after-call"})

@@ -39,6 +39,12 @@ class Client:
         pass
 
 
+@pytest.fixture(autouse=True)
+def this_boot(monkeypatch):
+    """A boot id of our own (the same on every platform); a test that reboots sets another."""
+    monkeypatch.setattr(journal_mod.faults, "BOOT_ID", "this-boot")
+
+
 @pytest.fixture
 def ws(tmp_path):
     (tmp_path / "specs").mkdir()
