@@ -192,10 +192,23 @@ def _error_code(err: dict) -> str:
     return "Spec.Invalid"
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union-branch markers (``str``, ``MaskRequest``) from an error location."""
-    markers = ("str", "MaskRequest", "Count", "ReservationSpec", "none", "function-after")
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in markers or "[" in p)))
+def _clean_loc(loc: tuple, data: object) -> tuple:
+    """Drop pydantic's union-branch markers (``str``, ``MaskRequest``, ``function-after[...]``) from
+    an error location, walking the document alongside: a part that is a key (or index) of the data
+    there is the user's, whatever it looks like (a pool named ``str``, a key ``tags[0]``)."""
+    markers = ("str", "int", "MaskRequest", "Count", "ReservationSpec", "none", "function-after")
+    node, kept = data, []
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and (part in markers or "[" in part):
+            continue  # a union branch pydantic tried, not a place in the document
+        else:
+            node = None  # a missing key: kept, and nothing below it exists
+        kept.append(part)
+    return tuple(kept)
 
 
 def parse_spec(doc: SpecDocument) -> Spec:
@@ -218,7 +231,7 @@ def parse_spec(doc: SpecDocument) -> Spec:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         seen = set()
-        raw = [(_clean_loc(tuple(err["loc"])), _error_code(err), err) for err in exc.errors(include_url=False)]
+        raw = [(_clean_loc(tuple(err["loc"]), doc.data), _error_code(err), err) for err in exc.errors(include_url=False)]
         specific = {loc for loc, code, _ in raw if not code.startswith("Spec.")}
         for loc, code, err in raw:
             if code == "Spec.WrongType" and loc in specific:
