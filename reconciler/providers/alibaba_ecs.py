@@ -96,8 +96,12 @@ class EcsActions:
             params["SecurityGroupId"] = _id(res, f"security_group.{after['security_group']}")
         r = self.call("CreateInstance", params, token)
         iid = r["InstanceId"]
+        stop_error = None
         if after.get("status") == "Stopped":
-            self.call("StopInstance", {"InstanceId": iid}, f"{token}-stop" if token else None)
+            try:
+                self.call("StopInstance", {"InstanceId": iid}, f"{token}-stop" if token else None)
+            except CloudError as exc:  # the instance exists and runs: record it so, then fail the step
+                stop_error = exc
         eni = self.call("DescribeNetworkInterfaces", {"RegionId": region, "InstanceId": iid, "Type": "Primary"}, None)
         rows = eni["NetworkInterfaceSets"]["NetworkInterfaceSet"]
         primary = f"{a.name}-primary"
@@ -105,9 +109,19 @@ class EcsActions:
                      "primary": True, "managed": False, "primary_ip": rows[0]["PrivateIpAddress"],
                      "secondary_private_ips": [], "ipv4_prefixes": [], "ipv6_addresses": [], "ipv6_prefixes": [],
                      "description": None}
-        return {a.address: self._record(a, iid, {**after, "primary_ip": rows[0]["PrivateIpAddress"]}),
-                f"eni.{primary}": {"type": "eni", "name": primary, "id": rows[0]["NetworkInterfaceId"],
-                                   "attributes": eni_attrs}}
+        attrs = {**after, "primary_ip": rows[0]["PrivateIpAddress"]}
+        if stop_error is not None:
+            attrs["status"] = "Running"
+        out = {a.address: self._record(a, iid, attrs),
+               f"eni.{primary}": {"type": "eni", "name": primary, "id": rows[0]["NetworkInterfaceId"],
+                                  "attributes": eni_attrs}}
+        if stop_error is not None:
+            from .alibaba import PartialStep  # defined beside the provider that imports this module
+
+            raise PartialStep(out, CloudError(
+                stop_error.code, f"{a.address} was created ({iid}) but StopInstance was refused: {stop_error.detail}; "
+                "it is recorded as Running, and the next plan stops it", address=a.address))
+        return out
 
     def _instance_update(self, a, res, token):
         current = res[a.address]
