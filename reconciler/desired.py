@@ -130,6 +130,10 @@ class _Resolver:
             self.error("InvalidParameter.IpVersion", f"{cidr} is IPv{cidr.version} but this block is IPv{version}",
                        address, path)
             return None
+        kind, _, owner = key.partition(":")
+        facts = self.facts.get(owner) if kind == "pool" else None
+        if facts is not None and IP_VERSION[facts.ip_version] != version:
+            return None  # a block of the other IP version than its pool: the rules report InvalidParameter.IpVersion
         req = _Request(address, slot, path, cidr, mask, order)
         self.space(key, version).requests.append(req)
         self.requests.setdefault(address, []).append(req)
