@@ -1164,8 +1164,13 @@ def _parse_json(text: str, display: str, errors: list) -> _Parsed | None:
         errors.append(too_deep())
         return None
     except json.JSONDecodeError as exc:
-        errors.append(SpecError("Spec.Syntax", f"JSON syntax error: {exc.msg} (column {exc.colno})",
-                                file=display, line=_line_at(text, exc.pos)))
+        pos, column = exc.pos, exc.colno
+        end = len(text.rstrip(" \t\n\r"))
+        if pos > end:  # at the end of the input: where the last line holding anything ends
+            pos = end
+            column = pos - text.rfind("\n", 0, pos)
+        errors.append(SpecError("Spec.Syntax", f"JSON syntax error: {exc.msg} (column {column})",
+                                file=display, line=_line_at(text, pos)))
         return None
     except ValueError as exc:  # an integer past Python's digit limit: find it for the line
         line = None

@@ -31,7 +31,7 @@ Local runs (two CPUs):
   passed all 12 tests (each Traceback came up once in 10,000 examples):
 
   - a JSON syntax error at the end of the input names the line after the last one (``[\\n``
-    -> line 2): ``json-unclosed-at-eof``; ``_known_bug`` allows it until it is fixed;
+    -> line 2): ``json-unclosed-at-eof``, fixed since (the line where the input ends);
   - a Traceback (IndexError) for a key holding ``[``, e.g. a top-level ``'[': {}`` from
     test_yamlish_trees; a field ``tags[0]`` is reported as ``unknown key 'x'`` (its pool):
     ``kind-bracket-name``, ``unknown-key-with-brackets``;
@@ -128,19 +128,11 @@ def _event(text: str) -> None:
         event(text)
 
 
-def _known_bug(error: ReconcilerError) -> bool:
-    """JSON syntax errors at the end of the input name the line after the last one
-    (tests/corpus/pending/json-unclosed-at-eof): allowed here until that is fixed."""
-    return error.code == "Spec.Syntax" and "JSON syntax error" in error.message
-
-
-def _last_line(raw: bytes, *, trailing: bool = False) -> int:
-    """The last line holding anything but white space (or, with ``trailing``, the last line at
-    all, the empty one after a final line break included), counted as editors count lines: LF,
+def _last_line(raw: bytes) -> int:
+    """The last line holding anything but white space, counted as editors count lines: LF,
     CRLF and a lone CR end a line; U+0085, U+2028 and U+2029 do not."""
     text = raw.decode("utf-8", "replace")
-    if not trailing:
-        text = text.rstrip(" \t\r\n")  # not str.rstrip(): that takes \v, \f, U+0085... too
+    text = text.rstrip(" \t\r\n")  # not str.rstrip(): that takes \v, \f, U+0085... too
     return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
 
 
@@ -157,7 +149,7 @@ def check_error(exc: BaseException, files: dict[str, bytes]) -> list[ReconcilerE
         assert error.file is None or isinstance(error.file, str)
         assert error.line is None or (type(error.line) is int and error.line >= 1), error.line
         if error.file is not None and error.file in files:
-            last = _last_line(files[error.file], trailing=_known_bug(error))
+            last = _last_line(files[error.file])
             assert error.line is None or error.line <= last, \
                 f"{error.file}:{error.line} is past the last line of the file\n{error.message[:500]}"
         elif error.file is not None:

@@ -244,6 +244,17 @@ def test_json_syntax_error_has_line(specs):
     assert "JSON syntax error" in err.detail
 
 
+def test_json_error_at_end_of_input_names_the_last_line(specs):
+    """Not the line after the last one: where an editor shows the end of the input."""
+    write(specs, "a.json", '{\n  "pools": {\n    "x": {"source": "root"}\n\n  \n')
+    err = only_error(specs, "Spec.Syntax")
+    assert (err.file, err.line) == ("specs/a.json", 3)
+    assert "(column 28)" in err.detail
+    for text, line in (("[\n", 1), ("[\r\n\r\n", 1), ('{"a":\r\r', 1), ('{"a": [1,\n 2', 2), ('{"a": "open\n', 1)):
+        write(specs, "a.json", text)
+        assert only_error(specs, "Spec.Syntax").line == line, text
+
+
 def test_unclosed_things_are_reported_where_they_open(specs, loader):
     write(specs, "a.yaml", 'pools:\n  x:\n    source: root\n    description: "never closed\n    cidrs: [10.1.0.0/16]\n\n')
     err = only_error(specs, "Spec.Syntax")
