@@ -194,7 +194,8 @@ def batch_at(actions, i: int) -> list[PlannedAction]:
         return [first]
     field = (first.after or first.before or {}).get("field")
     batch = [first]
-    for a in actions[i + 1:]:
+    for j in range(i + 1, min(len(actions), i + MAX_ITEMS_PER_CALL)):  # no slice: a copy per call is quadratic
+        a = actions[j]
         if (len(batch) == MAX_ITEMS_PER_CALL or a.action is not first.action or a.address != first.address
                 or a.api != first.api or (a.after or a.before or {}).get("field") != field):
             break

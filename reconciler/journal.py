@@ -102,6 +102,15 @@ def encode_done(lineage: str, n: int, serial: int, changes: list[tuple[str, dict
                   "changes": [{"address": a, "record": r} for a, r in changes]})
 
 
+def encode_done_bytes(lineage: str, n: int, serial: int, changes: list[tuple[str, bytes]]) -> bytes:
+    """:func:`encode_done` byte for byte, from each record's canonical bytes (``b"null"`` for a removal)
+    serialised once by the caller. The checksum is taken over the line's canonical body as always."""
+    items = b",".join(b'{"address":' + canonical_bytes(a) + b',"record":' + r + b"}" for a, r in changes)
+    rest = canonical_bytes({"intent": n, "kind": "done", "lineage": lineage, "serial": serial})[1:]
+    head = b'{"changes":[' + items + b"],"  # "changes" < "checksum" < "intent": the keys stay sorted
+    return head + b'"checksum":"' + sha256_hex(head + rest).encode() + b'",' + rest + b"\n"
+
+
 def encode_cancel(lineage: str, ns: list[int], reason: str) -> bytes:
     return _line({"kind": "cancel", "intents": list(ns), "lineage": lineage, "reason": reason})
 
@@ -342,5 +351,5 @@ def fsync_dir(path: Path) -> None:
 
 
 __all__ = ["JournalEntry", "JournalContents", "JournalWriter", "Intent", "encode_entry", "encode_intent",
-           "encode_done", "encode_cancel", "decode_entry", "decode_line", "parse_journal", "read_journal", "boot_id", "split_pending",
+           "encode_done", "encode_done_bytes", "encode_cancel", "decode_entry", "decode_line", "parse_journal", "read_journal", "boot_id", "split_pending",
            "fsync_dir"]

@@ -71,13 +71,21 @@ def record_problem(address: Any, record: Any) -> str | None:
 
 def own_record(address: str, record: Any) -> dict:
     """A validated private deep copy of ``record`` (JSON round trip); StateError when invalid."""
+    return owned_with_bytes(address, record)[0]
+
+
+def owned_with_bytes(address: str, record: Any) -> tuple[dict, bytes]:
+    """:func:`own_record` and the record's canonical bytes, from ONE serialisation (for the journal)."""
     problem = record_problem(address, record)
     if problem is None:
         try:
-            owned = orjson.loads(canonical_bytes(record))
-            if _has_non_finite(record["attributes"]):  # orjson would silently write NaN/inf as null
+            data = canonical_bytes(record)
+            owned = orjson.loads(data)
+            # orjson silently writes NaN/inf as null: a copy equal to the original has none (NaN is
+            # unequal to everything, inf became None), so only an unequal one (tuples, too) is walked.
+            if owned != record and _has_non_finite(record["attributes"]):
                 raise TypeError("NaN and infinite floats are not JSON")
-            return owned
+            return owned, data
         except (TypeError, orjson.JSONEncodeError) as exc:
             problem = f"record is not JSON-able: {exc}"
     raise StateError("State.InvalidRecord", problem, address=address if isinstance(address, str) else None)
@@ -185,7 +193,10 @@ class State:
 
     def with_change(self, address: str, record: dict | None) -> "State":
         """A new State with ``record`` at ``address`` (removed when None) and serial + 1."""
-        owned = None if record is None else own_record(address, record)
+        return self.with_owned(address, None if record is None else own_record(address, record))
+
+    def with_owned(self, address: str, owned: dict | None) -> "State":
+        """:meth:`with_change` for a record that is already a private, valid copy (:func:`owned_with_bytes`)."""
         assert isinstance(self.resources, ResourceMap)
         return State(self.lineage, self.serial + 1, self.resources.set(address, owned), self.format_version)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from reconciler.errors import StateError
-from reconciler.journal import (Intent, JournalEntry, JournalWriter, boot_id, encode_cancel, encode_done,
+from reconciler.journal import (Intent, JournalEntry, JournalWriter, boot_id, encode_cancel, encode_done_bytes,
                                 encode_intent)
-from reconciler.state import State
+from reconciler.state import State, owned_with_bytes
 
 
 class StateTransaction:
@@ -89,10 +89,14 @@ class StateTransaction:
         self._check_open()
         new, changes = self._state, []
         for address, record in sorted(updates.items()):
-            new = new.with_change(address, record)
-            changes.append((address, new.resources.get(address)))
+            if record is None:
+                owned, data = None, b"null"
+            else:  # one serialisation gives both the private copy and the journal's bytes
+                owned, data = owned_with_bytes(address, record)
+            new = new.with_owned(address, owned)
+            changes.append((address, data))
         try:
-            self._journal.write(encode_done(new.lineage, intent.n, new.serial, changes),
+            self._journal.write(encode_done_bytes(new.lineage, intent.n, new.serial, changes),
                                 what=f"the result of {intent.api} ({intent.actions[0]['address']})",
                                 address=intent.actions[0]["address"])
         except StateError as exc:

@@ -36,7 +36,6 @@ import importlib
 import os
 import pkgutil
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Mapping
 
@@ -283,7 +282,7 @@ class SandboxCloud:
                 raise fail("DryRunOperation", "Request validation has been passed with DryRun flag set.")
             response = _wire({"RequestId": _request_id(), **body})
             store.commit((action, token, response) if token is not None and not dry else None)
-            return _wire(response)
+            return response  # already a fresh copy (_wire), shared with nothing
 
     def close(self) -> None:
         with self._lock:
@@ -299,7 +298,12 @@ class SandboxCloud:
 
 
 def _request_id() -> str:
-    return str(uuid.uuid4()).upper()
+    """A random (version 4) UUID in upper case, as ``str(uuid.uuid4()).upper()`` without its object."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex().upper()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _wire(body: dict) -> dict:
