@@ -1,8 +1,11 @@
 """CIDR blocks as values: an IP version, a first address as an integer, and a prefix length.
 
 All address arithmetic works on integer ranges; nothing here enumerates the addresses of a block
-(an IPv6 /32 holds 2**96 of them). Parsing of IPv4 is done by hand on the hot path; IPv6 goes
-through :mod:`ipaddress` once per distinct string.
+(an IPv6 /32 holds 2**96 of them). Parsing takes a fast path for text in canonical form (the C
+library's strict ``inet_pton`` and a table of prefix lengths, no cache and no :mod:`ipaddress`
+objects: :func:`parse_ints` for bulk work on integers, :meth:`Cidr.parse` for values); anything
+else (spaces, ``/032``, host bits, garbage) goes to the validating parser, whose result or error
+is the one the user sees, so both paths agree on every input.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
+from socket import AF_INET, AF_INET6, inet_pton
 
 BITS = {4: 32, 6: 128}
 
@@ -22,7 +26,7 @@ class CidrSyntaxError(ValueError):
         super().__init__(f"{text!r} is not a valid CIDR block: {rule}")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, order=True, init=False)
 class Cidr:
     """A standard CIDR block (no host bits). Ordered by version, then first address, then size."""
 
@@ -31,13 +35,31 @@ class Cidr:
     prefix: int
     end: int = field(init=False, compare=False, repr=False)  # last address, inclusive
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "end", self.start + (1 << (BITS[self.version] - self.prefix)) - 1)
+    def __init__(self, version: int, start: int, prefix: int) -> None:
+        # the slots' own setters: a frozen dataclass's __init__ goes through object.__setattr__,
+        # three times slower, and blocks are made by the hundred thousand
+        _set_version(self, version)
+        _set_start(self, start)
+        _set_prefix(self, prefix)
+        _set_end(self, start + (1 << (BITS[version] - prefix)) - 1)
 
     # ---- construction -------------------------------------------------------------------
     @staticmethod
     def parse(text: str) -> "Cidr":
         """Parse ``a.b.c.d/n`` or an IPv6 ``x::/n``; host bits are an error, never masked off."""
+        if type(text) is str:
+            addr, _, plen = text.partition("/")
+            prefix = _PREFIX.get(plen)
+            if prefix is not None:
+                try:
+                    if ":" in addr:
+                        version, bits, start = 6, 128, _from_bytes(inet_pton(AF_INET6, addr), "big")
+                    else:
+                        version, bits, start = 4, 32, _from_bytes(inet_pton(AF_INET, addr), "big")
+                except (OSError, ValueError):
+                    return _parse(text)
+                if prefix <= bits and not start & ((1 << (bits - prefix)) - 1):
+                    return Cidr(version, start, prefix)
         return _parse(text)
 
     @staticmethod
@@ -97,6 +119,31 @@ class Cidr:
         return f"Cidr({str(self)!r})"
 
 
+_set_version, _set_start, _set_prefix, _set_end = (Cidr.__dict__[k].__set__ for k in ("version", "start", "prefix", "end"))
+_PREFIX = {str(n): n for n in range(129)}  # canonical prefix lengths; "/032" and the like take the slow path
+_from_bytes = int.from_bytes
+
+
+def parse_ints(text: str) -> tuple[int, int, int]:
+    """``(version, start, prefix)`` of a CIDR block's text, as :meth:`Cidr.parse` reads it (same
+    result, same errors) without making a :class:`Cidr`: for bulk work on integer ranges."""
+    if type(text) is str:
+        addr, _, plen = text.partition("/")
+        prefix = _PREFIX.get(plen)
+        if prefix is not None:
+            try:
+                if ":" in addr:
+                    version, bits, start = 6, 128, _from_bytes(inet_pton(AF_INET6, addr), "big")
+                else:
+                    version, bits, start = 4, 32, _from_bytes(inet_pton(AF_INET, addr), "big")
+            except (OSError, ValueError):
+                version = bits = 0
+            if bits and prefix <= bits and not start & ((1 << (bits - prefix)) - 1):
+                return version, start, prefix
+    c = _parse(text)
+    return c.version, c.start, c.prefix
+
+
 def exclude(block: Cidr, holes: list[Cidr]) -> list[Cidr]:
     """The standard blocks covering ``block`` minus ``holes`` (at most two per bit of depth)."""
     holes = [h for h in holes if h.overlaps(block)]
@@ -140,8 +187,9 @@ def _parse_v4(addr: str, text: str) -> int:
     return value
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> Cidr:
+    """The validating parser: the fast path's fallback, and the one that words every error."""
     if not isinstance(text, str):
         raise CidrSyntaxError(repr(text), "a CIDR block is a string such as 10.0.0.0/16")
     raw = text.strip()
