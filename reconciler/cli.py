@@ -20,6 +20,7 @@ from . import faults, planfile, render
 from .apply import apply_plan
 from .errors import ReconcilerError, StateError
 from .planner import make_plan, validate
+from .progress import Progress
 from .recovery import pending_note, recover
 from .spec import Spec
 from .workspace import Workspace, plan_lineage
@@ -76,9 +77,23 @@ def validate_cmd(ctx, as_json):
         click.echo(f"The specs are valid: {len(v.graph)} resources.")
 
 
-def _plan(ws: Workspace, refresh: bool = False):
+# What `plan` shows progress through: load the specs, read the state, the core's stages, write the output.
+PLAN_STAGES = ("load", "state", "validate", "graph", "resolve", "diff", "order", "output")
+
+
+def _plan_progress(as_json: bool) -> Progress:
+    return Progress("Planning", len(PLAN_STAGES), enabled=not as_json, interval=0)
+
+
+def _plan(ws: Workspace, refresh: bool = False, bar: Progress | None = None):
     """Plan against the recorded state, or (``refresh``) against what the provider reads now."""
+    def stage(name: str) -> None:
+        if bar is not None:
+            bar.update(PLAN_STAGES.index(name), name)
+
+    stage("load")
     doc = ws.load_specs()
+    stage("state")
     state = ws.read_state()
     settings = ws.provider_settings(doc)
     external = ws.read_managed_enis(doc, state.resources, settings)
@@ -89,7 +104,9 @@ def _plan(ws: Workspace, refresh: bool = False):
         resources = refreshed_resources(ws, state, settings)
     plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,
                      supply=ws.ipv6_supply(settings), external=external,
-                     imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings))
+                     imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings),
+                     stage=stage)
+    stage("output")
     return plan, state, settings
 
 
@@ -104,13 +121,16 @@ def plan_cmd(ctx, out, as_json, detailed_exitcode, refresh):
     ws: Workspace = ctx.obj["ws"]
     if note := pending_note(ws.backend()):
         click.echo(note, err=True)
-    plan, _, settings = _plan(ws, refresh)
-    if out:
-        _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
+    with _plan_progress(as_json) as bar:
+        plan, _, settings = _plan(ws, refresh, bar)
+        if out:
+            _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
+        document = planfile.to_document(plan, settings["type"], settings) if as_json else None
+        text = None if as_json else render.render_plan(plan, _colour(ctx))
     if as_json:
-        _json(planfile.to_document(plan, settings["type"], settings))
+        _json(document)
     else:
-        click.echo(render.render_plan(plan, _colour(ctx)), nl=False)
+        click.echo(text, nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
     sys.exit(2 if detailed_exitcode and plan.has_changes else 0)
@@ -135,9 +155,10 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
     ClientTokens and recorded (see docs/reliability.md); only then is anything planned or checked."""
     ws: Workspace = ctx.obj["ws"]
     backend = ws.backend()
-    echo = (lambda a, what: None) if as_json else _progress(_colour(ctx))
     with backend.lock("apply", timeout=lock_timeout):
-        recovered = _recover(ws, backend, echo, as_json)
+        with Progress("Recovering", 0, enabled=False) as lines:
+            echo = (lambda a, what: None) if as_json else _progress(_colour(ctx), lines)
+            recovered = _recover(ws, backend, echo, as_json)
         if planfile_path:
             state = backend.read()
             data = Path(planfile_path).read_bytes() if Path(planfile_path).is_file() else None
@@ -145,7 +166,8 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
                 raise StateError("Plan.NotFound", f"{planfile_path}: no such plan file")
             plan, settings = planfile.from_json(data, path=planfile_path, lineage=plan_lineage(state), serial=state.serial)
         else:
-            plan, state, settings = _plan(ws)
+            with _plan_progress(as_json) as bar:
+                plan, state, settings = _plan(ws, bar=bar)
             if plan.has_changes and not auto_approve:
                 if as_json or not sys.stdin.isatty():
                     raise StateError("Apply.NeedsApproval", "apply asks for confirmation and there is no terminal "
@@ -168,9 +190,12 @@ def apply_cmd(ctx, planfile_path, auto_approve, as_json, lock_timeout):
         provider = faults.wrap_provider(ws.provider(settings))
         try:
             txn = backend.transaction(state)
-            with txn:  # an escaping exception still commits what was recorded
+            with txn, Progress("Applying", len(plan.actions), enabled=not as_json) as bar:
+                # an escaping exception still commits what was recorded
+                echo = (lambda a, what: None) if as_json else _progress(_colour(ctx), bar)
                 result = apply_plan(plan, provider, txn, state, echo, provider_settings=settings,
                                     window=_intent_window())
+                bar.update(bar.done, "saving the state")
                 final, unwritten = _commit(txn)
         finally:
             provider.close()
@@ -197,6 +222,7 @@ def _recover(ws: Workspace, backend, echo, as_json):
     if not as_json and backend.pending_intents():
         click.echo("Recovering the calls an interrupted apply left in flight (same ClientTokens):")
     report = recover(backend, lambda settings: faults.wrap_provider(ws.provider(settings)), echo)
+    sys.stdout.flush()  # the lines of what was recovered come before what follows, on stderr too
     if not as_json and report.anything:
         if report.dropped:
             click.echo(f"{len(report.dropped)} action(s) of the interrupted apply had not started; they are dropped "
@@ -213,10 +239,14 @@ def _recover(ws: Workspace, backend, echo, as_json):
     return report
 
 
-def _progress(colour: bool):
+def _progress(colour: bool, bar: Progress):
+    """apply's on_step: a line per action carried out (or failed), and the bar moved on."""
     def echo(action, what):
         if what != "start":
-            click.echo(render._paint(render.progress_line(action, what), render.SIGN[action.action], colour and what == "done"))
+            bar.echo(render._paint(render.progress_line(action, what), render.SIGN[action.action],
+                                   colour and what == "done"))
+            if what == "done":
+                bar.update(bar.done + 1, action.address)
     return echo
 
 

@@ -5,7 +5,7 @@ state -> diff -> ordered Plan. No files, clocks, terminals or providers are touc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .cidr import Cidr
 from .desired import Desired, resolve
@@ -32,20 +32,30 @@ class Validated:
     graph: DependencyGraph
 
 
-def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None) -> Validated:
+Stage = Callable[[str], None]  # told the name of each stage as it starts (a progress bar at the CLI edge)
+
+
+def _quiet(name: str) -> None:
+    pass
+
+
+def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None, stage: Stage = _quiet) -> Validated:
     """Parse and graph the specs; raises every error found (SpecError / ErrorGroup)."""
+    stage("validate")
     spec = parse_spec(doc)
+    stage("graph")
     graph = DependencyGraph.build(spec, doc.locate, doc.order, recorded=(recorded or {}).keys())
     return Validated(spec, graph)
 
 
 def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
-                  external: Mapping[str, dict] | None = None) -> tuple[Desired, Validated]:
+                  external: Mapping[str, dict] | None = None, stage: Stage = _quiet) -> tuple[Desired, Validated]:
     """The concrete desired state; raises every rule broken, each with file, line and address.
 
     ``external`` holds records read from the cloud for resources the spec refers to but never
     changes (managed ENIs), keyed by their spec address."""
-    v = validate(doc, recorded)
+    v = validate(doc, recorded, stage)
+    stage("resolve")
     desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate, external=external)
     compute = check_compute(v.spec, desired, recorded, external or {}, doc.locate)
     over = {e.address for e in compute if e.code.endswith("CountExceeded")}
@@ -68,18 +78,22 @@ def make_plan(
     external: Mapping[str, dict] | None = None,
     imports: Mapping[str, dict] | None = None,
     discovered: Iterable[DiscoveredCidr] = (),
+    stage: Stage = _quiet,
 ) -> Plan:
     """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic.
 
     ``imports``: records read from the cloud for the spec's ``import:`` entries (by address); they are
     planned as if recorded and carried as ``import`` actions, first. ``discovered``: the CIDRs resource
-    discovery finds; a new pool block overlapping one of its scope is refused."""
+    discovery finds; a new pool block overlapping one of its scope is refused. ``stage`` is told each
+    stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
     imports = dict(imports or {})
     merged = {**recorded, **imports} if imports else recorded
-    desired, v = desired_state(doc, merged, supply=supply, external=external)
+    desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage)
     raise_all(import_errors(imports, recorded, v.graph, doc.locate))
+    stage("diff")
     changes = diff(desired.resources, merged)
     raise_all(check_discovered(desired, merged, changes, discovered, doc.locate))
+    stage("order")
     declaration = {a: v.graph.declaration(a) for a in desired.resources if a in v.graph}
     plan = build_plan(changes, desired.resources, merged, lineage=lineage, serial=serial,
                       chosen=desired.chosen, declaration=declaration)
