@@ -105,10 +105,17 @@ class _Resolver:
         self.errors: list[ReconcilerError] = []
         self.chosen: dict[tuple[str, str], str] = {}
         self.requests: dict[str, list[_Request]] = {}
-        self.recorded_blocks: dict[str, list[tuple[str, str, Cidr]]] = {}
+        # space key -> (address, slot, block) of the recorded blocks in it (ENIs hold theirs in vSwitch
+        # spaces, which the ENI resolver reads itself)
+        self._recorded_blocks: dict[str, list[tuple[str, str, Cidr]]] = {}
         for address, rec in recorded.items():
-            for k, slot, c in blocks_of(rec):
-                self.recorded_blocks.setdefault(k, []).append((address, slot, Cidr.parse(c)))
+            if rec["type"] != "eni":
+                for k, slot, c in blocks_of(rec):
+                    self._recorded_blocks.setdefault(k, []).append((address, slot, Cidr.parse(c)))
+
+    def recorded_blocks(self, key: str) -> list[tuple[str, str, Cidr]] | tuple:
+        """(address, slot, block) of every recorded block in the space ``key``."""
+        return self._recorded_blocks.get(key, ())
 
     def error(self, code, detail, address, path):
         file, line = self.locate(path)
@@ -234,7 +241,7 @@ class _Resolver:
         for req in space.requests:
             by_owner.setdefault((req.address, req.slot), []).append(req)
         recorded_here: dict[tuple[str, str], list[Cidr]] = {}
-        for address, slot, block in self.recorded_blocks.get(key, ()):
+        for address, slot, block in self.recorded_blocks(key):
             recorded_here.setdefault((address, slot), []).append(block)
         kept: set[tuple[str, Cidr]] = set()
         # 1. recorded blocks stay where they are
@@ -268,7 +275,7 @@ class _Resolver:
                 if self._take(alloc, req, req.cidr, removed, key):
                     req.result = req.cidr
         # 3. what this plan releases stays unavailable to new mask requests
-        for address, _, block in self.recorded_blocks.get(key, ()):
+        for address, _, block in self.recorded_blocks(key):
             if (address, block) not in kept and block.version == space.version:
                 alloc.force(block, f"{address} (released by this plan)")
         # 4. mask requests, lowest free first, in declaration order

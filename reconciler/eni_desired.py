@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from .allocator import BlockAllocator, Conflict
-from .cidr import Cidr, exclude
+from .cidr import Cidr, exclude, format_address
 from .eni_limits import reserved_ranges
 from .errors import PlanError, ReconcilerError
 from .records import ENI_FIELDS, eni_blocks
@@ -33,20 +33,20 @@ def primary_eni(instance: str) -> str:
     return f"{instance}-primary"
 
 
-@dataclass
 class _Space:
     """One vSwitch, one IP version. ``taken`` holds everything in the vSwitch (system addresses,
-    addresses, prefixes) and judges explicit entries; ``auto`` allocators serve counts: addresses from
-    the vSwitch minus its prefix reservations, prefixes from the reservations (or the whole vSwitch)."""
+    addresses, prefixes) and judges explicit entries; two more allocators serve counts: addresses from
+    the vSwitch minus its prefix reservations, prefixes from the reservations (or the whole vSwitch).
+    All three always hold the same blocks, so a count allocator is only built at the first count it
+    serves, from the blocks held by then (most plans count in few vSwitches)."""
 
-    key: str
-    taken: BlockAllocator
-    addresses: BlockAllocator
-    prefixes: BlockAllocator
-    reservations: list[Cidr]
+    __slots__ = ("key", "block", "taken", "reservations", "held", "_auto")
 
-    def _all(self):
-        return (self.taken, self.addresses, self.prefixes)
+    def __init__(self, key: str, block: Cidr, reservations: list[Cidr]):
+        self.key, self.block, self.reservations = key, block, reservations
+        self.taken = BlockAllocator(block.version, [block])
+        self.held: list[tuple[Cidr, str]] = []  # every block occupied, in order (what a count allocator replays)
+        self._auto: dict[bool, BlockAllocator] = {}  # prefix? -> count allocator, once built
 
     def conflict(self, block: Cidr):
         found = self.taken.conflict(block)
@@ -58,16 +58,24 @@ class _Space:
     def take(self, block: Cidr, holder: str):
         found = self.conflict(block)
         if found is None:
-            for alloc in self._all():
-                alloc.occupy(block, holder)
+            self.occupy(block, holder)
         return found
 
     def occupy(self, block: Cidr, holder: str) -> None:
-        for alloc in self._all():
+        self.taken.occupy(block, holder)
+        self.held.append((block, holder))
+        for alloc in self._auto.values():
             alloc.occupy(block, holder)
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
-        alloc = self.prefixes if prefix in (28, 80) else self.addresses
+        is_prefix = prefix in (28, 80)
+        alloc = self._auto.get(is_prefix)
+        if alloc is None:
+            vsw, reservations = self.block, self.reservations
+            alloc = BlockAllocator(vsw.version, (reservations or [vsw]) if is_prefix else exclude(vsw, reservations))
+            for block, who in self.held:
+                alloc.occupy(block, who)
+            self._auto[is_prefix] = alloc
         got = alloc.first_fit(prefix, holder)
         if got is not None:
             self.occupy(got, holder)
@@ -75,8 +83,7 @@ class _Space:
 
 
 def _space(key: str, vsw: Cidr, reservations: list[Cidr]) -> _Space:
-    space = _Space(key, BlockAllocator(vsw.version, [vsw]), BlockAllocator(vsw.version, exclude(vsw, reservations)),
-                   BlockAllocator(vsw.version, reservations or [vsw]), reservations)
+    space = _Space(key, vsw, reservations)
     bits = 32 if vsw.version == 4 else 128
     for lo, hi in reserved_ranges(vsw.version, vsw.start, vsw.prefix):  # first address and last three
         for addr in range(lo, hi + 1):
@@ -142,17 +149,21 @@ class EniResolver:
                 if space:
                     space.occupy(block, f"eni.{rec['name']} (managed)")
         kept: set[tuple[str, Cidr]] = set()
+        whole: set[str] = set()  # ENIs that keep every block they hold
         for e in enis:
-            self._keep(e, kept)
+            if self._keep(e, kept):
+                whole.add(e.address)
         for e in enis:
             self._explicit(e)
         for address, rec in self.recorded.items():  # unassigned by this plan: not handed out again yet
-            if rec["type"] == "eni" and rec["attributes"].get("vswitch"):
-                for key, c in eni_blocks(rec["attributes"]):
-                    block = Cidr.parse(c)
-                    space = self.space_for(rec["attributes"]["vswitch"], block.version)
-                    if space and (address, block) not in kept:
-                        space.occupy(block, f"{address} (released by this plan)")
+            if rec["type"] == "eni" and address not in whole and rec["attributes"].get("vswitch"):
+                vswitch = rec["attributes"]["vswitch"]
+                for values in _held(rec["attributes"]).values():
+                    for block in values:
+                        if (address, block) not in kept:
+                            space = self.space_for(vswitch, block.version)
+                            if space:
+                                space.occupy(block, f"{address} (released by this plan)")
         for e in enis:
             self._counts(e)
         return {e.address: e.values for e in enis}
@@ -162,13 +173,17 @@ class EniResolver:
         rec = self.recorded.get(e.address)
         if rec is None or rec["attributes"].get("vswitch") != e.vswitch:
             return {}
-        out: dict[str, list[Cidr]] = {}
-        for key, c in eni_blocks(rec["attributes"]):
-            out.setdefault(key, []).append(Cidr.parse(c))
-        return out
+        return _held(rec["attributes"])
 
-    def _keep(self, e: _Eni, kept: set) -> None:
+    def _keep(self, e: _Eni, kept: set) -> bool:
+        """Keep what ``e`` holds and still asks for; True when that is every block it holds."""
+        rec = self.recorded.get(e.address)
+        if rec is None:
+            return True
         held = self._recorded_values(e)
+        if not held:
+            return rec["attributes"].get("vswitch") == e.vswitch  # nothing held, or all of it elsewhere
+        before = len(kept)
         for key, version in ENI_FIELDS:
             want = getattr(e.spec, key)
             have = sorted(held.get(key, []))
@@ -186,17 +201,16 @@ class EniResolver:
                 chosen = [b for b in have if b in wanted]
             space = self.space_for(e.vswitch, version)
             for block in chosen:
-                if space is not None and space.conflict(block) is None:
-                    space.take(block, e.address)
+                if space is not None and space.take(block, e.address) is None:
                     e.values.setdefault(key, []).append(block)
                     kept.add((e.address, block))
         if e.spec.primary_ip is None and held.get("primary_ip"):
             space = self.space_for(e.vswitch, 4)
             block = held["primary_ip"][0]
-            if space is not None and space.conflict(block) is None:
-                space.take(block, e.address)
+            if space is not None and space.take(block, e.address) is None:
                 e.values["primary_ip"] = [block]
                 kept.add((e.address, block))
+        return len(kept) - before == sum(map(len, held.values()))
 
     def _explicit(self, e: _Eni) -> None:
         for key, version in ENI_FIELDS:
@@ -270,6 +284,18 @@ class EniResolver:
                 self.chosen[(e.address, str(got))] = f"lowest free /{length} in vswitch.{e.vswitch}"
 
 
+def _held(attributes: dict) -> dict[str, list[Cidr]]:
+    """Field -> blocks of what a recorded ENI holds (as :func:`reconciler.records.eni_blocks` lists them)."""
+    out: dict[str, list[Cidr]] = {}
+    for key, version in ENI_FIELDS:
+        value = attributes.get(key)
+        items = [value] if isinstance(value, str) else value or ()
+        if items:
+            suffix = "/32" if version == 4 else "/128"
+            out[key] = [Cidr.parse(item if "/" in item else item + suffix) for item in items]
+    return out
+
+
 def _block(item: str, key: str, version: int) -> Cidr:
     if key in PREFIX:
         return Cidr.parse(item)
@@ -278,7 +304,7 @@ def _block(item: str, key: str, version: int) -> Cidr:
 
 def text(block: Cidr, key: str) -> str:
     """An address field holds plain addresses; a prefix field holds CIDRs."""
-    return str(block) if key in PREFIX else str(block).split("/")[0]
+    return str(block) if key in PREFIX else format_address(block.version, block.start)
 
 
 def eni_attributes(e_spec, values: dict, *, vswitch, security_group, instance, primary: bool) -> dict:
