@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Mapping, Protoc
 import orjson
 
 from reconciler.errors import StateError
+from reconciler.snapshot_json import load_document, resources_checksum
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.local_state import LocalStateBackend, StateTransaction  # noqa: F401
@@ -230,7 +231,7 @@ def parse_state(data: bytes) -> State:
     naming the file), or StateError("State.UnsupportedVersion") for a newer format.
     """
     try:
-        doc = orjson.loads(data)
+        doc = load_document(data)  # orjson.loads(data), without its whole-document buffer
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"it is not valid JSON ({exc}; {len(data)} bytes)") from None
     if not isinstance(doc, dict):
@@ -253,14 +254,14 @@ def parse_state(data: bytes) -> State:
         raise ValueError("resources is missing or not an object")
     if not isinstance(checksum, str):
         raise ValueError("checksum is missing")
-    actual = sha256_hex(canonical_bytes(resources))
+    actual = resources_checksum(resources)  # sha256_hex(canonical_bytes(resources)), a chunk at a time
     if actual != checksum:
         raise ValueError(f"checksum mismatch (file says {checksum[:12]}..., content hashes to {actual[:12]}...)")
     for address, record in resources.items():
         problem = record_problem(address, record)
         if problem:
             raise ValueError(f"resource {address!r}: {problem}")
-    return State(lineage, serial, ResourceMap(resources), version)
+    return State(lineage, serial, ResourceMap._make(resources, {}, len(resources)), version)  # parsed: ours
 
 
 class StateBuilder:
