@@ -134,9 +134,13 @@ class Store:
         old = self._res.get(rid)
         assert old is not res, f"{rid} was changed in place; put a copy (changed())"
         self._log(rid, old)
-        if old is not None:
+        if old is None:
+            self._link(res)
+        elif old["_kind"] != res["_kind"]:
             self._unlink(old)
-        self._link(res)
+            self._link(res)
+        else:
+            self._relink(old, res)
 
     def delete(self, res: Resource) -> None:
         rid = res["_id"]
@@ -213,6 +217,39 @@ class Store:
         if spec.spaces is not None:
             for key, cidr in spec.spaces(res):
                 self._spaces.setdefault(key, IntervalSet()).add(cidr.start, cidr.end, rid)
+
+    def _relink(self, old: Resource, new: Resource) -> None:
+        """``_unlink(old)`` then ``_link(new)`` (same id and kind), touching only the index entries and
+        address ranges that differ: an ENI given one more address re-adds that one, not all of them."""
+        self.generation += 2
+        rid, kind = new["_id"], new["_kind"]
+        self._res[rid] = new
+        self._by_kind[kind][rid] = new
+        spec = KINDS.get(kind)
+        if spec is None:
+            return
+        for name, fn in spec.indexes.items():
+            was, now = fn(old), fn(new)
+            if was == now:
+                continue
+            if was is not None:
+                bucket = self._index[(kind, name)][was]
+                del bucket[rid]
+                if not bucket:
+                    del self._index[(kind, name)][was]
+            if now is not None:
+                self._index.setdefault((kind, name), {}).setdefault(now, {})[rid] = None
+        if spec.spaces is not None:
+            before, after = list(spec.spaces(old)), list(spec.spaces(new))
+            if before == after:
+                return
+            kept = set(before) & set(after)
+            for key, cidr in before:
+                if (key, cidr) not in kept:
+                    self._spaces[key].remove(cidr.start, rid)
+            for key, cidr in after:
+                if (key, cidr) not in kept:
+                    self._spaces.setdefault(key, IntervalSet()).add(cidr.start, cidr.end, rid)
 
     def _unlink(self, res: Resource) -> None:
         self.generation += 1

@@ -369,3 +369,35 @@ def test_reopen_keeps_enis_and_their_address_space(tmp_path):
         refused(cloud, "DependencyViolation.NetworkInterface", "DeleteSecurityGroup", {"SecurityGroupId": net.sg})
         refused(cloud, "InvalidIp.IpAssigned", "AssignPrivateIpAddresses",
                 {"NetworkInterfaceId": nxt, "Ipv4Prefix.1": before["Ipv4PrefixSets"]["Ipv4PrefixSet"][0]["Ipv4Prefix"]})
+
+
+def _structures(store) -> tuple:
+    """The store's in-memory indexes and address ranges, order-free."""
+    index = {k: {key: sorted(bucket) for key, bucket in v.items()} for k, v in store._index.items()}
+    spaces = {k: sorted(v) for k, v in store._spaces.items() if len(v)}
+    runs = {k: (list(v._run_starts), list(v._run_ends)) for k, v in store._spaces.items() if len(v)}
+    return index, spaces, runs
+
+
+def test_changed_resources_keep_indexes_and_ranges_as_a_reload_builds_them(tmp_path):
+    """A put of a changed resource updates only what differs (Store._relink); the result must equal
+    what loading the database builds from scratch."""
+    path = tmp_path / "relink.db"
+    with SandboxCloud(path) as cloud:
+        net = make_net(cloud, ipv6=0)
+        enis = [new_eni(cloud, net, SecondaryPrivateIpAddressCount=2) for _ in range(3)]
+        iid, _ = new_instance(cloud, net)
+        cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[0], "SecondaryPrivateIpAddressCount": 3})
+        cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[1], "Ipv4PrefixCount": 1})
+        gone = ipv4(row(cloud, enis[0]))[1:3]
+        cloud.call("UnassignPrivateIpAddresses", {"NetworkInterfaceId": enis[0],
+                                                  **{f"PrivateIpAddress.{i}": ip for i, ip in enumerate(gone, 1)}})
+        cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[2], "PrivateIpAddress.1": gone[0]})
+        cloud.call("AssignIpv6Addresses", {"NetworkInterfaceId": enis[2], "Ipv6AddressCount": 2})
+        cloud.call("AttachNetworkInterface", {"NetworkInterfaceId": enis[1], "InstanceId": iid})
+        cloud.call("ModifyNetworkInterfaceAttribute", {"NetworkInterfaceId": enis[2], "NetworkInterfaceName": "n"})
+        live = _structures(cloud.store)
+        assert any(len(bucket) > 1 for v in live[0].values() for bucket in v.values())
+        assert sum(len(v) for v in live[1].values()) > 10
+    with SandboxCloud(path) as cloud:
+        assert _structures(cloud.store) == live
