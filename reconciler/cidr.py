@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
 BITS = {4: 32, 6: 128}
 
@@ -158,6 +158,8 @@ def exclude(block: Cidr, holes: list[Cidr]) -> list[Cidr]:
 def format_address(version: int, value: int) -> str:
     if version == 4:
         return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    if value >> 48:  # the C library writes the rest as ipaddress does (RFC 5952); it dots ::a.b.c.d forms
+        return inet_ntop(AF_INET6, value.to_bytes(16, "big"))
     return str(ipaddress.IPv6Address(value))
 
 

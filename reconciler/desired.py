@@ -358,7 +358,7 @@ def resolve(spec: Spec, graph: DependencyGraph, recorded: Mapping[str, dict], *,
         r.fill(key)
     resources = network_records(spec, r)
     compute, chosen, errors = compute_records(spec, resources, recorded, external or {},
-                                              lambda a: graph.declaration(a) if a in graph else 0, r.locate)
+                                              graph.declaration_or, r.locate)
     resources.update(compute)
     r.chosen.update(chosen)
     r.errors.extend(errors)

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from .allocator import BlockAllocator, Conflict
-from .cidr import Cidr, exclude, format_address
-from .eni_limits import reserved_ranges
+from .cidr import Cidr, format_address
+from .eni_space import VSwitchSpace
 from .errors import PlanError, ReconcilerError
 from .records import ENI_FIELDS, eni_blocks
 from .spec import Spec
@@ -33,65 +32,7 @@ def primary_eni(instance: str) -> str:
     return f"{instance}-primary"
 
 
-class _Space:
-    """One vSwitch, one IP version. ``taken`` holds everything in the vSwitch (system addresses,
-    addresses, prefixes) and judges explicit entries; two more allocators serve counts: addresses from
-    the vSwitch minus its prefix reservations, prefixes from the reservations (or the whole vSwitch).
-    All three always hold the same blocks, so a count allocator is only built at the first count it
-    serves, from the blocks held by then (most plans count in few vSwitches)."""
-
-    __slots__ = ("key", "block", "taken", "reservations", "held", "_auto")
-
-    def __init__(self, key: str, block: Cidr, reservations: list[Cidr]):
-        self.key, self.block, self.reservations = key, block, reservations
-        self.taken = BlockAllocator(block.version, [block])
-        self.held: list[tuple[Cidr, str]] = []  # every block occupied, in order (what a count allocator replays)
-        self._auto: dict[bool, BlockAllocator] = {}  # prefix? -> count allocator, once built
-
-    def conflict(self, block: Cidr):
-        found = self.taken.conflict(block)
-        if found is None and block.prefix in (28, 80) and self.reservations:
-            if not any(r.contains(block) for r in self.reservations):
-                return Conflict("outside")
-        return found
-
-    def take(self, block: Cidr, holder: str):
-        found = self.conflict(block)
-        if found is None:
-            self.occupy(block, holder)
-        return found
-
-    def occupy(self, block: Cidr, holder: str) -> None:
-        self.taken.occupy(block, holder)
-        self.held.append((block, holder))
-        for alloc in self._auto.values():
-            alloc.occupy(block, holder)
-
-    def first_fit(self, prefix: int, holder: str) -> Cidr | None:
-        is_prefix = prefix in (28, 80)
-        alloc = self._auto.get(is_prefix)
-        if alloc is None:
-            vsw, reservations = self.block, self.reservations
-            alloc = BlockAllocator(vsw.version, (reservations or [vsw]) if is_prefix else exclude(vsw, reservations))
-            for block, who in self.held:
-                alloc.occupy(block, who)
-            self._auto[is_prefix] = alloc
-        got = alloc.first_fit(prefix, holder)
-        if got is not None:
-            self.occupy(got, holder)
-        return got
-
-
-def _space(key: str, vsw: Cidr, reservations: list[Cidr]) -> _Space:
-    space = _Space(key, vsw, reservations)
-    bits = 32 if vsw.version == 4 else 128
-    for lo, hi in reserved_ranges(vsw.version, vsw.start, vsw.prefix):  # first address and last three
-        for addr in range(lo, hi + 1):
-            space.occupy(Cidr(vsw.version, addr, bits), "the system (reserved address of the vSwitch)")
-    return space
-
-
-@dataclass
+@dataclass(slots=True)
 class _Eni:
     address: str
     name: str
@@ -100,6 +41,12 @@ class _Eni:
     order: int
     vswitch: str | None
     values: dict = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
+    wants: tuple = ()  # (field, IP version, what the spec asks) of every field the spec sets, in ENI_FIELDS order
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.wants = tuple((key, version, want) for key, version in ENI_FIELDS
+                           if (want := getattr(spec, key)) is not None)
 
 
 class EniResolver:
@@ -109,7 +56,7 @@ class EniResolver:
         self.external, self.order, self.locate = external, order, locate
         self.errors: list[ReconcilerError] = []
         self.chosen: dict[tuple[str, str], str] = {}
-        self.spaces: dict[str, _Space] = {}
+        self.spaces: dict[str, VSwitchSpace | None] = {}
 
     def error(self, code: str, detail: str, address: str, path: tuple) -> None:
         file, line = self.locate(path)
@@ -125,19 +72,23 @@ class EniResolver:
                 out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
         return sorted(out, key=lambda e: (e.order, e.address))
 
-    def space_for(self, vswitch: str, version: int) -> _Space | None:
+    def space_for(self, vswitch: str, version: int) -> VSwitchSpace | None:
         key = f"eni{version}:{vswitch}"
-        if key not in self.spaces:
-            rec = self.vswitches.get(f"vswitch.{vswitch}")
-            if rec is None:
-                return None
+        try:
+            return self.spaces[key]
+        except KeyError:
+            pass
+        space = None
+        rec = self.vswitches.get(f"vswitch.{vswitch}")
+        if rec is not None:
             a = rec["attributes"]
             block = a.get("cidr") if version == 4 else a.get("ipv6_cidr")
-            if not block:
-                return None
-            reservations = [Cidr.parse(c) for c in a.get("prefix_reservations", []) if Cidr.parse(c).version == version]
-            self.spaces[key] = _space(key, Cidr.parse(block), reservations)
-        return self.spaces[key]
+            if block:
+                reservations = [Cidr.parse(c) for c in a.get("prefix_reservations", [])
+                                if Cidr.parse(c).version == version]
+                space = VSwitchSpace(key, Cidr.parse(block), reservations)
+        self.spaces[key] = space
+        return space
 
     def resolve(self) -> dict[str, dict]:
         enis = self.enis()
@@ -148,19 +99,16 @@ class EniResolver:
                 space = self.space_for(a["vswitch"], block.version) if a.get("vswitch") else None
                 if space:
                     space.occupy(block, f"eni.{rec['name']} (managed)")
-        kept: set[tuple[str, Cidr]] = set()
-        whole: set[str] = set()  # ENIs that keep every block they hold
-        for e in enis:
-            if self._keep(e, kept):
-                whole.add(e.address)
+        kept = self._keep(enis)
         for e in enis:
             self._explicit(e)
         for address, rec in self.recorded.items():  # unassigned by this plan: not handed out again yet
-            if rec["type"] == "eni" and address not in whole and rec["attributes"].get("vswitch"):
+            if rec["type"] == "eni" and kept.get(address) is not True and rec["attributes"].get("vswitch"):
                 vswitch = rec["attributes"]["vswitch"]
+                mine = kept.get(address, ())
                 for values in _held(rec["attributes"]).values():
                     for block in values:
-                        if (address, block) not in kept:
+                        if block not in mine:
                             space = self.space_for(vswitch, block.version)
                             if space:
                                 space.occupy(block, f"{address} (released by this plan)")
@@ -175,47 +123,64 @@ class EniResolver:
             return {}
         return _held(rec["attributes"])
 
-    def _keep(self, e: _Eni, kept: set) -> bool:
-        """Keep what ``e`` holds and still asks for; True when that is every block it holds."""
-        rec = self.recorded.get(e.address)
-        if rec is None:
-            return True
-        held = self._recorded_values(e)
-        if not held:
-            return rec["attributes"].get("vswitch") == e.vswitch  # nothing held, or all of it elsewhere
-        before = len(kept)
-        for key, version in ENI_FIELDS:
-            want = getattr(e.spec, key)
-            have = sorted(held.get(key, []))
-            if want is None or not have:
+    def _keep(self, enis: list[_Eni]) -> dict[str, list[Cidr] | bool]:
+        """Every ENI keeps what it holds and still asks for, in order (one batch per space). Returns, by
+        address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps."""
+        wanted: list[tuple[_Eni, str, Cidr, VSwitchSpace]] = []
+        holds: dict[str, int] = {}
+        for e in enis:
+            rec = self.recorded.get(e.address)
+            if rec is None:
                 continue
-            if key == "primary_ip":
-                block = _block(want, key, version)
-                if block not in have:
+            held = self._recorded_values(e)
+            if not held and rec["attributes"].get("vswitch") != e.vswitch:
+                holds[e.address] = -1  # all of it elsewhere: released
+                continue
+            holds[e.address] = sum(map(len, held.values()))
+            for key, version, want in e.wants:
+                have = held.get(key)
+                if not have:
                     continue
-                chosen = [block]
-            elif isinstance(want, Count):
-                chosen = have[: want.count]
-            else:
-                wanted = {_block(w, key, version) for w in want}
-                chosen = [b for b in have if b in wanted]
-            space = self.space_for(e.vswitch, version)
-            for block in chosen:
-                if space is not None and space.take(block, e.address) is None:
-                    e.values.setdefault(key, []).append(block)
-                    kept.add((e.address, block))
-        if e.spec.primary_ip is None and held.get("primary_ip"):
-            space = self.space_for(e.vswitch, 4)
-            block = held["primary_ip"][0]
-            if space is not None and space.take(block, e.address) is None:
-                e.values["primary_ip"] = [block]
-                kept.add((e.address, block))
-        return len(kept) - before == sum(map(len, held.values()))
+                have = sorted(have)
+                if key == "primary_ip":
+                    block = _block(want, key, version)
+                    if block not in have:
+                        continue
+                    chosen = [block]
+                elif isinstance(want, Count):
+                    chosen = have[: want.count]
+                else:
+                    wanted_here = {_block(w, key, version) for w in want}
+                    chosen = [b for b in have if b in wanted_here]
+                space = self.space_for(e.vswitch, version)
+                if space is not None:
+                    wanted.extend((e, key, block, space) for block in chosen)
+            if e.spec.primary_ip is None and held.get("primary_ip"):
+                space = self.space_for(e.vswitch, 4)
+                if space is not None:
+                    wanted.append((e, "primary_ip", held["primary_ip"][0], space))
+        by_space: dict[str, list[int]] = {}
+        for i, (e, key, block, space) in enumerate(wanted):
+            by_space.setdefault(space.key, []).append(i)
+        taken = [False] * len(wanted)
+        for indices in by_space.values():
+            space = wanted[indices[0]][3]
+            for i, ok in zip(indices, space.keep_all((wanted[i][2], wanted[i][0].address) for i in indices)):
+                taken[i] = ok
+        kept: dict[str, list[Cidr] | bool] = {}
+        for (e, key, block, _), ok in zip(wanted, taken):
+            if ok:
+                e.values.setdefault(key, []).append(block)
+                kept.setdefault(e.address, []).append(block)
+        for address, count in holds.items():
+            mine = kept.get(address, [])
+            if count == len(mine):
+                kept[address] = True
+        return kept
 
     def _explicit(self, e: _Eni) -> None:
-        for key, version in ENI_FIELDS:
-            want = getattr(e.spec, key)
-            if want is None or isinstance(want, Count):
+        for key, version, want in e.wants:
+            if isinstance(want, Count):
                 continue
             space = self.space_for(e.vswitch, version) if e.vswitch else None
             path = e.path + (key,)
@@ -226,13 +191,12 @@ class EniResolver:
                 block = _block(item, key, version)
                 if block in e.values.get(key, []):
                     continue
-                found = space.conflict(block)
+                found = space.take(block, e.address)
                 if found is None:
-                    space.take(block, e.address)
                     e.values.setdefault(key, []).append(block)
                 elif found.reason == "outside":
                     reserved = key in PREFIX and bool(space.reservations)
-                    inside = space.taken.containers[0].contains(block)
+                    inside = space.block.contains(block)
                     if key not in PREFIX:
                         code = MISMATCH[version]
                     else:
@@ -252,15 +216,16 @@ class EniResolver:
                        e.address, path)
 
     def _counts(self, e: _Eni) -> None:
-        fields = [("primary_ip", 4)] + [f for f in ENI_FIELDS if f[0] != "primary_ip"]
-        for key, version in fields:
-            want = getattr(e.spec, key)
+        wants = e.wants
+        if not (wants and wants[0][0] == "primary_ip"):  # no primary_ip asked: the lowest free address, first
+            wants = (("primary_ip", 4, None),) + wants
+        for key, version, want in wants:
             if key == "primary_ip":
-                if e.values.get("primary_ip") or want is not None:
+                if want is not None or e.values.get("primary_ip"):
                     continue
                 count = 1
             elif isinstance(want, Count):
-                count = want.count - len(e.values.get(key, []))
+                count = want.count - len(e.values.get(key, ()))
             else:
                 continue
             if count <= 0:
@@ -311,11 +276,18 @@ def eni_attributes(e_spec, values: dict, *, vswitch, security_group, instance, p
     attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
              "managed": False}
     for key, _ in ENI_FIELDS:
-        blocks = sorted(values.get(key, []))
+        blocks = values.get(key)
+        if not blocks:
+            attrs[key] = None if key == "primary_ip" else []
+            continue
+        if len(blocks) > 1:
+            blocks = sorted(blocks)
         if key == "primary_ip":
-            attrs[key] = text(blocks[0], key) if blocks else None
+            attrs[key] = text(blocks[0], key)
+        elif key in PREFIX:
+            attrs[key] = [str(b) for b in blocks]
         else:
-            attrs[key] = [text(b, key) for b in blocks]
+            attrs[key] = [format_address(b.version, b.start) for b in blocks]
     attrs["description"] = getattr(e_spec, "description", None) if not primary else None
     return attrs
 

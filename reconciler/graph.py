@@ -220,6 +220,10 @@ class DependencyGraph:
     def declaration(self, address: str) -> int:
         return self._order[address]
 
+    def declaration_or(self, address: str, default: int = 0) -> int:
+        """The declaration key of ``address``, or ``default`` when it is not in the graph."""
+        return self._order.get(address, default)
+
     def dependencies(self, address: str) -> list[str]:
         return sorted(self._g.predecessors(address), key=self._key)
 

@@ -129,3 +129,21 @@ def test_cidr_is_still_a_frozen_ordered_value():
     with pytest.raises(AttributeError):
         a.start = 0
     assert Cidr(version=6, start=0, prefix=0).end == 2**128 - 1
+
+
+@st.composite
+def ipv6_values(draw) -> int:
+    words = draw(st.lists(st.sampled_from([0, 0, 1, 0xFFFF]) | st.integers(0, 0xFFFF), min_size=8, max_size=8))
+    value = 0
+    for w in words:
+        value = value << 16 | w
+    return draw(st.sampled_from([value, value & (2**48 - 1), value & (2**32 - 1), value | 0xFFFF << 32 & (2**48 - 1)]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(ipv6_values())
+def test_ipv6_text_is_ipaddress_text(value):
+    from reconciler.cidr import format_address
+
+    assert format_address(6, value) == str(ipaddress.IPv6Address(value))
+    assert str(Cidr(6, value, 128)) == f"{ipaddress.IPv6Address(value)}/128"

@@ -1,0 +1,105 @@
+"""The address space of one vSwitch and one IP version, where ENI addresses and prefixes are placed.
+
+Addresses (as /32 or /128) and prefixes (/28, /80) share the space and never overlap; the vSwitch's
+first address and last three belong to the system; prefixes come from the vSwitch's prefix
+reservations when it has any, and automatic addresses never come from them.
+
+Three allocators would serve it: ``taken`` (everything in the vSwitch; judges explicit entries),
+and two that serve counts, addresses from the vSwitch minus its prefix reservations and prefixes
+from the reservations (or the whole vSwitch). All three always hold the same blocks, in the same
+order, so the space keeps one list of what it holds and builds an allocator only at the first
+question for it, from that list. Blocks an ENI already holds are kept in one batch per space
+(:meth:`VSwitchSpace.keep_all`): when they overlap nothing and lie where they may, which is the
+rule, no allocator is needed at all; otherwise they are judged one by one, in order, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .allocator import BlockAllocator, Conflict
+from .cidr import Cidr, exclude
+from .eni_limits import reserved_ranges
+
+PREFIX_LENGTHS = (28, 80)
+SYSTEM = "the system (reserved address of the vSwitch)"
+
+
+class VSwitchSpace:
+    __slots__ = ("key", "block", "reservations", "held", "_taken", "_auto")
+
+    def __init__(self, key: str, block: Cidr, reservations: list[Cidr]):
+        self.key, self.block, self.reservations = key, block, reservations
+        self.held: list[tuple[Cidr, str]] = []  # (block, holder) of every block occupied, in order
+        self._taken: BlockAllocator | None = None
+        self._auto: dict[bool, BlockAllocator] = {}  # prefix? -> count allocator, once built
+        bits = 32 if block.version == 4 else 128
+        for lo, hi in reserved_ranges(block.version, block.start, block.prefix):  # first address and last three
+            for addr in range(lo, hi + 1):
+                self.held.append((Cidr(block.version, addr, bits), SYSTEM))
+
+    def _replay(self, alloc: BlockAllocator) -> BlockAllocator:
+        for block, holder in self.held:
+            alloc.occupy(block, holder)
+        return alloc
+
+    @property
+    def taken(self) -> BlockAllocator:
+        if self._taken is None:
+            self._taken = self._replay(BlockAllocator(self.block.version, [self.block]))
+        return self._taken
+
+    # ---- one block at a time ------------------------------------------------------------------
+    def conflict(self, block: Cidr) -> Conflict | None:
+        found = self.taken.conflict(block)
+        if found is None and block.prefix in PREFIX_LENGTHS and self.reservations:
+            if not any(r.contains(block) for r in self.reservations):
+                return Conflict("outside")
+        return found
+
+    def take(self, block: Cidr, holder: str) -> Conflict | None:
+        found = self.conflict(block)
+        if found is None:
+            self.occupy(block, holder)
+        return found
+
+    def occupy(self, block: Cidr, holder: str) -> None:
+        """Mark ``block`` unavailable (no-op where it overlaps what is held)."""
+        self.held.append((block, holder))
+        if self._taken is not None:
+            self._taken.occupy(block, holder)
+        for alloc in self._auto.values():
+            alloc.occupy(block, holder)
+
+    def first_fit(self, prefix: int, holder: str) -> Cidr | None:
+        is_prefix = prefix in PREFIX_LENGTHS
+        alloc = self._auto.get(is_prefix)
+        if alloc is None:
+            vsw, reservations = self.block, self.reservations
+            containers = (reservations or [vsw]) if is_prefix else exclude(vsw, reservations)
+            alloc = self._auto[is_prefix] = self._replay(BlockAllocator(vsw.version, containers))
+        got = alloc.first_fit(prefix, holder)
+        if got is not None:
+            self.occupy(got, holder)
+        return got
+
+    # ---- a batch ------------------------------------------------------------------------------
+    def keep_all(self, blocks: Iterable[tuple[Cidr, str]]) -> list[bool]:
+        """:meth:`take` each ``(block, holder)`` in order; whether each was taken."""
+        blocks = list(blocks)
+        if self._taken is None and not self._auto and self._all_fit(blocks):
+            self.held.extend(blocks)
+            return [True] * len(blocks)
+        return [self.take(block, holder) is None for block, holder in blocks]
+
+    def _all_fit(self, blocks: list[tuple[Cidr, str]]) -> bool:
+        """Whether every block lies in the vSwitch (prefixes in its reservations, if any) and no two of
+        them, or one of them and a block held, overlap: then every :meth:`take` would succeed."""
+        vsw, reservations = self.block, self.reservations
+        for block, _ in blocks:
+            if not vsw.contains(block):
+                return False
+            if block.prefix in PREFIX_LENGTHS and reservations and not any(r.contains(block) for r in reservations):
+                return False
+        ranges = sorted([(b.start, b.end) for b, _ in self.held] + [(b.start, b.end) for b, _ in blocks])
+        return all(ranges[i][1] < ranges[i + 1][0] for i in range(len(ranges) - 1))

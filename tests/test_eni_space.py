@@ -1,0 +1,65 @@
+"""A vSwitch's ENI space: keeping a batch of blocks gives what taking them one by one gives (which
+were taken, who holds what, and what the counts get next), whether the batch is clean (no allocator
+built) or not (overlaps, blocks outside the vSwitch or outside its prefix reservations)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from reconciler.cidr import Cidr
+from reconciler.eni_space import VSwitchSpace
+
+VSW = Cidr.parse("10.0.1.0/24")
+RESERVATIONS = [Cidr.parse("10.0.1.64/28"), Cidr.parse("10.0.1.192/27")]
+
+
+@st.composite
+def blocks(draw):
+    """(block, holder): mostly addresses and /28s inside the vSwitch, some outside or overlapping."""
+    kind = draw(st.sampled_from(["address", "address", "address", "prefix", "outside", "system"]))
+    if kind == "address":
+        block = Cidr(4, VSW.start + draw(st.integers(0, 255)), 32)
+    elif kind == "prefix":
+        block = Cidr(4, VSW.start + 16 * draw(st.integers(0, 15)), 28)
+    elif kind == "outside":
+        block = Cidr(4, VSW.end + 1 + draw(st.integers(0, 255)), 32)
+    else:
+        block = Cidr(4, VSW.start + draw(st.sampled_from([0, 252, 253, 254, 255])), 32)
+    return block, f"eni.e{draw(st.integers(0, 5))}"
+
+
+def state(space: VSwitchSpace) -> list:
+    return sorted((str(b), who) for who, b in space.taken.holders_within(Cidr(4, 0, 0)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(blocks(), max_size=40), st.booleans(), st.lists(st.sampled_from([32, 28]), max_size=12),
+       st.lists(blocks(), max_size=3))
+def test_a_batch_is_taken_as_one_by_one(batch, reserved, counts, before):
+    reservations = RESERVATIONS if reserved else []
+    one, many = VSwitchSpace("eni4:v", VSW, reservations), VSwitchSpace("eni4:v", VSW, reservations)
+    for block, holder in before:  # managed ENIs: occupied whatever they overlap
+        one.occupy(block, holder)
+        many.occupy(block, holder)
+    expect = [one.take(block, holder) is None for block, holder in batch]
+    assert many.keep_all(batch) == expect
+    for prefix in counts:
+        assert many.first_fit(prefix, "eni.count") == one.first_fit(prefix, "eni.count")
+    assert state(many) == state(one)
+
+
+def test_a_clean_batch_builds_no_allocator():
+    space = VSwitchSpace("eni4:v", VSW, [])
+    batch = [(Cidr(4, VSW.start + i, 32), "eni.a") for i in (5, 6, 9)] + [(Cidr.parse("10.0.1.16/28"), "eni.b")]
+    assert space.keep_all(batch) == [True] * 4
+    assert space._taken is None and not space._auto
+    assert space.first_fit(32, "eni.c") == Cidr.parse("10.0.1.1/32")
+    assert space.conflict(Cidr.parse("10.0.1.6/32")).holder == "eni.a"
+
+
+def test_an_overlap_in_the_batch_is_refused_to_the_later_block():
+    space = VSwitchSpace("eni4:v", VSW, [])
+    batch = [(Cidr.parse("10.0.1.16/28"), "eni.a"), (Cidr.parse("10.0.1.17/32"), "eni.b"),
+             (Cidr.parse("10.0.1.255/32"), "eni.c"), (Cidr.parse("10.0.2.1/32"), "eni.d")]
+    assert space.keep_all(batch) == [True, False, False, False]
+    assert space.conflict(Cidr.parse("10.0.1.17/32")).holder == "eni.a"
