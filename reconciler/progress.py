@@ -5,8 +5,9 @@ Shown only when stderr is a terminal, and only once the operation has run for mo
 and piped or redirected output never see it. Drawn with a carriage return and spaces only (no
 escape sequences), at most every ``INTERVAL`` seconds, and wiped when the operation ends.
 
-Lines the command prints meanwhile go through :meth:`Progress.echo`, which takes the bar off the
-line, prints, and puts it back, so the two never mix. (:meth:`Progress.echo` also buffers lines
+Lines the command prints meanwhile go through :meth:`Progress.echo`: while the bar is on the same
+terminal they are printed with its next redraw (the bar taken off the line, the lines, the bar
+again), so the two never mix and a flood of lines costs ten redraws a second, not two per line. (:meth:`Progress.echo` also buffers lines
 when stdout is not a terminal and flushes them at most every ``INTERVAL`` seconds: a flush per
 line would cost more than the actions they report.)
 """
@@ -50,6 +51,7 @@ class Progress:
         self._shown = False  # the bar has been drawn at least once
         self._last = 0.0  # when it was last drawn
         self._flushed = self.start
+        self._lines: list[str] = []  # printed while the bar is on the terminal, waiting for its next redraw
 
     def update(self, done: int, what: str = "") -> None:
         """``done`` of ``total`` steps are finished; ``what`` names the current one."""
@@ -61,23 +63,22 @@ class Progress:
 
     def echo(self, line: str) -> None:
         """Print ``line`` (and a newline) on stdout without mixing it with the bar."""
-        if self._drawn and self.out_tty:
-            self._wipe()
-            self.out.write(line + "\n")
-            self.out.flush()
-            self._draw(time.monotonic())
+        now = time.monotonic()
+        if self._drawn and self.out_tty:  # the bar is on the same terminal: lines go out with its redraws
+            self._lines.append(line)
+            if now - self._last >= self.interval:
+                self._draw(now)
             return
         self.out.write(line + "\n")
-        now = time.monotonic()
         if self.out_tty or now - self._flushed >= INTERVAL:
             self.out.flush()
             self._flushed = now
 
     def close(self) -> None:
-        """Wipe the bar (when drawn) and flush what was printed."""
-        self.out.flush()
+        """Wipe the bar (when drawn) and print what is waiting."""
         if self._drawn:
             self._wipe()
+        self._emit()
 
     def __enter__(self) -> "Progress":
         return self
@@ -99,10 +100,19 @@ class Progress:
         columns = shutil.get_terminal_size((80, 24)).columns
         return text[:max(10, columns - 1)]
 
+    def _emit(self) -> None:
+        if self._lines:
+            self.out.write("\n".join(self._lines) + "\n")
+            self._lines.clear()
+        self.out.flush()
+
     def _draw(self, now: float) -> None:
         text = self._text()
         pad = " " * max(0, self._drawn - len(text))
-        self.out.flush()
+        if self._lines:  # lines printed since the last redraw: above the bar, which is drawn again below
+            self._wipe()
+            pad = ""
+        self._emit()
         self.stream.write("\r" + text + pad)
         self.stream.flush()
         self._drawn, self._shown, self._last = len(text), True, now
