@@ -84,7 +84,13 @@ class JournalContents:
 
 
 def _line(body: dict) -> bytes:
-    return canonical_bytes(dict(body, checksum=sha256_hex(canonical_bytes(body)))) + b"\n"
+    """``canonical_bytes(dict(body, checksum=sha256_hex(canonical_bytes(body)))) + b"\\n"``, serialising
+    ``body`` once: the keys sorting before "checksum" and those after it are serialised apart, and the
+    checksum is put between them (the keys are ASCII, so str order is the canonical byte order)."""
+    lo = canonical_bytes({k: v for k, v in body.items() if k < "checksum"})[1:-1]
+    hi = canonical_bytes({k: v for k, v in body.items() if k > "checksum"})[1:-1]
+    digest = sha256_hex(b"{" + b",".join(p for p in (lo, hi) if p) + b"}")
+    return b"{" + b",".join(p for p in (lo, b'"checksum":"' + digest.encode() + b'"', hi) if p) + b"}\n"
 
 
 def encode_entry(entry: JournalEntry) -> bytes:

@@ -133,3 +133,24 @@ def test_owned_copy_and_its_bytes():
         with pytest.raises(StateError) as info:
             owned_with_bytes("vpc.a", rec("vpc.a", v=bad))
         assert info.value.code == "State.InvalidRecord" and "NaN and infinite" in info.value.message
+
+
+def test_journal_lines_serialise_their_body_once_with_the_same_bytes():
+    from reconciler.journal import JournalEntry, Intent, encode_cancel, encode_entry, encode_intent
+
+    def plain(body: dict) -> bytes:
+        return canonical_bytes(dict(body, checksum=sha256_hex(canonical_bytes(body)))) + b"\n"
+
+    record = rec("vpc.a", cidr="10.0.0.0/16", note="é,\n}")
+    entry = JournalEntry("lin", 3, "vpc.a", record)
+    assert encode_entry(entry) == plain({"address": "vpc.a", "lineage": "lin", "record": record, "serial": 3})
+    assert encode_entry(JournalEntry("lin", 4, "vpc.a", None)) == plain(
+        {"address": "vpc.a", "lineage": "lin", "record": None, "serial": 4})
+    intent = Intent(5, "lin", "tok", "CreateVpc", ({"address": "vpc.a", "after": record},), {"type": "sandbox"}, None)
+    assert encode_intent(intent) == plain({"kind": "intent", "intent": 5, "lineage": "lin", "token": "tok",
+                                           "api": "CreateVpc", "actions": [{"address": "vpc.a", "after": record}],
+                                           "provider": {"type": "sandbox"}, "boot": None})
+    assert encode_cancel("lin", [5, 6], "why") == plain({"kind": "cancel", "intents": [5, 6], "lineage": "lin",
+                                                         "reason": "why"})
+    for line in (encode_entry(entry), encode_intent(intent), encode_cancel("lin", [5], "r")):
+        decode_line(line[:-1])  # verifies the checksum

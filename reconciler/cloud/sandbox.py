@@ -280,9 +280,10 @@ class SandboxCloud:
             if dry:
                 store.rollback()
                 raise fail("DryRunOperation", "Request validation has been passed with DryRun flag set.")
-            response = _wire({"RequestId": _request_id(), **body})
-            store.commit((action, token, response) if token is not None and not dry else None)
-            return response  # already a fresh copy (_wire), shared with nothing
+            wire = orjson.dumps({"RequestId": _request_id(), **body})
+            response = orjson.loads(wire)  # as _wire: a fresh JSON-clean copy, shared with nothing
+            store.commit((action, token, wire.decode()) if token is not None and not dry else None)
+            return response
 
     def close(self) -> None:
         with self._lock:

@@ -163,8 +163,9 @@ class Store:
         self.seq = self._seq_at_begin
         self._undo, self._dirty = None, {}
 
-    def commit(self, token: tuple[str, str, dict] | None = None) -> None:
-        """Write the dirty rows, the sequence number and the token record in one transaction."""
+    def commit(self, token: tuple[str, str, dict | str] | None = None) -> None:
+        """Write the dirty rows, the sequence number and the token record in one transaction (the
+        response as a dict, or already as its JSON text)."""
         cur = self.conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -182,8 +183,9 @@ class Store:
                 cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", (str(self.seq),))
             if token is not None:
                 action, tok, response = token
+                text = response if isinstance(response, str) else orjson.dumps(response).decode()
                 cur.execute("INSERT OR REPLACE INTO tokens(action, token, response) VALUES (?, ?, ?)",
-                            (action, tok, orjson.dumps(response).decode()))
+                            (action, tok, text))
             cur.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
