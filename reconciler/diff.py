@@ -64,6 +64,8 @@ def _implicit(record: dict) -> bool:
 
 def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Change, ...]:
     """Every change that turns ``recorded`` into ``desired``, sorted by type rank then address."""
+    desired = desired if type(desired) is dict else dict(desired)  # one pass; then every lookup is a dict's
+    recorded = recorded if type(recorded) is dict else dict(recorded)
     changes: dict[str, Change] = {}
     for address in desired.keys() - recorded.keys():
         rec = desired[address]
@@ -88,6 +90,9 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
 
 def _cascade(changes: dict[str, Change], desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> None:
     """A resource that refers to a replaced one by id is replaced too (its parent's id changes)."""
+    queue = sorted(a for a, c in changes.items() if c.kind is ChangeKind.REPLACE)
+    if not queue:
+        return
     dependents: dict[str, list[str]] = {}
     for address, rec in recorded.items():
         for ref in refs_of(rec):
@@ -98,7 +103,6 @@ def _cascade(changes: dict[str, Change], desired: Mapping[str, dict], recorded: 
             ipam = f"ipam.{rec['attributes']['ipam']}"
             if ipam in changes and changes[ipam].kind is ChangeKind.REPLACE:
                 dependents.setdefault(ipam, []).append(address)
-    queue = sorted(a for a, c in changes.items() if c.kind is ChangeKind.REPLACE)
     while queue:
         parent = queue.pop(0)
         for child in sorted(dependents.get(parent, ())):

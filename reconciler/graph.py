@@ -1,7 +1,8 @@
 """The dependency graph of the desired state: IPAM -> scope -> pool -> sub-pool -> VPC -> vSwitch.
 
-A thin domain wrapper around a :class:`networkx.DiGraph` whose nodes are address strings and whose
-edges run from a dependency to its dependent. Building it checks every reference by name; a
+Nodes are address strings and edges run from a dependency to its dependent, kept as plain
+insertion-ordered adjacency dicts (what :class:`networkx.DiGraph` keeps, without its per-node and
+per-edge attribute dicts); networkx is only called to name a cycle. Building it checks every reference by name; a
 reference to something the recorded state holds but the spec dropped is reported with the cloud's
 error for deleting a resource that still has dependents.
 """
@@ -83,27 +84,31 @@ def references(spec: Spec) -> Iterator[Reference]:
 
 def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     """Kahn's topological sort of ``nodes`` (edges ``n -> m`` for ``m in succ[n]``) taking, among the
-    nodes ready at each step, the one with the smallest ``key``: deterministic, like
-    ``networkx.lexicographical_topological_sort``, with each key computed once. Raises
+    nodes ready at each step, the one with the smallest ``key`` (then the smallest node): deterministic,
+    like ``networkx.lexicographical_topological_sort``, with each key computed once. The nodes are
+    ranked by ``(key, node)`` once, so the heap holds plain integers. Raises
     ``networkx.NetworkXUnfeasible`` on a cycle (find it with ``networkx.find_cycle``)."""
     from heapq import heapify, heappop, heappush
 
     nodes = list(nodes)
-    indegree = dict.fromkeys(nodes, 0)
-    for n in nodes:
-        for m in succ[n]:
-            indegree[m] += 1
     keys = {n: key(n) for n in nodes}
-    heap = [(keys[n], n) for n in nodes if indegree[n] == 0]
+    ranked = sorted(nodes, key=lambda n: (keys[n], n))
+    rank = {n: i for i, n in enumerate(ranked)}
+    targets = [[rank[m] for m in succ[n]] for n in ranked]
+    indegree = [0] * len(ranked)
+    for ms in targets:
+        for m in ms:
+            indegree[m] += 1
+    heap = [i for i, d in enumerate(indegree) if d == 0]
     heapify(heap)
     out = []
     while heap:
-        _, n = heappop(heap)
-        out.append(n)
-        for m in succ[n]:
+        i = heappop(heap)
+        out.append(ranked[i])
+        for m in targets[i]:
             indegree[m] -= 1
             if indegree[m] == 0:
-                heappush(heap, (keys[m], m))
+                heappush(heap, m)
     if len(out) != len(nodes):
         raise nx.NetworkXUnfeasible("the graph has a cycle")
     return out
@@ -112,9 +117,10 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
 class DependencyGraph:
     """Resources of the desired state and what each depends on."""
 
-    def __init__(self, graph: nx.DiGraph, order: dict[str, int]):
-        self._g = graph
+    def __init__(self, succ: dict[str, dict[str, None]], order: dict[str, int]):
+        self._succ = succ  # node -> its dependents (insertion order), every node a key
         self._order = order
+        self._pred: dict[str, list[str]] | None = None
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -127,20 +133,27 @@ class DependencyGraph:
     ) -> "DependencyGraph":
         locate = locate or (lambda path: (None, None))
         recorded = set(recorded)
-        g = nx.DiGraph()
+        g: dict[str, dict[str, None]] = {}
         decl: dict[str, int] = {}
         errors: list[ReconcilerError] = []
 
         def add(address: str, kind: str, name: str | None, key: int) -> None:
-            g.add_node(address)
+            if address not in g:
+                g[address] = {}
             decl[address] = order(kind, name) if order else key
+
+        def add_edge(u: str, v: str) -> None:
+            for n in (u, v):
+                if n not in g:
+                    g[n] = {}
+            g[u][v] = None
 
         if spec.ipam is not None:
             ipam = f"ipam.{spec.ipam.name}"
             add(ipam, "ipam", None, -3)
             for i, scope in enumerate(DEFAULT_SCOPES):
                 add(f"ipam_scope.{scope}", "ipam", None, -2 + i)
-                g.add_edge(ipam, f"ipam_scope.{scope}")
+                add_edge(ipam, f"ipam_scope.{scope}")
         elif any(getattr(spec, k) for k in ("scopes", "pools", "allocations")):
             kind = "scopes" if spec.scopes else "pools" if spec.pools else "allocations"
             file, line = locate((kind,))
@@ -170,10 +183,10 @@ class DependencyGraph:
                 seq += 1
                 add(f"{rtype}.{name}", kind, name, seq)
         for name in spec.instances:
-            g.add_edge(f"instance.{name}", f"eni.{name}-primary")
+            add_edge(f"instance.{name}", f"eni.{name}-primary")
         for ref in references(spec):
             if ref.target in g:
-                g.add_edge(ref.target, ref.source)
+                add_edge(ref.target, ref.source)
                 continue
             if ref.target == "ipam" or (spec.ipam is None and ref.target.startswith("ipam_scope.")):
                 continue  # reported once as Spec.MissingIpam
@@ -193,10 +206,13 @@ class DependencyGraph:
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
         try:
-            self._topo = lexical_order(self._g.nodes, self._g._succ, self._key)
+            self._topo = lexical_order(self._succ, self._succ, self._key)
             return []
         except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(self._g)
+            g = nx.DiGraph()
+            g.add_nodes_from(self._succ)
+            g.add_edges_from((u, v) for u, vs in self._succ.items() for v in vs)
+            cycle = nx.find_cycle(g)
             names = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
             first = cycle[0][1]
             kind = {"ipam_pool": "pools"}.get(first.split(".")[0], "pools")
@@ -208,10 +224,10 @@ class DependencyGraph:
 
     # ---- queries --------------------------------------------------------------------------
     def __contains__(self, address: str) -> bool:
-        return address in self._g
+        return address in self._succ
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._succ)
 
     def topological(self) -> list[str]:
         """Every address, dependencies first; ties broken by declaration order (deterministic)."""
@@ -224,14 +240,35 @@ class DependencyGraph:
         """The declaration key of ``address``, or ``default`` when it is not in the graph."""
         return self._order.get(address, default)
 
+    def _node(self, address: str, where: str = "digraph") -> dict[str, None]:
+        try:
+            return self._succ[address]
+        except KeyError:
+            raise nx.NetworkXError(f"The node {address} is not in the {where}.") from None
+
     def dependencies(self, address: str) -> list[str]:
-        return sorted(self._g.predecessors(address), key=self._key)
+        self._node(address)
+        if self._pred is None:
+            self._pred = {n: [] for n in self._succ}
+            for u, vs in self._succ.items():
+                for v in vs:
+                    self._pred[v].append(u)
+        return sorted(self._pred[address], key=self._key)
 
     def dependents(self, address: str) -> list[str]:
-        return sorted(self._g.successors(address), key=self._key)
+        return sorted(self._node(address), key=self._key)
 
     def descendants(self, address: str) -> set[str]:
-        return nx.descendants(self._g, address)
+        """Every address reachable from ``address`` (not itself, unless on a cycle through it)."""
+        seen: set[str] = set()
+        stack = list(self._node(address, "graph"))
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(self._succ[n])
+        seen.discard(address)
+        return seen
 
     def to_dot(self) -> str:
         lines = ["digraph ipam {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
