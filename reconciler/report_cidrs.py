@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from .cidr import Cidr
+from .cidr import Cidr, parse_ints
 from .discovery import DiscoveredCidr
 from .report_ranges import overlapping_pairs
 
@@ -199,9 +199,10 @@ def rule_breach(c: Cidr, pool: Mapping) -> str | None:
 def _overlaps(rows: list[ResourceCidr], owners: Sequence[str]) -> tuple[tuple[ResourceCidr, ...], tuple[Overlap, ...]]:
     groups: dict[tuple, list[tuple[int, int, int]]] = {}
     for i, r in enumerate(rows):
-        c = Cidr.parse(r.ref.cidr)
+        version, start, prefix = parse_ints(r.ref.cidr)
         kind = "vswitch" if r.ref.resource_type == "VSwitch" else "block"
-        groups.setdefault((r.scope, c.version, kind), []).append((c.start, c.end, i))
+        end = start + (1 << ((32 if version == 4 else 128) - prefix)) - 1
+        groups.setdefault((r.scope, version, kind), []).append((start, end, i))
     found, partners = [], {}
     for (scope, _, _), ranges in sorted(groups.items()):
         for i, j in overlapping_pairs(ranges):

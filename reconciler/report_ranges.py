@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
 from typing import Hashable, Iterable, Iterator, Sequence
 
 from .cidr import format_address
@@ -71,18 +72,28 @@ def largest_block(ranges: Sequence[tuple[int, int]], version: int) -> str | None
 def overlapping_pairs(ranges: Iterable[tuple[int, int, Hashable]]) -> list[tuple[Hashable, Hashable]]:
     """Every pair of overlapping ranges ``(start, end, key)``, by sort and sweep.
 
-    Sorted by start, each range meets the ranges still open at its start (a heap by end drops the
-    closed ones), so the cost is O(n log n + pairs) and memory O(n). In each pair the first range
-    starts no later than the second.
+    Sorted by start (then longest first), each range meets the ranges still open at its start (a heap
+    by end drops the closed ones), so the cost is O(n log n + pairs) and memory O(n). In each pair
+    the first range starts no later than the second. A range starting past every end seen so far
+    meets nothing: the heap is emptied at once (what popping would do, one by one).
     """
-    items = sorted(ranges, key=lambda r: (r[0], -r[1]))
+    items = sorted(ranges, key=itemgetter(1), reverse=True)  # two stable sorts: (start, -end), ties in input order
+    items.sort(key=itemgetter(0))
     active: list[tuple[int, int]] = []  # heap of (end, index into items)
     out = []
+    reach = None  # the largest end so far
+    heappush, heappop = heapq.heappush, heapq.heappop
     for i, (start, end, key) in enumerate(items):
-        while active and active[0][0] < start:
-            heapq.heappop(active)
-        out.extend((items[j][2], key) for _, j in active)
-        heapq.heappush(active, (end, i))
+        if reach is None or start > reach:
+            active.clear()
+            reach = end
+        else:
+            while active[0][0] < start:  # the range ending at ``reach`` is still there
+                heappop(active)
+            out.extend((items[j][2], key) for _, j in active)
+            if end > reach:
+                reach = end
+        heappush(active, (end, i))
     return out
 
 

@@ -93,3 +93,25 @@ def test_human_numbers():
     assert [human_pct(x) for x in (15.625, 3.125, 0.0, 0.004, 99.999, 100.0, None)] == [
         "15.63%", "3.13%", "0.00%", "<0.01%", ">99.99%", "100.00%", "-"]
     assert pct(2**72, 2**80) == 0.390625 and pct(1, 0) == 0.0
+
+
+def _sweep_one_pop_at_a_time(ranges):
+    """The sweep as first written (one sort on a tuple key, every closed range popped): the pairs and
+    their order must not change."""
+    import heapq
+
+    items = sorted(ranges, key=lambda r: (r[0], -r[1]))
+    active, out = [], []
+    for i, (start, end, key) in enumerate(items):
+        while active and active[0][0] < start:
+            heapq.heappop(active)
+        out.extend((items[j][2], key) for _, j in active)
+        heapq.heappush(active, (end, i))
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)), max_size=60))
+def test_sweep_gives_the_same_pairs_in_the_same_order(spans):
+    ranges = [(s, s + n, i) for i, (s, n) in enumerate(spans)]
+    assert overlapping_pairs(ranges) == _sweep_one_pop_at_a_time(ranges)
