@@ -352,6 +352,7 @@ def _space_name(key: str) -> str:
 def resolve(spec: Spec, graph: DependencyGraph, recorded: Mapping[str, dict], *, supply: Cidr,
             locate: Locator | None = None, external: Mapping[str, dict] | None = None) -> Desired:
     """Make every block concrete; the result says which CIDRs were chosen by mask, and the errors."""
+    recorded = recorded if type(recorded) is dict else dict(recorded)  # read once; then every lookup is a dict's
     r = _Resolver(spec, graph, locate or (lambda p: (None, None)), recorded, supply)
     r.collect()
     for key in r.space_order():

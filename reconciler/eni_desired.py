@@ -44,9 +44,12 @@ class _Eni:
     wants: tuple = ()  # (field, IP version, what the spec asks) of every field the spec sets, in ENI_FIELDS order
 
     def __post_init__(self) -> None:
-        spec = self.spec
-        self.wants = tuple((key, version, want) for key, version in ENI_FIELDS
-                           if (want := getattr(spec, key)) is not None)
+        spec, wants = self.spec, []
+        for key, version in ENI_FIELDS:
+            want = getattr(spec, key)
+            if want is not None:
+                wants.append((key, version, want))
+        self.wants = tuple(wants)
 
 
 class EniResolver:
@@ -117,31 +120,29 @@ class EniResolver:
         return {e.address: e.values for e in enis}
 
     # ---- the three passes ---------------------------------------------------------------------
-    def _recorded_values(self, e: _Eni) -> dict[str, list[Cidr]]:
-        rec = self.recorded.get(e.address)
-        if rec is None or rec["attributes"].get("vswitch") != e.vswitch:
-            return {}
-        return _held(rec["attributes"])
 
     def _keep(self, enis: list[_Eni]) -> dict[str, list[Cidr] | bool]:
         """Every ENI keeps what it holds and still asks for, in order (one batch per space). Returns, by
         address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps."""
         wanted: list[tuple[_Eni, str, Cidr, VSwitchSpace]] = []
         holds: dict[str, int] = {}
+        recorded = self.recorded
         for e in enis:
-            rec = self.recorded.get(e.address)
+            rec = recorded.get(e.address)
             if rec is None:
                 continue
-            held = self._recorded_values(e)
-            if not held and rec["attributes"].get("vswitch") != e.vswitch:
+            attributes = rec["attributes"]
+            if attributes.get("vswitch") != e.vswitch:
                 holds[e.address] = -1  # all of it elsewhere: released
                 continue
+            held = _held(attributes)
             holds[e.address] = sum(map(len, held.values()))
             for key, version, want in e.wants:
                 have = held.get(key)
                 if not have:
                     continue
-                have = sorted(have)
+                if len(have) > 1:
+                    have = sorted(have)
                 if key == "primary_ip":
                     block = _block(want, key, version)
                     if block not in have:

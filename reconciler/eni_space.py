@@ -79,8 +79,13 @@ class VSwitchSpace:
             containers = (reservations or [vsw]) if is_prefix else exclude(vsw, reservations)
             alloc = self._auto[is_prefix] = self._replay(BlockAllocator(vsw.version, containers))
         got = alloc.first_fit(prefix, holder)
-        if got is not None:
-            self.occupy(got, holder)
+        if got is not None:  # occupy everywhere else (``alloc`` holds it already)
+            self.held.append((got, holder))
+            if self._taken is not None:
+                self._taken.occupy(got, holder)
+            other = self._auto.get(not is_prefix)
+            if other is not None:
+                other.occupy(got, holder)
         return got
 
     # ---- a batch ------------------------------------------------------------------------------
