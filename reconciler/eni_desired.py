@@ -124,7 +124,7 @@ class EniResolver:
     def _keep(self, enis: list[_Eni]) -> dict[str, list[Cidr] | bool]:
         """Every ENI keeps what it holds and still asks for, in order (one batch per space). Returns, by
         address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps."""
-        wanted: list[tuple[_Eni, str, Cidr, VSwitchSpace]] = []
+        groups: dict[VSwitchSpace, list[tuple[_Eni, str, Cidr]]] = {}  # in order within each space
         holds: dict[str, int] = {}
         recorded = self.recorded
         for e in enis:
@@ -155,24 +155,23 @@ class EniResolver:
                     chosen = [b for b in have if b in wanted_here]
                 space = self.space_for(e.vswitch, version)
                 if space is not None:
-                    wanted.extend((e, key, block, space) for block in chosen)
+                    items = groups.get(space)
+                    if items is None:
+                        items = groups[space] = []
+                    for block in chosen:
+                        items.append((e, key, block))
             if e.spec.primary_ip is None and held.get("primary_ip"):
                 space = self.space_for(e.vswitch, 4)
                 if space is not None:
-                    wanted.append((e, "primary_ip", held["primary_ip"][0], space))
-        by_space: dict[str, list[int]] = {}
-        for i, (e, key, block, space) in enumerate(wanted):
-            by_space.setdefault(space.key, []).append(i)
-        taken = [False] * len(wanted)
-        for indices in by_space.values():
-            space = wanted[indices[0]][3]
-            for i, ok in zip(indices, space.keep_all((wanted[i][2], wanted[i][0].address) for i in indices)):
-                taken[i] = ok
+                    groups.setdefault(space, []).append((e, "primary_ip", held["primary_ip"][0]))
+        # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
+        # by space, each in order, is keeping ENI by ENI
         kept: dict[str, list[Cidr] | bool] = {}
-        for (e, key, block, _), ok in zip(wanted, taken):
-            if ok:
-                e.values.setdefault(key, []).append(block)
-                kept.setdefault(e.address, []).append(block)
+        for space, items in groups.items():
+            for (e, key, block), ok in zip(items, space.keep_all([(block, e.address) for e, _, block in items])):
+                if ok:
+                    e.values.setdefault(key, []).append(block)
+                    kept.setdefault(e.address, []).append(block)
         for address, count in holds.items():
             mine = kept.get(address, [])
             if count == len(mine):
