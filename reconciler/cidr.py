@@ -144,6 +144,19 @@ def parse_ints(text: str) -> tuple[int, int, int]:
     return c.version, c.start, c.prefix
 
 
+def address_block(text: str, version: int) -> Cidr:
+    """The /32 (``version`` 4) or /128 block of an address's text: what ``Cidr.parse(f"{text}/32")``
+    (or ``/128``) gives, result and errors, without building that text first."""
+    if type(text) is str:
+        try:
+            if version == 4:
+                return Cidr(4, _from_bytes(inet_pton(AF_INET, text), "big"), 32)
+            return Cidr(6, _from_bytes(inet_pton(AF_INET6, text), "big"), 128)
+        except (OSError, ValueError):
+            pass
+    return Cidr.parse(f"{text}/{32 if version == 4 else 128}")
+
+
 def exclude(block: Cidr, holes: list[Cidr]) -> list[Cidr]:
     """The standard blocks covering ``block`` minus ``holes`` (at most two per bit of depth)."""
     holes = [h for h in holes if h.overlaps(block)]

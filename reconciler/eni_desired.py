@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from .cidr import Cidr, format_address
+from .cidr import Cidr, address_block, format_address
 from .eni_space import VSwitchSpace
 from .errors import PlanError, ReconcilerError
 from .records import ENI_FIELDS, eni_blocks
@@ -256,15 +256,14 @@ def _held(attributes: dict) -> dict[str, list[Cidr]]:
         value = attributes.get(key)
         items = [value] if isinstance(value, str) else value or ()
         if items:
-            suffix = "/32" if version == 4 else "/128"
-            out[key] = [Cidr.parse(item if "/" in item else item + suffix) for item in items]
+            out[key] = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
     return out
 
 
 def _block(item: str, key: str, version: int) -> Cidr:
     if key in PREFIX:
         return Cidr.parse(item)
-    return Cidr.parse(f"{item}/{32 if version == 4 else 128}")
+    return address_block(item, version)
 
 
 def text(block: Cidr, key: str) -> str:

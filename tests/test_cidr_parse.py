@@ -147,3 +147,13 @@ def test_ipv6_text_is_ipaddress_text(value):
 
     assert format_address(6, value) == str(ipaddress.IPv6Address(value))
     assert str(Cidr(6, value, 128)) == f"{ipaddress.IPv6Address(value)}/128"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet=CHARS, max_size=40), near_misses().map(lambda t: t.rsplit("/", 1)[0])),
+       st.sampled_from([4, 6]))
+def test_address_block_is_the_parse_of_a_host_block(text, version):
+    from reconciler.cidr import address_block
+
+    want = outcome(validating, f"{text}/{32 if version == 4 else 128}")
+    assert outcome(lambda t: address_block(t, version), text) == want
