@@ -89,10 +89,15 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     ranked by ``(key, node)`` once, so the heap holds plain integers. Raises
     ``networkx.NetworkXUnfeasible`` on a cycle (find it with ``networkx.find_cycle``)."""
     from heapq import heapify, heappop, heappush
+    from itertools import islice
+    from operator import eq
 
     nodes = list(nodes)
     keys = {n: key(n) for n in nodes}
-    ranked = sorted(nodes, key=lambda n: (keys[n], n))
+    ranked = sorted(nodes, key=keys.__getitem__)
+    ordered = [keys[n] for n in ranked]
+    if any(map(eq, ordered, islice(ordered, 1, None))):  # equal keys: the smaller node first
+        ranked = sorted(nodes, key=lambda n: (keys[n], n))
     rank = {n: i for i, n in enumerate(ranked)}
     targets = [[rank[m] for m in succ[n]] for n in ranked]
     indegree = [0] * len(ranked)

@@ -1,0 +1,86 @@
+"""The dependency graph on plain adjacency dicts: the same order, neighbours, descendants and cycle
+as networkx gives for the same nodes and edges."""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from reconciler.errors import ReconcilerError, flatten
+from reconciler.graph import DependencyGraph, lexical_order
+from reconciler.source import load_specs
+from tests.support.specs import BASE
+
+
+def heap_order(nodes, succ, key):
+    """Kahn's sort with a heap of (key, node), as the sort was first written."""
+    nodes = list(nodes)
+    indegree = dict.fromkeys(nodes, 0)
+    for n in nodes:
+        for m in succ[n]:
+            indegree[m] += 1
+    heap = [(key(n), n) for n in nodes if indegree[n] == 0]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        _, n = heapq.heappop(heap)
+        out.append(n)
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                heapq.heappush(heap, (key(m), m))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 10**6), st.booleans())
+def test_sort_is_the_heap_sort(n, seed, ties):
+    rng = random.Random(seed)
+    nodes = list(range(n))
+    rng.shuffle(nodes)
+    succ = {i: [j for j in range(i + 1, n) if rng.random() < 0.15] for i in range(n)}
+    keys = {i: rng.randint(0, 4) if ties else (rng.random(), i) for i in range(n)}
+    assert lexical_order(nodes, succ, keys.__getitem__) == heap_order(nodes, succ, keys.__getitem__)
+
+
+def test_a_cycle_is_refused():
+    with pytest.raises(nx.NetworkXUnfeasible):
+        lexical_order([1, 2, 3], {1: [2], 2: [3], 3: [1]}, lambda n: n)
+
+
+def _graph(tmp_path, text=BASE):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "00.yaml").write_text(text)
+    doc = load_specs(folder)
+    from reconciler.spec import parse_spec
+
+    return DependencyGraph.build(parse_spec(doc), doc.locate, doc.order)
+
+
+def test_neighbours_and_descendants_as_networkx(tmp_path):
+    g = _graph(tmp_path)
+    ref = nx.DiGraph()
+    ref.add_nodes_from(g._succ)
+    ref.add_edges_from((u, v) for u, vs in g._succ.items() for v in vs)
+    assert g.topological() == list(nx.lexicographical_topological_sort(ref, key=lambda a: (g.declaration(a), a)))
+    for node in g.topological():
+        assert g.descendants(node) == nx.descendants(ref, node)
+        assert g.dependencies(node) == sorted(ref.predecessors(node), key=lambda a: (g.declaration(a), a))
+        assert g.dependents(node) == sorted(ref.successors(node), key=lambda a: (g.declaration(a), a))
+    assert "vswitch.prod-h" in g.descendants("ipam_pool.root") and len(g) == ref.number_of_nodes()
+    with pytest.raises(nx.NetworkXError):
+        g.descendants("vpc.nowhere")
+
+
+def test_a_reference_cycle_is_named(tmp_path):
+    text = BASE.replace(
+        "  hz-prod:", "  a: {source: b, cidrs: [{mask: 20}]}\n  b: {source: a, cidrs: [{mask: 20}]}\n  hz-prod:")
+    with pytest.raises(ReconcilerError) as err:
+        _graph(tmp_path, text)
+    cycle = [e for e in flatten(err.value) if e.code == "Spec.Cycle"]
+    assert cycle and "ipam_pool.a -> ipam_pool.b -> ipam_pool.a" in str(cycle[0])
