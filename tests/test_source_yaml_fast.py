@@ -280,6 +280,22 @@ def test_generated_documents(text):
     event("fast" if same_as_loader(text) else "declined")
 
 
+# tokens as in tests/test_fuzz.py (YAMLISH), and what specs hold, joined at random
+TOKENS = [
+    "pools", "ipam", "vpcs", "a", "b", "yes", "1", "~", "null", "<<", "=", "é", ":", ": ", "- ", "? ", "\n",
+    "\n  ", "\n    ", "  ", " ", "\t", "{", "}", "[", "]", ", ", "&x ", "*x", "!!str ", "'q'", "'", '"', "#c",
+    "---\n", "|\n", "0x1f", "2024-01-02", "1e3", "\\", "10.0.0.0/8", "{mask: 16}", "source", "7", "0", "_",
+    "a:b", "hz-prod", "\n#", "\n\n",
+]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not _LONG, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(tokens=st.lists(st.sampled_from(TOKENS), max_size=50))
+def test_token_soup(tokens):
+    event("fast" if same_as_loader("".join(tokens)) else "declined")
+
+
 def test_load_specs_uses_it_and_locates_lazily(tmp_path, monkeypatch):
     specs = tmp_path / "ws" / "specs"
     specs.mkdir(parents=True)
