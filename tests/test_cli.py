@@ -143,3 +143,19 @@ def test_lock_blocks_a_second_apply(ws):
     lock_id = json.loads((ws.root / "state" / ".lock").read_text())["id"]
     ws.run("force-unlock", lock_id, check=0)
     ws.run("apply", "--auto-approve", check=0)
+
+
+def test_the_planner_reports_its_stages_through_a_callback_and_plans_the_same(tmp_path, capsys):
+    """The CLI's progress bar learns the planner's stages from a callback; the core prints nothing."""
+    from reconciler.planfile import to_json
+    from tests.support.specs import load
+    from reconciler.planner import make_plan
+
+    doc = load(tmp_path, BASE)
+    seen: list[str] = []
+    told = make_plan(doc, {}, lineage=None, serial=0, stage=seen.append)
+    assert seen == ["validate", "graph", "resolve", "diff", "order"]
+    quiet = make_plan(load(tmp_path, BASE), {}, lineage=None, serial=0)
+    assert to_json(told, "sandbox", {"type": "sandbox"}) == to_json(quiet, "sandbox", {"type": "sandbox"})
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
