@@ -113,7 +113,8 @@ def test_no_progress_bar_in_json_or_piped_output(ws, monkeypatch):
     assert "vpc.test" in ws.json("show")["resources"]
 
 
-def test_the_bar_waits_a_second_before_it_appears():
+def test_the_bar_waits_a_second_before_it_appears(monkeypatch):
+    monkeypatch.delenv("IPAM_PROGRESS_DELAY", raising=False)
     master, slave = pty.openpty()
     try:
         with open(slave, "w", closefd=False) as terminal:
