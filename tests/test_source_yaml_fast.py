@@ -308,3 +308,10 @@ def test_load_specs_uses_it_and_locates_lazily(tmp_path, monkeypatch):
     assert doc.locate(("pools", "hz")) == ("specs/a.yaml", 8)
     assert doc.locate(("pools", "hz", "cidrs", 1)) == ("specs/a.yaml", 15)
     assert doc.locate(("pools", "hz", "tags", "team", "name")) == ("specs/a.yaml", 16)
+
+
+def test_allocator_setting_is_not_passed_on():
+    """The mimalloc purge setting is for yaml-rs as it loads, not for the CLI's child processes."""
+    if not source_yaml_fast._SET_PURGE:
+        pytest.skip("MIMALLOC_PURGE_DELAY set by the caller")
+    assert source_yaml_fast._PURGE not in os.environ
