@@ -54,9 +54,12 @@ __all__ = [
     "MAX_ALIAS_NODES",
 ]
 
-# Names looked up here when called (not where they are defined), so that tests can swap the
-# YAML parser (``_Loader``), the file reader and the line maps of this module.
+# ``_Loader``, ``_read_bytes``, ``parse_yaml_fast`` and ``_YamlLocator`` are looked up in this
+# module when called, so that a test can swap the YAML parser, the file reader, the fast path or
+# the line maps here; with another parser than libyaml's, the fast path (which stands in for it)
+# is left out.
 _DEFAULT_LOADER = _Loader
+# names that were defined here before the split, still importable from here
 _REEXPORTED = (SCALAR_KINDS, _INTERNAL, _json_depth_exceeds)
 
 
@@ -118,7 +121,7 @@ def _load_file(path: str, display: str, is_json: bool, errors: list) -> _Parsed 
     try:
         if is_json:
             parsed = _parse_json(text, display, own)
-        else:  # the fast path stands in for libyaml only: a test may swap the parser
+        else:
             parsed = parse_yaml_fast(text) if _Loader is _DEFAULT_LOADER else None
             if parsed is None:
                 parsed = _parse_yaml(text, display, own, _Loader)
