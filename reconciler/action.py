@@ -82,12 +82,13 @@ class PlannedAction:
     replace: bool = False  # one half of a replacement
     note: str | None = None  # e.g. how a CIDR was chosen, or what a delete releases
 
-    def to_dict(self) -> dict:
+    def to_dict(self, plain=_plain) -> dict:
+        """The action as JSON values. ``plain`` copies ``before``/``after`` (read-only views, shared with
+        the plan) into plain values; the plan file passes its own converter that shares one copy."""
         return {
-            "order": self.order, "action": self.action.value, "address": self.address, "type": self.type,
-            "name": self.name, "cidr": self.cidr, "api": self.api,
-            "before": _plain(self.before), "after": _plain(self.after),
-            "replace": self.replace, "note": self.note,
+            "order": self.order, "action": self.action._value_, "address": self.address, "type": self.type,
+            "name": self.name, "cidr": self.cidr, "api": self.api, "before": plain(self.before),
+            "after": plain(self.after), "replace": self.replace, "note": self.note,
         }
 
 

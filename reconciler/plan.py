@@ -9,6 +9,7 @@ and scopes before the IPAM; creation runs parents first. Ties are broken determi
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -42,11 +43,11 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         counts = {k.value: 0 for k in ChangeKind}
-        for c in self.changes:
-            counts[c.kind.value] += 1
-        for a in self.actions:
-            if a.action not in (Action.CREATE, Action.UPDATE, Action.DELETE):
-                counts[a.action.value] = counts.get(a.action.value, 0) + 1
+        for kind, n in Counter([c.kind for c in self.changes]).items():
+            counts[kind.value] += n
+        for action, n in Counter([a.action for a in self.actions]).items():  # in order of first appearance
+            if action not in (Action.CREATE, Action.UPDATE, Action.DELETE):
+                counts[action.value] = counts.get(action.value, 0) + n
         return counts
 
 

@@ -28,15 +28,21 @@ TF_ACTIONS = {
 
 def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict]:
     """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
+    return _resource_changes(plan, provider, _plain)
+
+
+def _resource_changes(plan: Plan, provider: str, conv) -> list[dict]:
+    provider_name = f"ipam-reconciler/{provider}"
     out = []
     for c in plan.changes:
+        reasons = c.replace_reasons
         out.append({
             "address": c.address, "mode": "managed", "type": c.type, "name": c.name,
-            "provider_name": f"ipam-reconciler/{provider}",
+            "provider_name": provider_name,
             "change": {
-                "actions": TF_ACTIONS[c.kind], "before": _plain(c.before), "after": _plain(c.after),
+                "actions": list(TF_ACTIONS[c.kind]), "before": conv(c.before), "after": conv(c.after),
                 "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {},
-                "replace_paths": [[r.split(" ")[0]] for r in c.replace_reasons if r.endswith(" changes")],
+                "replace_paths": [[r.split(" ")[0]] for r in reasons if r.endswith(" changes")] if reasons else [],
             },
             "action_reason": "replace_because_cannot_update" if c.kind is ChangeKind.REPLACE else None,
         })
@@ -44,34 +50,118 @@ def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict]:
 
 
 def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> dict:
-    body = {
-        "provider": dict(settings or {"type": provider}),
-        "format_version": plan.format_version,
-        "lineage": plan.lineage,
-        "serial": plan.serial,
-        "changes": plan.has_changes,
-        "actions": [a.to_dict() for a in plan.actions],
-        "resource_changes": resource_changes(plan, provider),
-        "summary": plan.summary(),
-        "desired": {k: _plain(v) for k, v in sorted(plan.desired.items())},
-        "change_set": [_change_dict(c) for c in plan.changes],
-    }
+    """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds)."""
+    body = _body(plan, provider, settings, _plain)
     body["checksum"] = _checksum(body)
     return body
 
 
 def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> bytes:
-    return orjson.dumps(to_document(plan, provider, settings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
+    read-only views are serialized as they are, and the checksum is hashed piece by piece."""
+    body = _body(plan, provider, settings, None)
+    body["checksum"] = _checksum(body)
+    return orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_CHUNK = 4096  # list items or mapping entries serialized at a time for the checksum
+
+
+class _Unwrap(dict):
+    """Each read-only view of a record, once, as the dict it shows (a shallow copy shared by every place
+    the record appears in the document; nested values are not copied)."""
+
+    def __call__(self, value):
+        if type(value) is not MappingProxyType:
+            return value
+        out = self.get(id(value))
+        if out is None:
+            out = self[id(value)] = (value, value.copy())
+        return out[1]
+
+
+def _view(value):
+    """orjson's fallback: a read-only mapping view is serialized as the dict it shows."""
+    if isinstance(value, MappingProxyType):
+        return value.copy()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _body(plan: Plan, provider: str, settings: Mapping | None, conv) -> dict:
+    """The document without its checksum. ``conv`` copies records into plain values (None: left as they
+    are, for orjson with :func:`_view`)."""
+    if conv is None:
+        conv = _Unwrap()
+        actions = [a.to_dict(plain=conv) for a in plan.actions]
+        desired = {k: conv(plan.desired[k]) for k in sorted(plan.desired)}
+        changes = [_change_dict(c, conv) for c in plan.changes]
+        resources = _resource_changes(plan, provider, conv)
+    else:
+        actions = [a.to_dict() for a in plan.actions]
+        desired = {k: conv(v) for k, v in sorted(plan.desired.items())}
+        changes = [_change_dict(c, conv) for c in plan.changes]
+        resources = _resource_changes(plan, provider, conv)
+    return {
+        "provider": dict(settings or {"type": provider}),
+        "format_version": plan.format_version,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "changes": plan.has_changes,
+        "actions": actions,
+        "resource_changes": resources,
+        "summary": plan.summary(),
+        "desired": desired,
+        "change_set": changes,
+    }
 
 
 def _checksum(body: dict) -> str:
-    canonical = orjson.dumps({k: v for k, v in body.items() if k != "checksum"}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum.
+
+    Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
+    whole document at once: the same bytes, without holding them all in memory."""
+    h = hashlib.sha256()
+    h.update(b"{")
+    for n, key in enumerate(sorted(k for k in body if k != "checksum")):
+        if n:
+            h.update(b",")
+        h.update(orjson.dumps(key))
+        h.update(b":")
+        _feed(h, body[key])
+    h.update(b"}")
+    return h.hexdigest()
 
 
-def _change_dict(c: Change) -> dict:
-    return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind.value,
-            "before": _plain(c.before), "after": _plain(c.after), "changed": list(c.changed),
+def _feed(h, value) -> None:
+    t = type(value)
+    if (t is list or t is tuple) and len(value) > _CHUNK:
+        h.update(b"[")
+        for i in range(0, len(value), _CHUNK):
+            if i:
+                h.update(b",")
+            h.update(memoryview(orjson.dumps(value[i:i + _CHUNK], default=_view, option=_SORTED))[1:-1])
+        h.update(b"]")
+    elif (t is dict or t is MappingProxyType) and len(value) > _CHUNK:
+        items = sorted(value.items(), key=_first)
+        h.update(b"{")
+        for i in range(0, len(items), _CHUNK):
+            if i:
+                h.update(b",")
+            h.update(memoryview(orjson.dumps(dict(items[i:i + _CHUNK]), default=_view, option=_SORTED))[1:-1])
+        h.update(b"}")
+    else:
+        h.update(orjson.dumps(value, default=_view, option=_SORTED))
+
+
+def _first(item):
+    return item[0]
+
+
+def _change_dict(c: Change, conv=_plain) -> dict:
+    return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
+            "before": conv(c.before), "after": conv(c.after), "changed": list(c.changed),
             "replace_reasons": list(c.replace_reasons)}
 
 

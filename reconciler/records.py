@@ -10,13 +10,16 @@ from __future__ import annotations
 from types import MappingProxyType
 
 
+_NESTED = frozenset({dict, MappingProxyType, list, tuple})
+
+
 def plain(value):
     """Plain JSON-able copies of mappings (dicts and read-only views) and sequences, recursively."""
     t = type(value)
     if t is dict or t is MappingProxyType:
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v) if type(v) in _NESTED else v for k, v in value.items()}
     if t is list or t is tuple:
-        return [plain(v) for v in value]
+        return [plain(v) if type(v) in _NESTED else v for v in value]
     return value
 
 
