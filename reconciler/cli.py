@@ -123,12 +123,13 @@ def plan_cmd(ctx, out, as_json, detailed_exitcode, refresh):
         click.echo(note, err=True)
     with _plan_progress(as_json) as bar:
         plan, _, settings = _plan(ws, refresh, bar)
+        # one serialization for the file and stdout: the bytes _json(to_document(...)) would print
+        data = planfile.to_json(plan, settings["type"], settings) if out or as_json else None
         if out:
-            _write_plan(Path(out), planfile.to_json(plan, settings["type"], settings))
-        document = planfile.to_document(plan, settings["type"], settings) if as_json else None
+            _write_plan(Path(out), data)
         text = None if as_json else render.render_plan(plan, _colour(ctx))
     if as_json:
-        _json(document)
+        click.echo(data, nl=False)
     else:
         click.echo(text, nl=False)
         if out:
