@@ -73,21 +73,29 @@ def build_plan(
     chosen: Mapping = MappingProxyType({}),
     declaration: Mapping[str, int] = MappingProxyType({}),
 ) -> Plan:
-    drafts = [d for c in changes for d in (compute_drafts(c, chosen) if c.type in COMPUTE else network_drafts(c, chosen))]
-    g = _Edges(len(drafts))
+    drafts: list[Draft] = []
     by_address: dict[str, list[int]] = {}
-    for i, d in enumerate(drafts):
-        by_address.setdefault(d.address, []).append(i)
+    by_type: dict[str, list[int]] = {}
+    for c in changes:
+        made = compute_drafts(c, chosen) if c.type in COMPUTE else network_drafts(c, chosen)
+        if made:
+            idx = range(len(drafts), len(drafts) + len(made))
+            drafts += made
+            by_address.setdefault(c.address, []).extend(idx)
+            by_type.setdefault(c.type, []).extend(idx)
+    g = _Edges(len(drafts))
     _edges_within(g, drafts, by_address)
-    _edges_between(g, drafts, by_address, desired, recorded)
+    _edges_between(g, drafts, by_address, by_type, desired, recorded)
     _edges_space(g, drafts)
-    order = lexical_order(range(len(drafts)), g.succ, key=lambda i: _key(drafts[i], declaration))
+    keys = [_key(d, declaration) for d in drafts]
+    order = lexical_order(range(len(drafts)), g.succ, key=keys.__getitem__)
     actions = []
+    api, replace = API, ChangeKind.REPLACE
     for n, i in enumerate(order, start=1):
         d = drafts[i]
-        actions.append(PlannedAction(
-            n, d.action, d.address, d.change.type, d.change.name, d.api or API[(d.change.type, d.action)], d.cidr,
-            d.before, d.after, d.change.kind is ChangeKind.REPLACE, d.note))
+        c = d.change
+        actions.append(PlannedAction(n, d.action, d.address, c.type, c.name, d.api or api[(c.type, d.action)], d.cidr,
+                                     d.before, d.after, c.kind is replace, d.note))
     return Plan(lineage, serial, tuple(actions), changes, MappingProxyType(dict(desired)))
 
 
@@ -110,67 +118,78 @@ class _Edges:
 def _edges_within(g, drafts, by_address) -> None:
     """Per resource: destroy before build (replacement); a pool exists before its CIDRs are added and
     outlives them; a VPC exists before its extra blocks; operating regions are added first."""
-    for address, idx in by_address.items():
-        downs = [i for i in idx if destroying(drafts[i])]
-        ups = [i for i in idx if creating(drafts[i])]
-        for a in downs:
-            for b in ups:
-                g.add_edge(a, b)
+    succ = g.succ
+    for idx in by_address.values():
+        if len(idx) == 1:
+            continue
+        downs = [i for i in idx if drafts[i].down]
+        ups = [i for i in idx if drafts[i].up]
+        if downs and ups:
+            for a in downs:
+                succ[a].update(ups)
         for i in idx:
-            d = drafts[i]
-            if d.action is Action.DELETE:
+            action = drafts[i].action
+            if action is Action.DELETE:
                 for j in downs:
                     if j != i:
-                        g.add_edge(j, i)
-            if d.action is Action.CREATE:
-                for j in ups:
-                    if j != i:
-                        g.add_edge(i, j)
+                        succ[j].add(i)
+            elif action is Action.CREATE:
+                succ[i].update(j for j in ups if j != i)
 
 
-def _edges_between(g, drafts, by_address, desired, recorded) -> None:
+def _builds(d: Draft) -> bool:
+    """Ordered after its parents' builds: creating, or a plain update (not a detach or attach)."""
+    return d.up or (d.action is Action.UPDATE and not d.phase)
+
+
+def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     """Parents are built (and updated) before their children; children are destroyed before their parents."""
+    succ = g.succ
     children_now: dict[str, list[str]] = {}
     children_before: dict[str, list[str]] = {}
     for source, table in ((desired, children_now), (recorded, children_before)):
-        for address, rec in source.items():
-            for ref in refs_of(rec):
-                table.setdefault(ref, []).append(address)
-    region_updates = [i for i, d in enumerate(drafts) if d.change.type == "ipam" and d.action is Action.UPDATE]
+        for address in by_address:  # a child without actions orders nothing
+            rec = source.get(address)
+            if rec is not None:
+                for ref in refs_of(rec):
+                    table.setdefault(ref, []).append(address)
     for parent, idx in by_address.items():
-        ups = [i for i in idx if creating(drafts[i]) or (drafts[i].action is Action.UPDATE and not drafts[i].phase)]
-        downs = [i for i in idx if destroying(drafts[i])]
-        for child in children_now.get(parent, ()):
-            for j in by_address.get(child, ()):
-                if creating(drafts[j]) or (drafts[j].action is Action.UPDATE and not drafts[j].phase):
+        kids = children_now.get(parent)
+        if kids:
+            ups = [i for i in idx if _builds(drafts[i]) and drafts[i].space != "ipam-regions-removed"]
+            if ups:
+                after = [j for child in kids for j in by_address.get(child, ()) if _builds(drafts[j])]
+                if after:
                     for i in ups:
-                        if drafts[i].space != "ipam-regions-removed":
-                            g.add_edge(i, j)
-        for child in children_before.get(parent, ()):
-            for j in by_address.get(child, ()):
-                if destroying(drafts[j]):
-                    for i in downs:
-                        g.add_edge(j, i)
+                        succ[i].update(after)
+        kids = children_before.get(parent)
+        if kids:
+            downs = [i for i in idx if drafts[i].down]
+            if downs:
+                for child in kids:
+                    for j in by_address.get(child, ()):
+                        if drafts[j].down:
+                            succ[j].update(downs)
     # operating regions: added before any pool is created, removed after every pool is deleted
+    region_updates = [i for i in by_type.get("ipam", ()) if drafts[i].action is Action.UPDATE]
+    pools = by_type.get("ipam_pool", ())
     for i in region_updates:
-        removing = drafts[i].space == "ipam-regions-removed"
-        for j, d in enumerate(drafts):
-            if d.change.type != "ipam_pool":
-                continue
-            if removing and destroying(d):
-                g.add_edge(j, i)
-            if not removing and creating(d):
-                g.add_edge(i, j)
-    _edges_scope_children(g, drafts, by_address, recorded)
+        if drafts[i].space == "ipam-regions-removed":
+            for j in pools:
+                if drafts[j].down:
+                    succ[j].add(i)
+        else:
+            succ[i].update(j for j in pools if drafts[j].up)
+    _edges_scope_children(g, drafts, by_type)
 
 
-def _edges_scope_children(g, drafts, by_address, recorded) -> None:
+def _edges_scope_children(g, drafts, by_type) -> None:
     """The IPAM is deleted after every pool and custom scope, including pools in its default scopes."""
-    for i, d in enumerate(drafts):
-        if d.change.type == "ipam" and d.action is Action.DELETE:
-            for j, e in enumerate(drafts):
-                if e.change.type in ("ipam_scope", "ipam_pool") and destroying(e):
-                    g.add_edge(j, i)
+    for i in by_type.get("ipam", ()):
+        if drafts[i].action is Action.DELETE:
+            for j in (*by_type.get("ipam_scope", ()), *by_type.get("ipam_pool", ())):
+                if drafts[j].down:
+                    g.succ[j].add(i)
 
 
 def _edges_space(g, drafts) -> None:
