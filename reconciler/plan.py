@@ -145,6 +145,7 @@ def _builds(d: Draft) -> bool:
 def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     """Parents are built (and updated) before their children; children are destroyed before their parents."""
     succ = g.succ
+    builds = [_builds(d) for d in drafts]
     children_now: dict[str, list[str]] = {}
     children_before: dict[str, list[str]] = {}
     for source, table in ((desired, children_now), (recorded, children_before)):
@@ -156,9 +157,9 @@ def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     for parent, idx in by_address.items():
         kids = children_now.get(parent)
         if kids:
-            ups = [i for i in idx if _builds(drafts[i]) and drafts[i].space != "ipam-regions-removed"]
+            ups = [i for i in idx if builds[i] and drafts[i].space != "ipam-regions-removed"]
             if ups:
-                after = [j for child in kids for j in by_address.get(child, ()) if _builds(drafts[j])]
+                after = [j for child in kids for j in by_address.get(child, ()) if builds[j]]
                 if after:
                     for i in ups:
                         succ[i].update(after)
