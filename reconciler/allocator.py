@@ -2,16 +2,24 @@
 
 :class:`BlockAllocator` answers "take this exact block" and "give me the lowest free aligned block
 of length /m", and remembers who holds what so that a conflict names the other holder. It never
-enumerates addresses: occupied space is a sorted list of disjoint ``[start, end]`` intervals, and a
-first-fit search walks the gaps between them. For each prefix length it keeps the lowest address
-below which no block of that length can be free, so a run of same-size requests costs amortised
-O(log n) each instead of rescanning from the bottom.
+enumerates addresses: occupied space is a sorted list of disjoint ``[start, end]`` intervals.
+
+First fit works on the free space cut into its maximal aligned blocks (the blocks a buddy
+allocator would keep, but never merged across two containers): every free aligned block of length
+/m lies in exactly one of them, of length /m or shorter, so the lowest free /m starts where the
+lowest free block of length /m or shorter does. The free blocks are kept per prefix length, a heap
+of starts each with the lowest at hand, so a request looks at one number per length, splits the
+block it takes (at most one new free block per bit), and a release merges the freed block with its
+free buddies; no step walks the held blocks. The index is built from the held intervals at the
+first request for a block, and kept up to date from then on.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass
+from heapq import heappop, heappush
 
 from .cidr import BITS, Cidr
 
@@ -31,10 +39,21 @@ class BlockAllocator:
         self.bits = BITS[version]
         self.containers = sorted(c for c in containers if c.version == version)
         self._container_starts = [c.start for c in self.containers]
-        self._starts: list[int] = []  # sorted starts of occupied intervals (disjoint)
+        self._starts = _SortedInts()  # starts of occupied intervals (disjoint)
         self._ends: dict[int, int] = {}
         self._holders: dict[int, tuple[str, Cidr]] = {}
-        self._floor: dict[int, int] = {}  # prefix -> no free block of that length below this
+        # the outermost containers (a container inside another adds no space), disjoint and sorted
+        self._outer: list[Cidr] = []
+        for c in self.containers:
+            if not self._outer or self._outer[-1].end < c.start:
+                self._outer.append(c)
+        self._outer_starts = [c.start for c in self._outer]
+        self._lo = min((c.prefix for c in self._outer), default=self.bits + 1)  # longest block served
+        self._none = 1 << (self.bits + 1)  # above every address: "no free block of this length"
+        # the free-block index, built at the first first_fit (None until then):
+        self._free: dict[int, int] | None = None  # start -> prefix length of each maximal free block
+        self._heaps: list[list[int]] = []  # per prefix length: starts (lazily deleted, top always live)
+        self._tops: list[int] = []  # per prefix length: the lowest free block's start, or self._none
 
     # ---- queries ----------------------------------------------------------------------------
     def container_of(self, block: Cidr) -> Cidr | None:
@@ -47,24 +66,20 @@ class BlockAllocator:
         """None when ``block`` lies in a container and overlaps nothing held."""
         if block.version != self.version or self.container_of(block) is None:
             return Conflict("outside")
-        i = bisect_right(self._starts, block.end) - 1
-        if i >= 0:
-            start = self._starts[i]
-            if self._ends[start] >= block.start:
-                holder, held = self._holders[start]
-                return Conflict("overlap", holder, held)
+        start = self._starts.at_or_below(block.end)
+        if start is not None and self._ends[start] >= block.start:
+            holder, held = self._holders[start]
+            return Conflict("overlap", holder, held)
         return None
 
     def holders_within(self, block: Cidr) -> list[tuple[str, Cidr]]:
         """Every held block overlapping ``block``."""
         out = []
-        i = bisect_right(self._starts, block.start) - 1
-        i = max(i, 0)
-        while i < len(self._starts) and self._starts[i] <= block.end:
-            start = self._starts[i]
+        for start in self._starts.from_at_or_below(block.start):
+            if start > block.end:
+                break
             if self._ends[start] >= block.start:
                 out.append(self._holders[start])
-            i += 1
         return out
 
     # ---- changes ----------------------------------------------------------------------------
@@ -72,9 +87,7 @@ class BlockAllocator:
         """Mark ``block`` held by ``holder`` unless it conflicts; returns the conflict if any."""
         found = self.conflict(block)
         if found is None:
-            insort(self._starts, block.start)
-            self._ends[block.start] = block.end
-            self._holders[block.start] = (holder, block)
+            self._hold(block, holder)
         return found
 
     def force(self, block: Cidr, holder: str) -> None:
@@ -84,40 +97,231 @@ class BlockAllocator:
 
     def occupy(self, block: Cidr, holder: str) -> None:
         """Mark ``block`` unavailable whether or not it lies in a container (no-op if it overlaps)."""
-        i = bisect_right(self._starts, block.end) - 1
-        if i >= 0 and self._ends[self._starts[i]] >= block.start:
+        start = self._starts.at_or_below(block.end)
+        if start is not None and self._ends[start] >= block.start:
             return
-        insort(self._starts, block.start)
-        self._ends[block.start] = block.end
-        self._holders[block.start] = (holder, block)
+        self._hold(block, holder)
 
     def release(self, block: Cidr) -> None:
         if self._ends.get(block.start) == block.end:
-            self._starts.pop(bisect_left(self._starts, block.start))
+            self._starts.remove(block.start)
             del self._ends[block.start]
             del self._holders[block.start]
-            for prefix, floor in list(self._floor.items()):
-                if block.start < floor:
-                    self._floor[prefix] = block.start & ~((1 << (self.bits - prefix)) - 1)
+            if self._free is not None:
+                self._give_back(block)
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
         """Take and return the lowest free aligned block of length ``prefix``, or None."""
-        size = 1 << (self.bits - prefix)
-        floor = self._floor.get(prefix, 0)
-        for container in self.containers:
-            if container.prefix > prefix or container.end < floor:
-                continue
-            pos = max(container.start, floor)
-            pos = (pos + size - 1) & ~(size - 1)
-            while pos + size - 1 <= container.end:
-                i = bisect_right(self._starts, pos + size - 1) - 1
-                if i >= 0 and self._ends[self._starts[i]] >= pos:
-                    # overlaps the interval at i: jump past its end, realigned
-                    pos = (self._ends[self._starts[i]] + 1 + size - 1) & ~(size - 1)
-                    continue
-                block = Cidr(self.version, pos, prefix)
-                self._floor[prefix] = pos
-                self.take(block, holder)
-                return block
-        self._floor[prefix] = max(floor, self.containers[-1].end + 1 if self.containers else 0)
-        return None
+        bits = self.bits
+        size = 1 << (bits - prefix)
+        free = self._free
+        if free is None:
+            free = self._build()
+        lo = self._lo
+        if prefix < lo:
+            return None
+        tops = self._tops
+        start = min(tops[lo:prefix + 1])
+        if start == self._none:
+            return None
+        # the lowest free block of length /prefix or shorter: take its first /prefix ...
+        length = tops.index(start, lo, prefix + 1)
+        del free[start]
+        heap = self._heaps[length]
+        heappop(heap)
+        while heap and free.get(heap[0]) != length:
+            heappop(heap)
+        tops[length] = heap[0] if heap else self._none
+        # ... and the rest of it stays free as one block per length from /prefix up to /length+1
+        heaps = self._heaps
+        for k in range(prefix, length, -1):
+            s = start + (1 << (bits - k))
+            free[s] = k
+            heappush(heaps[k], s)
+            if s < tops[k]:
+                tops[k] = s
+        block = Cidr(self.version, start, prefix)
+        self._starts.add(start)
+        self._ends[start] = start + size - 1
+        self._holders[start] = (holder, block)
+        return block
+
+    # ---- the free-block index -----------------------------------------------------------------
+    def _hold(self, block: Cidr, holder: str) -> None:
+        """Record ``block`` held (it overlaps nothing held) and cut it out of the free blocks."""
+        self._starts.add(block.start)
+        self._ends[block.start] = block.end
+        self._holders[block.start] = (holder, block)
+        if self._free is not None:
+            self._cut(block)
+
+    def _build(self) -> dict[int, int]:
+        """Cut the gaps between held intervals, inside each outer container, into maximal blocks."""
+        bits = self.bits
+        free: dict[int, int] = {}
+        heaps: list[list[int]] = [[] for _ in range(bits + 1)]
+        ends = self._ends
+        for c in self._outer:
+            pos = c.start
+            for s in self._starts.from_at_or_below(c.start):
+                if s > c.end or pos > c.end:
+                    break
+                if s > pos:
+                    _cut_range(pos, s - 1, bits, free, heaps)
+                pos = max(pos, ends[s] + 1)
+            if pos <= c.end:
+                _cut_range(pos, c.end, bits, free, heaps)
+        # each heap got its starts in increasing order: already a heap
+        self._free, self._heaps = free, heaps
+        self._tops = [h[0] if h else self._none for h in heaps]
+        return free
+
+    def _add(self, start: int, prefix: int) -> None:
+        self._free[start] = prefix
+        heappush(self._heaps[prefix], start)
+        if start < self._tops[prefix]:
+            self._tops[prefix] = start
+
+    def _remove(self, start: int, prefix: int) -> None:
+        free = self._free
+        del free[start]
+        if self._tops[prefix] == start:
+            heap = self._heaps[prefix]
+            heappop(heap)
+            while heap and free.get(heap[0]) != prefix:
+                heappop(heap)
+            self._tops[prefix] = heap[0] if heap else self._none
+
+    def _cut(self, block: Cidr) -> None:
+        """Remove ``block``, free where it lies in a container, from the free blocks."""
+        i = bisect_right(self._outer_starts, block.start) - 1
+        if i >= 0 and self._outer[i].end >= block.end:
+            # the free block holding it starts at the start of one of its ancestors: try each
+            # distinct one, from the block itself outwards (one per set bit of the start)
+            free, bits = self._free, self.bits
+            s, k = block.start, block.prefix
+            while True:
+                length = free.get(s)
+                if length is not None and length <= k:
+                    break
+                if s <= self._outer[i].start:
+                    self._free = None  # out of step with the held intervals: rebuild when next needed
+                    return
+                low = s & -s
+                s -= low
+                k = bits - low.bit_length()
+            self._remove(s, length)
+            start = block.start
+            for k in range(block.prefix, length, -1):
+                size = 1 << (bits - k)
+                self._add((start & -size) ^ size, k)  # the other half of the ancestor of length /k-1
+        else:
+            for c in self._outer[bisect_left(self._outer_starts, block.start):]:
+                if c.start > block.end:
+                    break
+                self._remove(c.start, c.prefix)  # a whole container inside the block: one free block
+
+    def _give_back(self, block: Cidr) -> None:
+        """Add the released ``block`` to the free blocks, merged with its free buddies."""
+        i = bisect_right(self._outer_starts, block.start) - 1
+        if i >= 0 and self._outer[i].end >= block.end:
+            free, bits, floor = self._free, self.bits, self._outer[i].prefix
+            s, k = block.start, block.prefix
+            while k > floor:
+                size = 1 << (bits - k)
+                if free.get(s ^ size) != k:
+                    break
+                self._remove(s ^ size, k)
+                s &= ~size
+                k -= 1
+            self._add(s, k)
+        else:
+            for c in self._outer[bisect_left(self._outer_starts, block.start):]:
+                if c.start > block.end:
+                    break
+                self._add(c.start, c.prefix)
+
+
+def _cut_range(a: int, b: int, bits: int, free: dict[int, int], heaps: list[list[int]]) -> None:
+    """Append the maximal aligned blocks of ``[a, b]`` (inclusive), lowest first."""
+    while a <= b:
+        n = (b - a + 1).bit_length() - 1
+        if a:
+            n = min(n, (a & -a).bit_length() - 1)
+        free[a] = bits - n
+        heaps[bits - n].append(a)
+        a += 1 << n
+
+
+class _SortedInts:
+    """Distinct integers in order, in chunks of at most ``2 * _CHUNK``: adding or removing one moves
+    the rest of its chunk only, not of the whole list."""
+
+    __slots__ = ("_chunks", "_lasts")
+
+    def __init__(self) -> None:
+        self._chunks: list[list[int]] = []
+        self._lasts: list[int] = []  # the last (greatest) integer of each chunk
+
+    def add(self, x: int) -> None:
+        lasts = self._lasts
+        i = bisect_left(lasts, x)
+        if i < len(lasts):
+            chunk = self._chunks[i]
+            insort(chunk, x)
+        elif i:
+            i -= 1
+            chunk = self._chunks[i]
+            chunk.append(x)
+            lasts[i] = x
+        else:
+            self._chunks.append([x])
+            lasts.append(x)
+            return
+        if len(chunk) > 2 * _CHUNK:
+            self._chunks[i:i + 1] = [chunk[:_CHUNK], chunk[_CHUNK:]]
+            lasts[i:i + 1] = [chunk[_CHUNK - 1], chunk[-1]]
+
+    def remove(self, x: int) -> None:
+        i = bisect_left(self._lasts, x)
+        chunk = self._chunks[i]
+        del chunk[bisect_left(chunk, x)]
+        if chunk:
+            self._lasts[i] = chunk[-1]
+        else:
+            del self._chunks[i], self._lasts[i]
+
+    def at_or_below(self, x: int) -> int | None:
+        """The greatest integer <= ``x``, or None."""
+        lasts = self._lasts
+        i = bisect_left(lasts, x)
+        if i < len(lasts):
+            chunk = self._chunks[i]
+            j = bisect_right(chunk, x) - 1
+            if j >= 0:
+                return chunk[j]
+        return lasts[i - 1] if i else None
+
+    def from_at_or_below(self, x: int) -> Iterator[int]:
+        """The integers in increasing order from the greatest one <= ``x`` (from the least if none is)."""
+        chunks, lasts = self._chunks, self._lasts
+        i = bisect_left(lasts, x)
+        if i < len(lasts):
+            j = bisect_right(chunks[i], x) - 1
+            if j < 0:
+                if i:
+                    i -= 1
+                    j = len(chunks[i]) - 1
+                else:
+                    j = 0
+        elif i:
+            i -= 1
+            j = len(chunks[i]) - 1
+        else:
+            return
+        yield from chunks[i][j:]
+        for chunk in chunks[i + 1:]:
+            yield from chunk
+
+
+_CHUNK = 256
