@@ -102,7 +102,10 @@ def _parse_yaml(text: str, display: str, errors: list, loader_class: Any = None)
         line = None
         if mark is not None:
             line = min(_mark_liner(text)(mark), _last_line(text))
-        errors.append(SpecError("Spec.Syntax", _yaml_problem(exc), file=display, line=line))
+        if "maximum nesting depth" in (exc.problem or ""):  # libyaml >= 0.2.6 (PyYAML 6.0.4) stops at 1,000 levels
+            errors.append(SpecError("Spec.TooDeep", f"nesting is deeper than {MAX_DEPTH} levels", file=display, line=line))
+        else:
+            errors.append(SpecError("Spec.Syntax", _yaml_problem(exc), file=display, line=line))
     except yaml.reader.ReaderError as exc:
         line = None
         if isinstance(exc.position, int) and exc.position >= 0:
