@@ -64,7 +64,12 @@ class LocalStateBackend:
         return state, journal.pending if journal is not None else []
 
     def pending_intents(self) -> list[Intent]:
-        return self.read_with_intents()[1]
+        """The journal's pending intents; they are the journal's alone, so the snapshot is not read."""
+        try:
+            journal = read_journal(self.journal_path)
+        except ValueError as exc:
+            raise self._corrupt(self.journal_path, str(exc)) from None
+        return journal.pending if journal is not None else []
 
     def _read_once(self) -> tuple[State, JournalContents | None]:
         data = self._read_bytes(self.snapshot_path)

@@ -197,8 +197,20 @@ pools:
 """
     write(specs, "a.yaml", text)
     data = load_specs(specs).data
-    assert data == yaml.safe_load(text)
-    assert [list(v) for v in data["pools"].values()] == [list(v) for v in yaml.safe_load(text)["pools"].values()]
+    # the merge-key type's rules (yaml.org/type/merge.html): the mapping's own keys win, then earlier
+    # items of a merge list over later ones; a later '<<' key over an earlier one. Spelled out, not
+    # compared with the installed PyYAML: 6.0.3 follows these rules, 6.0.4 lets later list items win.
+    defaults = {"region": "cn-hangzhou", "tags": {"env": "prod"}}
+    assert data == {"pools": {
+        "defaults": defaults,
+        "a": {**defaults, "cidrs": ["10.0.0.0/8"]},
+        "b": {"region": "y", "size": 4, "tags": {"env": "prod"}},
+        "c": {"region": "z", "tags": {"env": "prod"}},
+    }}
+    assert [list(v) for v in data["pools"].values()] == [
+        ["region", "tags"], ["region", "tags", "cidrs"], ["region", "size", "tags"], ["region", "tags"]]
+    write(specs, "a.yaml", "pools:\n  b: {<<: [{region: first}, {region: second, size: 4}]}\n")
+    assert load_specs(specs).data == {"pools": {"b": {"region": "first", "size": 4}}}
     # aliases are copies: changing one place does not change another
     data["pools"]["a"]["tags"]["env"] = "dev"
     assert data["pools"]["defaults"]["tags"]["env"] == "prod"
