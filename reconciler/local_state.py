@@ -65,18 +65,18 @@ class LocalStateBackend:
 
     def pending_intents(self) -> list[Intent]:
         """The journal's pending intents; they are the journal's alone, so the snapshot is not read."""
+        journal = self._read_journal()
+        return journal.pending if journal is not None else []
+
+    def _read_journal(self) -> JournalContents | None:
         try:
-            journal = read_journal(self.journal_path)
+            return read_journal(self.journal_path)
         except ValueError as exc:
             raise self._corrupt(self.journal_path, str(exc)) from None
-        return journal.pending if journal is not None else []
 
     def _read_once(self) -> tuple[State, JournalContents | None]:
         data = self._read_bytes(self.snapshot_path)
-        try:
-            journal = read_journal(self.journal_path)
-        except ValueError as exc:
-            raise self._corrupt(self.journal_path, str(exc)) from None
+        journal = self._read_journal()
         if data is None:
             if journal is not None and journal.entries or self.backup_path.exists():
                 present = "state.json.backup" if self.backup_path.exists() else "state.journal"
