@@ -13,7 +13,6 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Mapping
 
-from deepdiff import DeepDiff
 
 from .address import TYPE_RANK
 from .records import refs_of
@@ -79,6 +78,8 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
         want, have = desired[address], recorded[address]
         if want["attributes"] == have["attributes"] or _implicit(want):
             continue
+        from deepdiff import DeepDiff  # only a changed resource needs it (~70 ms of start-up otherwise)
+
         changed = tuple(sorted(DeepDiff(have["attributes"], want["attributes"], verbose_level=0).affected_root_keys))
         reasons = tuple(f"{k} changes" for k in changed if k in FORCES_NEW[want["type"]])
         kind = ChangeKind.REPLACE if reasons else ChangeKind.UPDATE

@@ -24,7 +24,6 @@ from fnmatch import fnmatchcase
 from typing import Any, Iterable, Mapping
 
 import orjson
-from deepdiff import DeepDiff
 
 from .address import TYPE_RANK
 from .providers.alibaba_read import Observed, Unmanaged
@@ -111,6 +110,8 @@ def _key(value) -> bytes:
 
 def attribute_drift(recorded: Mapping, observed: Mapping) -> tuple[AttributeDrift, ...]:
     """Attribute by attribute, what differs between two attribute maps (deepdiff finds the keys)."""
+    from deepdiff import DeepDiff  # only drift needs it: not imported by every run
+
     keys = sorted(DeepDiff(dict(recorded), dict(observed), verbose_level=0).affected_root_keys)
     out = []
     for key in keys:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Mapping
 
-import networkx as nx
 
 from .address import SPEC_KIND
 from .errors import PlanError, ReconcilerError, SpecError, raise_all
@@ -82,6 +81,14 @@ def references(spec: Spec) -> Iterator[Reference]:
                 yield Reference(f"eni.{name}", f"{kind}.{value}", ("enis", name, key))
 
 
+def _nx():
+    """networkx, imported at first use: only a cycle to name or an unknown node to report needs it
+    (about 70 ms of every run's start-up otherwise)."""
+    import networkx
+
+    return networkx
+
+
 def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     """Kahn's topological sort of ``nodes`` (edges ``n -> m`` for ``m in succ[n]``) taking, among the
     nodes ready at each step, the one with the smallest ``key`` (then the smallest node): deterministic,
@@ -115,7 +122,7 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
             if indegree[m] == 0:
                 heappush(heap, m)
     if len(out) != len(nodes):
-        raise nx.NetworkXUnfeasible("the graph has a cycle")
+        raise _nx().NetworkXUnfeasible("the graph has a cycle")
     return out
 
 
@@ -213,7 +220,8 @@ class DependencyGraph:
         try:
             self._topo = lexical_order(self._succ, self._succ, self._key)
             return []
-        except nx.NetworkXUnfeasible:
+        except _nx().NetworkXUnfeasible:
+            nx = _nx()
             g = nx.DiGraph()
             g.add_nodes_from(self._succ)
             g.add_edges_from((u, v) for u, vs in self._succ.items() for v in vs)
@@ -249,7 +257,7 @@ class DependencyGraph:
         try:
             return self._succ[address]
         except KeyError:
-            raise nx.NetworkXError(f"The node {address} is not in the {where}.") from None
+            raise _nx().NetworkXError(f"The node {address} is not in the {where}.") from None
 
     def dependencies(self, address: str) -> list[str]:
         self._node(address)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-import networkx as nx
 
 from .action import API, CREATING, DESTROYING, Action, Draft, PlannedAction, _plain, creating, destroying
 from .address import TYPE_RANK
@@ -108,7 +107,9 @@ class _Edges:
     def add_edge(self, a: int, b: int) -> None:
         self.succ[a].add(b)
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self) -> "networkx.DiGraph":  # noqa: F821 (imported here, at first use)
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(range(len(self.succ)))
         g.add_edges_from((a, b) for a, bs in enumerate(self.succ) for b in bs)
