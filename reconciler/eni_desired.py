@@ -12,6 +12,7 @@ declaration order. Managed ENIs (read from the cloud, never changed) only occupy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from socket import AF_INET, AF_INET6, inet_pton
 from typing import Callable, Mapping
 
 from .cidr import Cidr, address_block, format_address
@@ -25,6 +26,7 @@ Locator = Callable[[tuple], tuple[str | None, int | None]]
 PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
+_from_bytes = int.from_bytes
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -42,14 +44,13 @@ class _Eni:
     vswitch: str | None
     values: dict = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
     wants: tuple = ()  # (field, IP version, what the spec asks) of every field the spec sets, in ENI_FIELDS order
+    # the recorded attributes, when the ENI keeps exactly what it holds and they are written as this
+    # module writes them (its address fields are then copied, not rebuilt; see EniResolver._keep)
+    exact: dict | None = None
 
     def __post_init__(self) -> None:
-        spec, wants = self.spec, []
-        for key, version in ENI_FIELDS:
-            want = getattr(spec, key)
-            if want is not None:
-                wants.append((key, version, want))
-        self.wants = tuple(wants)
+        fields = self.spec.__dict__
+        self.wants = tuple([(key, version, fields[key]) for key, version in ENI_FIELDS if fields[key] is not None])
 
 
 class EniResolver:
@@ -93,7 +94,7 @@ class EniResolver:
         self.spaces[key] = space
         return space
 
-    def resolve(self) -> dict[str, dict]:
+    def resolve(self) -> dict[str, _Eni]:
         enis = self.enis()
         for rec in self.external.values():  # managed ENIs only occupy space
             a = rec["attributes"]
@@ -104,7 +105,10 @@ class EniResolver:
                     space.occupy(block, f"eni.{rec['name']} (managed)")
         kept = self._keep(enis)
         for e in enis:
-            self._explicit(e)
+            if e.exact is not None and kept.get(e.address) is not True:
+                e.exact = None  # a block it holds did not fit where it lies: judged the long way
+            if e.exact is None:
+                self._explicit(e)
         for address, rec in self.recorded.items():  # unassigned by this plan: not handed out again yet
             if rec["type"] == "eni" and kept.get(address) is not True and rec["attributes"].get("vswitch"):
                 vswitch = rec["attributes"]["vswitch"]
@@ -116,14 +120,19 @@ class EniResolver:
                             if space:
                                 space.occupy(block, f"{address} (released by this plan)")
         for e in enis:
-            self._counts(e)
-        return {e.address: e.values for e in enis}
+            if e.exact is None:
+                self._counts(e)
+        return {e.address: e for e in enis}
 
     # ---- the three passes ---------------------------------------------------------------------
 
     def _keep(self, enis: list[_Eni]) -> dict[str, list[Cidr] | bool]:
         """Every ENI keeps what it holds and still asks for, in order (one batch per space). Returns, by
-        address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps."""
+        address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps.
+
+        An ENI whose spec asks for exactly what it holds (counts met, explicit entries held, nothing
+        more held), recorded as this module writes it (canonical text, sorted), gets ``exact``: the
+        explicit and count passes have nothing to do for it and its address fields are copied."""
         groups: dict[VSwitchSpace, list[tuple[_Eni, str, Cidr]]] = {}  # in order within each space
         holds: dict[str, int] = {}
         recorded = self.recorded
@@ -135,24 +144,32 @@ class EniResolver:
             if attributes.get("vswitch") != e.vswitch:
                 holds[e.address] = -1  # all of it elsewhere: released
                 continue
-            held = _held(attributes)
-            holds[e.address] = sum(map(len, held.values()))
+            held, exact = _held_canonical(attributes)
+            total = 0
+            for have in held.values():
+                total += len(have)
+            holds[e.address] = total
             for key, version, want in e.wants:
                 have = held.get(key)
                 if not have:
+                    if key == "primary_ip" or not isinstance(want, Count) or want.count:
+                        exact = False  # something to place or allocate
                     continue
-                if len(have) > 1:
-                    have = sorted(have)
                 if key == "primary_ip":
                     block = _block(want, key, version)
                     if block not in have:
+                        exact = False
                         continue
                     chosen = [block]
                 elif isinstance(want, Count):
                     chosen = have[: want.count]
+                    if want.count != len(have):
+                        exact = False
                 else:
                     wanted_here = {_block(w, key, version) for w in want}
                     chosen = [b for b in have if b in wanted_here]
+                    if len(wanted_here) != len(chosen):
+                        exact = False
                 space = self.space_for(e.vswitch, version)
                 if space is not None:
                     items = groups.get(space)
@@ -160,10 +177,16 @@ class EniResolver:
                         items = groups[space] = []
                     for block in chosen:
                         items.append((e, key, block))
-            if e.spec.primary_ip is None and held.get("primary_ip"):
-                space = self.space_for(e.vswitch, 4)
-                if space is not None:
-                    groups.setdefault(space, []).append((e, "primary_ip", held["primary_ip"][0]))
+            if e.spec.primary_ip is None:
+                have = held.get("primary_ip")
+                if have:
+                    space = self.space_for(e.vswitch, 4)
+                    if space is not None:
+                        groups.setdefault(space, []).append((e, "primary_ip", have[0]))
+                else:
+                    exact = False  # the lowest free address is chosen
+            if exact:  # and it keeps all it holds (resolve checks): nothing held that is not asked for
+                e.exact = attributes
         # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
         # by space, each in order, is keeping ENI by ENI
         kept: dict[str, list[Cidr] | bool] = {}
@@ -251,13 +274,40 @@ class EniResolver:
 
 def _held(attributes: dict) -> dict[str, list[Cidr]]:
     """Field -> blocks of what a recorded ENI holds (as :func:`reconciler.records.eni_blocks` lists them)."""
+    return _held_canonical(attributes)[0]
+
+
+def _held_canonical(attributes: dict) -> tuple[dict[str, list[Cidr]], bool]:
+    """:func:`_held`, and whether every field is written as :func:`eni_attributes` writes it: canonical
+    text (the C library's strict IPv4 parser accepts nothing else; IPv6 text is compared with its
+    canonical form), each list sorted, the primary address a string and the others lists."""
     out: dict[str, list[Cidr]] = {}
+    canonical = True
     for key, version in ENI_FIELDS:
         value = attributes.get(key)
-        items = [value] if isinstance(value, str) else value or ()
-        if items:
-            out[key] = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
-    return out
+        if not value:
+            continue
+        items = [value] if type(value) is str else value
+        try:
+            if key in PREFIX:
+                blocks = [Cidr.parse(item) for item in items]
+                if canonical and [str(b) for b in blocks] != items:
+                    canonical = False
+            elif version == 4:
+                blocks = [Cidr(4, _from_bytes(inet_pton(AF_INET, item), "big"), 32) for item in items]
+            else:
+                blocks = [Cidr(6, _from_bytes(inet_pton(AF_INET6, item), "big"), 128) for item in items]
+                if canonical and [format_address(6, b.start) for b in blocks] != items:
+                    canonical = False
+        except (OSError, ValueError, TypeError):  # "/" in an address field, or text to judge: the long way
+            blocks = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
+            canonical = False
+        if canonical and len(blocks) > 1 and blocks != sorted(blocks):
+            canonical = False
+        if canonical and (type(value) is str) != (key == "primary_ip"):
+            canonical = False
+        out[key] = blocks
+    return out, canonical
 
 
 def _block(item: str, key: str, version: int) -> Cidr:
@@ -271,9 +321,17 @@ def text(block: Cidr, key: str) -> str:
     return str(block) if key in PREFIX else format_address(block.version, block.start)
 
 
-def eni_attributes(e_spec, values: dict, *, vswitch, security_group, instance, primary: bool) -> dict:
+def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instance, primary: bool) -> dict:
     attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
              "managed": False}
+    if eni is not None and eni.exact is not None:  # what it holds, written as below already: copied
+        held = eni.exact
+        for key, _ in ENI_FIELDS:
+            value = held.get(key)
+            attrs[key] = (value if type(value) is str else list(value)) if value else (None if key == "primary_ip" else [])
+        attrs["description"] = getattr(e_spec, "description", None) if not primary else None
+        return attrs
+    values = eni.values if eni is not None else {}
     for key, _ in ENI_FIELDS:
         blocks = values.get(key)
         if not blocks:
@@ -299,7 +357,7 @@ def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[s
                     external: Mapping[str, dict], order: Callable[[str], int], locate: Locator):
     """Records of security groups, instances and ENIs; the CIDRs chosen by count; the errors."""
     r = EniResolver(spec, network, recorded, external, order, locate)
-    values = r.resolve()
+    resolved = r.resolve()
     out: dict[str, dict] = {}
     for name, sg in spec.security_groups.items():
         out[f"security_group.{name}"] = _record("security_group", name, {
@@ -309,7 +367,7 @@ def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[s
         if name in spec.enis or eni in spec.enis:
             r.error("Spec.DuplicateName", f"eni.{eni} is the implicit primary ENI of instance.{name}; "
                     "rename the ENI", f"eni.{eni}", ("enis", eni))
-        attrs = eni_attributes(inst, values.get(f"eni.{eni}", {}), vswitch=inst.vswitch,
+        attrs = eni_attributes(inst, resolved.get(f"eni.{eni}"), vswitch=inst.vswitch,
                                security_group=inst.security_group, instance=name, primary=True)
         out[f"eni.{eni}"] = _record("eni", eni, attrs)
         out[f"instance.{name}"] = _record("instance", name, {
@@ -321,7 +379,7 @@ def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[s
             if address in external:
                 out[address] = dict(external[address])
             continue
-        out[address] = _record("eni", name, eni_attributes(eni, values.get(address, {}), vswitch=eni.vswitch,
+        out[address] = _record("eni", name, eni_attributes(eni, resolved.get(address), vswitch=eni.vswitch,
                                                            security_group=eni.security_group, instance=eni.instance,
                                                            primary=False))
     return out, r.chosen, r.errors
