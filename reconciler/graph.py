@@ -9,9 +9,7 @@ error for deleting a resource that still has dependents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping
-
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from .address import SPEC_KIND
 from .errors import PlanError, ReconcilerError, SpecError, raise_all
@@ -37,8 +35,7 @@ DEPENDENT_CODES = {
 Locator = Callable[[tuple], tuple[str | None, int | None]]
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):  # a tuple: 145,000 of them are made for a 100k plan
     source: str  # address of the resource holding the reference
     target: str  # address referred to
     path: tuple  # spec path of the referring field
@@ -197,8 +194,11 @@ class DependencyGraph:
         for name in spec.instances:
             add_edge(f"instance.{name}", f"eni.{name}-primary")
         for ref in references(spec):
-            if ref.target in g:
-                add_edge(ref.target, ref.source)
+            dependents = g.get(ref.target)
+            if dependents is not None:
+                if ref.source not in g:
+                    g[ref.source] = {}
+                dependents[ref.source] = None
                 continue
             if ref.target == "ipam" or (spec.ipam is None and ref.target.startswith("ipam_scope.")):
                 continue  # reported once as Spec.MissingIpam
