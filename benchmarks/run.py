@@ -93,11 +93,6 @@ def ipamctl(ws: Path, *args: str) -> list[str]:
     return [PY, "-m", "reconciler", "-C", str(ws), *args]
 
 
-def ipamctl_no_gc(ws: Path, *args: str) -> list[str]:
-    code = "import gc, sys; gc.disable(); sys.argv[0] = 'ipamctl'; from reconciler.cli import main; main()"
-    return [PY, "-c", code, "-C", str(ws), *args]
-
-
 def json_process(args: list[str]) -> dict:
     """Run a measuring process (through the launcher, so its own RSS figures are its own); its JSON."""
     r = subprocess.run(_launch(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -197,12 +192,12 @@ def stage_timings(ws: Path, repeat: int, memory: bool = True) -> dict:
     return out
 
 
-def plan_processes(ws: Path, scenario: str, repeat: int, work: Path, no_gc: bool = False) -> dict:
+def plan_processes(ws: Path, scenario: str, repeat: int, work: Path) -> dict:
     best = None
     runs = []
-    out = work / f"plan-{ws.parent.name}-{scenario}{'-nogc' if no_gc else ''}.txt"
+    out = work / f"plan-{ws.parent.name}-{scenario}.txt"
     for _ in range(repeat):
-        args = (ipamctl_no_gc if no_gc else ipamctl)(ws, "plan", "--detailed-exitcode")
+        args = ipamctl(ws, "plan", "--detailed-exitcode")
         r = run_process(args, out)
         text = out.read_text(errors="replace")
         expected = 0 if scenario == "nochange" else 2
@@ -557,7 +552,7 @@ def markdown(results: dict) -> str:
                 "| GC setting | pipeline time | of which in collections | peak RSS |", "|---|---|---|---|"]
         for mode, text in (("callbacks", "Python's default thresholds"), ("disable", "`gc.disable()` for the run"),
                            ("freeze", "`gc.freeze()` after loading the specs, default thresholds"),
-                           ("cli", "as `ipamctl` sets it: `gc.freeze()` after the imports, thresholds 200,000/1,000/1,000")):
+                           ("cli", "as `ipamctl` sets it: disabled, `gc.freeze()` after the imports")):
             if mode in g:
                 gcs = g[mode].get("gc_by_stage_s")
                 inside = _s(sum(v for k, v in gcs.items() if k != "imports")) if gcs else "–"
@@ -771,11 +766,7 @@ def main(argv: list[str] | None = None) -> int:
     big = all_ws[largest]["yaml"]
     if "gc" not in skip:
         log(f"GC share N={largest:,}")
-        results["gc"] = gc_share(big.cold, args.repeat)
-        if "processes" not in skip:
-            results["processes_nogc"] = {s: plan_processes(getattr(big, {"cold": "cold", "nochange": "nochange",
-                                                                         "churn": "churned"}[s]), s, args.repeat,
-                                                           work, no_gc=True) for s in SCENARIOS}
+        results["gc"] = gc_share(big.cold, args.repeat)  # (ipamctl runs with it disabled: no process run apart)
         save()
     if "profile" not in skip:
         log(f"profiles N={largest:,}")

@@ -13,8 +13,8 @@ order (actions and their dependency graph, topological order), render (the text 
 prints one JSON object: seconds per stage, peak RSS after each stage, and with ``--memory`` the
 peak of Python allocations during each stage above what was allocated when it started
 (tracemalloc; slower, so timings of a ``--memory`` pass are not reported). The cyclic collector is
-set up as ``ipamctl`` sets it (``--gc cli``: ``gc.freeze()`` after the imports, thresholds
-200,000 / 1,000 / 1,000, as in ``reconciler/cli.py``) unless ``--gc`` says otherwise.
+set up as ``ipamctl`` sets it (``--gc cli``: disabled, and ``gc.freeze()`` after the imports, as
+in ``reconciler/cli.py``) unless ``--gc`` says otherwise.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def pipeline(ws_path: Path, timer) -> dict:
 
 def cli_gc() -> None:
     """The collector as ``ipamctl`` sets it up (reconciler/cli.py, main(): after the imports)."""
+    gc.disable()
     gc.freeze()
-    gc.set_threshold(200_000, 1000, 1000)
 
 
 def run(ws: Path, memory: bool = False, gc_mode: str = "cli") -> dict:

@@ -169,3 +169,26 @@ def test_start_up_imports_neither_networkx_nor_deepdiff():
     code = "import sys, reconciler.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'networkx', 'deepdiff'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_collector_is_off_while_a_command_runs_and_back_on_after(tmp_path):
+    """`ipamctl` turns the cyclic collector off for a command (docs/performance.md); a caller running
+    the CLI in its own process (tests, scripts) has it back on when the command ends."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "main.yaml").write_text(BASE)
+    code = (
+        "import gc, sys\n"
+        "import reconciler.cli as cli, reconciler.workspace as w\n"
+        "load = w.Workspace.load_specs\n"
+        "def watched(self):\n"
+        "    print('during', gc.isenabled())\n"
+        "    return load(self)\n"
+        "w.Workspace.load_specs = watched\n"
+        "try:\n"
+        "    cli.main(['-C', sys.argv[1], 'validate'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('after', gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "during False" and out.splitlines()[-1] == "after True", out
