@@ -262,14 +262,16 @@ class EniResolver:
                 self._no_space(e, key, version, e.path + (key,))
                 continue
             length = PREFIX.get(key, SINGLE.get(key))
+            how = f"lowest free /{length} in vswitch.{e.vswitch}"
+            got_here = e.values.setdefault(key, [])
             for _ in range(count):
                 got = space.first_fit(length, e.address)
                 if got is None:
                     self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{e.vswitch} has no free /{length} left for {key}",
                                e.address, e.path + (key,))
                     break
-                e.values.setdefault(key, []).append(got)
-                self.chosen[(e.address, str(got))] = f"lowest free /{length} in vswitch.{e.vswitch}"
+                got_here.append(got)
+                self.chosen[(e.address, str(got))] = how
 
 
 def _held(attributes: dict) -> dict[str, list[Cidr]]:

@@ -6,7 +6,7 @@ reservations when it has any, and automatic addresses never come from them.
 
 Three allocators would serve it: ``taken`` (everything in the vSwitch; judges explicit entries),
 and two that serve counts, addresses from the vSwitch minus its prefix reservations and prefixes
-from the reservations (or the whole vSwitch). All three always hold the same blocks, in the same
+from the reservations (one for both when the vSwitch has no reservations). All three always hold the same blocks, in the same
 order, so the space keeps one list of what it holds and builds an allocator only at the first
 question for it, from that list. Blocks an ENI already holds are kept in one batch per space
 (:meth:`VSwitchSpace.keep_all`): when they overlap nothing and lie where they may, which is the
@@ -32,7 +32,7 @@ class VSwitchSpace:
         self.key, self.block, self.reservations = key, block, reservations
         self.held: list[tuple[Cidr, str]] = []  # (block, holder) of every block occupied, in order
         self._taken: BlockAllocator | None = None
-        self._auto: dict[bool, BlockAllocator] = {}  # prefix? -> count allocator, once built
+        self._auto: dict[bool | None, BlockAllocator] = {}  # prefix? (None: both) -> count allocator, once built
         bits = 32 if block.version == 4 else 128
         for lo, hi in reserved_ranges(block.version, block.start, block.prefix):  # first address and last three
             for addr in range(lo, hi + 1):
@@ -72,20 +72,22 @@ class VSwitchSpace:
             alloc.occupy(block, holder)
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
-        is_prefix = prefix in PREFIX_LENGTHS
-        alloc = self._auto.get(is_prefix)
+        # without prefix reservations, addresses and prefixes come from the same place: one allocator
+        kind = (prefix in PREFIX_LENGTHS) if self.reservations else None
+        alloc = self._auto.get(kind)
         if alloc is None:
             vsw, reservations = self.block, self.reservations
-            containers = (reservations or [vsw]) if is_prefix else exclude(vsw, reservations)
-            alloc = self._auto[is_prefix] = self._replay(BlockAllocator(vsw.version, containers))
+            containers = (reservations or [vsw]) if kind else exclude(vsw, reservations)
+            alloc = self._auto[kind] = self._replay(BlockAllocator(vsw.version, containers))
         got = alloc.first_fit(prefix, holder)
         if got is not None:  # occupy everywhere else (``alloc`` holds it already)
             self.held.append((got, holder))
             if self._taken is not None:
                 self._taken.occupy(got, holder)
-            other = self._auto.get(not is_prefix)
-            if other is not None:
-                other.occupy(got, holder)
+            if kind is not None:
+                other = self._auto.get(not kind)
+                if other is not None:
+                    other.occupy(got, holder)
         return got
 
     # ---- a batch ------------------------------------------------------------------------------
