@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Mapping
 
 from .diff import Change
+from .frozen import fast_init
 from .records import plain as _plain
 
 
@@ -68,6 +69,7 @@ API = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class PlannedAction:
     order: int
@@ -82,23 +84,6 @@ class PlannedAction:
     replace: bool = False  # one half of a replacement
     note: str | None = None  # e.g. how a CIDR was chosen, or what a delete releases
 
-    def __init__(self, order: int, action: Action, address: str, type: str, name: str, api: str,
-                 cidr: str | None = None, before: Mapping | None = None, after: Mapping | None = None,
-                 replace: bool = False, note: str | None = None) -> None:
-        # the slots' own setters, as Cidr does: a frozen dataclass's __init__ goes through
-        # object.__setattr__ (4x slower), and a cold 100k plan makes 160,000 actions
-        _s_order(self, order)
-        _s_action(self, action)
-        _s_address(self, address)
-        _s_type(self, type)
-        _s_name(self, name)
-        _s_api(self, api)
-        _s_cidr(self, cidr)
-        _s_before(self, before)
-        _s_after(self, after)
-        _s_replace(self, replace)
-        _s_note(self, note)
-
     def to_dict(self, plain=_plain) -> dict:
         """The action as JSON values. ``plain`` copies ``before``/``after`` (read-only views, shared with
         the plan) into plain values; the plan file passes its own converter that shares one copy."""
@@ -107,10 +92,6 @@ class PlannedAction:
             "name": self.name, "cidr": self.cidr, "api": self.api, "before": plain(self.before),
             "after": plain(self.after), "replace": self.replace, "note": self.note,
         }
-
-
-(_s_order, _s_action, _s_address, _s_type, _s_name, _s_api, _s_cidr, _s_before, _s_after, _s_replace,
- _s_note) = (PlannedAction.__dict__[f].__set__ for f in PlannedAction.__dataclass_fields__)
 
 
 @dataclass(slots=True)

@@ -13,8 +13,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Mapping
 
-
 from .address import TYPE_RANK
+from .frozen import fast_init
 from .records import refs_of
 
 # Attributes whose change the cloud cannot make in place (a new resource is needed).
@@ -38,7 +38,8 @@ class ChangeKind(Enum):
     DELETE = "delete"
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True, init=False)
 class Change:
     address: str
     type: str

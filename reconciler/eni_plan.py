@@ -18,15 +18,18 @@ from .records import ENI_FIELDS
 EXTRA = [f for f, _ in ENI_FIELDS if f != "primary_ip"]
 ASSIGN_API = {4: ("AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"),
               6: ("AssignIpv6Addresses", "UnassignIpv6Addresses")}
+_ASSIGN = {False: ASSIGN_API[4][0], True: ASSIGN_API[6][0]}  # by "is IPv6"
 
 
 def _blocks(attrs: Mapping | None) -> list[tuple[str, str]]:
     """(field, cidr) of an ENI's secondary addresses and prefixes, in a stable order."""
     out = []
-    for key in EXTRA:
-        for item in (attrs or {}).get(key) or []:
-            version = 6 if ":" in item else 4
-            out.append((key, item if "/" in item else f"{item}/{32 if version == 4 else 128}"))
+    if attrs:
+        for key in EXTRA:
+            items = attrs.get(key)
+            if items:
+                for item in items:
+                    out.append((key, item if "/" in item else item + ("/128" if ":" in item else "/32")))
     return out
 
 
@@ -77,12 +80,19 @@ def compute_drafts(change: Change, chosen: Mapping) -> list[Draft]:
 
     def build(attrs):
         if t == "eni":
-            base = {**attrs, "instance": None, **{k: [] for k in EXTRA}}
+            base = {**attrs, "instance": None, "secondary_private_ips": [], "ipv4_prefixes": [], "ipv6_addresses": [],
+                    "ipv6_prefixes": []}  # nothing held yet: EXTRA, each its own empty list
             if not attrs.get("primary"):
                 out.append(Draft(Action.CREATE, change, _host(attrs["primary_ip"]), None, base,
                                  note(_host(attrs["primary_ip"])), len(out)))
-            for key, cidr in _blocks(attrs):
-                assign(attrs, key, cidr)
+            blocks = _blocks(attrs)
+            if blocks:  # assign each (as assign() does, its space and call chosen once per version)
+                address, vswitch = change.address, attrs["vswitch"]
+                space = {False: f"eni4:{vswitch}", True: f"eni6:{vswitch}"}
+                for key, cidr in blocks:
+                    v6 = ":" in cidr
+                    out.append(Draft(Action.ASSIGN, change, cidr, None, {"field": key, "cidr": cidr},
+                                     chosen.get((address, cidr)), len(out), space[v6], api=_ASSIGN[v6]))
             if attrs.get("instance") and not attrs.get("primary"):
                 attach(attrs, base)
         elif t == "instance":
