@@ -56,12 +56,12 @@ def _blocks(attrs: Mapping | None, rtype: str) -> str:
 
 
 def action_line(a: PlannedAction, colour: bool = False, width: int = 34) -> str:
-    sign = "-/+" if a.replace and a.action in (Action.CREATE, Action.DELETE) else SIGN[a.action]
-    cidr = a.cidr or ""
-    text = f"{a.order:>4}  {sign:>3} {a.action.value:<11} {a.address:<{width}} {cidr:<20} {a.api}"
+    action = a.action
+    sign = "-/+" if a.replace and (action is Action.CREATE or action is Action.DELETE) else SIGN[action]
+    text = f"{a.order:>4}  {sign:>3} {action._value_:<11} {a.address:<{width}} {a.cidr or '':<20} {a.api}"
     if a.note:
         text += f"  ({a.note})"
-    return _paint(text.rstrip(), sign, colour)
+    return _paint(text.rstrip(), sign, colour) if colour else text.rstrip()
 
 
 def render_plan(plan: Plan, colour: bool = False) -> str:
