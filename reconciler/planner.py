@@ -87,7 +87,9 @@ def make_plan(
     discovery finds; a new pool block overlapping one of its scope is refused. ``stage`` is told each
     stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
     imports = dict(imports or {})
-    merged = {**recorded, **imports} if imports else recorded
+    # one plain dict, read once (a state's resources are an immutable map): every later lookup is a dict's
+    merged = recorded.to_dict() if hasattr(recorded, "to_dict") else dict(recorded)
+    merged.update(imports)
     desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage)
     raise_all(import_errors(imports, recorded, v.graph, doc.locate))
     stage("diff")

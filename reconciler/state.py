@@ -167,6 +167,9 @@ class ResourceMap(Mapping[str, dict]):
         return self._len
 
     def to_dict(self) -> dict[str, dict]:
+        """A plain dict of the same items (a copy: neither of the map's dicts is ever handed out)."""
+        if not self._delta:
+            return dict(self._base)
         return {key: self[key] for key in self}
 
     def __repr__(self) -> str:
@@ -202,7 +205,7 @@ class State:
         return State(self.lineage, self.serial + 1, self.resources.set(address, owned), self.format_version)
 
     def resources_dict(self) -> dict[str, dict]:
-        return dict(self.resources.items())
+        return self.resources.to_dict()
 
     def checksum(self) -> str:
         """sha256 hex of the canonical (compact, sorted keys) serialisation of the resources."""
