@@ -9,6 +9,7 @@ error for deleting a resource that still has dependents.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from .address import SPEC_KIND
@@ -248,6 +249,10 @@ class DependencyGraph:
 
     def declaration(self, address: str) -> int:
         return self._order[address]
+
+    def declarations(self) -> Mapping[str, int]:
+        """Address -> declaration key of every node (read-only)."""
+        return MappingProxyType(self._order)
 
     def declaration_or(self, address: str, default: int = 0) -> int:
         """The declaration key of ``address``, or ``default`` when it is not in the graph."""

@@ -96,7 +96,8 @@ def make_plan(
     changes = diff(desired.resources, merged)
     raise_all(check_discovered(desired, merged, changes, discovered, doc.locate))
     stage("order")
-    declaration = {a: v.graph.declaration(a) for a in desired.resources if a in v.graph}
+    # the keys of creates and updates, whose addresses are all in the graph (destroys are ordered without)
+    declaration = v.graph.declarations()
     plan = build_plan(changes, desired.resources, merged, lineage=lineage, serial=serial,
                       chosen=desired.chosen, declaration=declaration)
     return with_imports(plan, imports)
