@@ -27,6 +27,7 @@ PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 _from_bytes = int.from_bytes
+_EXTRA = tuple(key for key, _ in ENI_FIELDS if key != "primary_ip")
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -276,40 +277,53 @@ class EniResolver:
 
 def _held(attributes: dict) -> dict[str, list[Cidr]]:
     """Field -> blocks of what a recorded ENI holds (as :func:`reconciler.records.eni_blocks` lists them)."""
-    return _held_canonical(attributes)[0]
-
-
-def _held_canonical(attributes: dict) -> tuple[dict[str, list[Cidr]], bool]:
-    """:func:`_held`, and whether every field is written as :func:`eni_attributes` writes it: canonical
-    text (the C library's strict IPv4 parser accepts nothing else; IPv6 text is compared with its
-    canonical form), each list sorted, the primary address a string and the others lists."""
     out: dict[str, list[Cidr]] = {}
-    canonical = True
     for key, version in ENI_FIELDS:
         value = attributes.get(key)
-        if not value:
-            continue
-        items = [value] if type(value) is str else value
-        try:
-            if key in PREFIX:
-                blocks = [Cidr.parse(item) for item in items]
-                if canonical and [str(b) for b in blocks] != items:
+        items = [value] if isinstance(value, str) else value or ()
+        if items:
+            out[key] = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
+    return out
+
+
+def _held_canonical(a: dict) -> tuple[dict[str, list[Cidr]], bool]:
+    """:func:`_held`, and whether every field is written as :func:`eni_attributes` writes it: canonical
+    text (the C library's strict IPv4 parser accepts nothing else; IPv6 text is compared with its
+    canonical form), each list sorted, the primary address a string and the others lists. Anything
+    the strict parsers refuse is read by :func:`_held` and is not canonical."""
+    out: dict[str, list[Cidr]] = {}
+    canonical = True
+    try:
+        value = a.get("primary_ip")
+        if value:
+            if type(value) is not str:
+                raise TypeError
+            out["primary_ip"] = [Cidr(4, _from_bytes(inet_pton(AF_INET, value), "big"), 32)]
+        value = a.get("secondary_private_ips")
+        if value:
+            if type(value) is not list:
+                raise TypeError
+            out["secondary_private_ips"] = blocks = [Cidr(4, _from_bytes(inet_pton(AF_INET, v), "big"), 32) for v in value]
+            if len(blocks) > 1 and blocks != sorted(blocks):
+                canonical = False
+        for key in ("ipv4_prefixes", "ipv6_prefixes"):
+            value = a.get(key)
+            if value:
+                if type(value) is not list:
+                    raise TypeError
+                out[key] = blocks = [Cidr.parse(v) for v in value]
+                if [str(b) for b in blocks] != value or (len(blocks) > 1 and blocks != sorted(blocks)):
                     canonical = False
-            elif version == 4:
-                blocks = [Cidr(4, _from_bytes(inet_pton(AF_INET, item), "big"), 32) for item in items]
-            else:
-                blocks = [Cidr(6, _from_bytes(inet_pton(AF_INET6, item), "big"), 128) for item in items]
-                if canonical and [format_address(6, b.start) for b in blocks] != items:
-                    canonical = False
-        except (OSError, ValueError, TypeError):  # "/" in an address field, or text to judge: the long way
-            blocks = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
-            canonical = False
-        if canonical and len(blocks) > 1 and blocks != sorted(blocks):
-            canonical = False
-        if canonical and (type(value) is str) != (key == "primary_ip"):
-            canonical = False
-        out[key] = blocks
-    return out, canonical
+        value = a.get("ipv6_addresses")
+        if value:
+            if type(value) is not list:
+                raise TypeError
+            out["ipv6_addresses"] = blocks = [Cidr(6, _from_bytes(inet_pton(AF_INET6, v), "big"), 128) for v in value]
+            if [format_address(6, b.start) for b in blocks] != value or (len(blocks) > 1 and blocks != sorted(blocks)):
+                canonical = False
+    except (OSError, ValueError, TypeError):  # "/" in an address field, text to judge, a list for a string
+        return _held(a), False
+    return out, canonical  # (fields in another order than _held's: read by key)
 
 
 def _block(item: str, key: str, version: int) -> Cidr:
@@ -327,10 +341,11 @@ def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instanc
     attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
              "managed": False}
     if eni is not None and eni.exact is not None:  # what it holds, written as below already: copied
-        held = eni.exact
-        for key, _ in ENI_FIELDS:
+        held = eni.exact  # (its primary address is there: it keeps one)
+        attrs["primary_ip"] = held["primary_ip"]
+        for key in _EXTRA:
             value = held.get(key)
-            attrs[key] = (value if type(value) is str else list(value)) if value else (None if key == "primary_ip" else [])
+            attrs[key] = list(value) if value else []
         attrs["description"] = getattr(e_spec, "description", None) if not primary else None
         return attrs
     values = eni.values if eni is not None else {}
