@@ -103,10 +103,18 @@ class VSwitchSpace:
         """Whether every block lies in the vSwitch (prefixes in its reservations, if any) and no two of
         them, or one of them and a block held, overlap: then every :meth:`take` would succeed."""
         vsw, reservations = self.block, self.reservations
+        version, lo, hi = vsw.version, vsw.start, vsw.end
+        ranges = [(b.start, b.end) for b, _ in self.held]
         for block, _ in blocks:
-            if not vsw.contains(block):
+            if block.version != version or block.start < lo or block.end > hi:
                 return False
-            if block.prefix in PREFIX_LENGTHS and reservations and not any(r.contains(block) for r in reservations):
+            if reservations and block.prefix in PREFIX_LENGTHS and not any(r.contains(block) for r in reservations):
                 return False
-        ranges = sorted([(b.start, b.end) for b, _ in self.held] + [(b.start, b.end) for b, _ in blocks])
-        return all(ranges[i][1] < ranges[i + 1][0] for i in range(len(ranges) - 1))
+            ranges.append((block.start, block.end))
+        ranges.sort()
+        last = -1
+        for start, end in ranges:
+            if start <= last:
+                return False
+            last = end
+        return True
