@@ -17,6 +17,7 @@ first request for a block, and kept up to date from then on.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -52,7 +53,7 @@ class BlockAllocator:
         self._none = 1 << (self.bits + 1)  # above every address: "no free block of this length"
         # the free-block index, built at the first first_fit (None until then):
         self._free: dict[int, int] | None = None  # start -> prefix length of each maximal free block
-        self._heaps: list[list[int]] = []  # per prefix length: starts (lazily deleted, top always live)
+        self._heaps: defaultdict[int, list[int]] = defaultdict(list)  # per prefix length: starts (lazily deleted, top always live)
         self._tops: list[int] = []  # per prefix length: the lowest free block's start, or self._none
 
     # ---- queries ----------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class BlockAllocator:
         """Cut the gaps between held intervals, inside each outer container, into maximal blocks."""
         bits = self.bits
         free: dict[int, int] = {}
-        heaps: list[list[int]] = [[] for _ in range(bits + 1)]
+        heaps: defaultdict[int, list[int]] = defaultdict(list)  # only the lengths that occur (IPv6: 129 possible)
         ends = self._ends
         for c in self._outer:
             pos = c.start
@@ -173,7 +174,9 @@ class BlockAllocator:
                 _cut_range(pos, c.end, bits, free, heaps)
         # each heap got its starts in increasing order: already a heap
         self._free, self._heaps = free, heaps
-        self._tops = [h[0] if h else self._none for h in heaps]
+        tops = self._tops = [self._none] * (bits + 1)
+        for length, heap in heaps.items():
+            tops[length] = heap[0]
         return free
 
     def _add(self, start: int, prefix: int) -> None:
@@ -242,7 +245,7 @@ class BlockAllocator:
                 self._add(c.start, c.prefix)
 
 
-def _cut_range(a: int, b: int, bits: int, free: dict[int, int], heaps: list[list[int]]) -> None:
+def _cut_range(a: int, b: int, bits: int, free: dict[int, int], heaps: defaultdict[int, list[int]]) -> None:
     """Append the maximal aligned blocks of ``[a, b]`` (inclusive), lowest first."""
     while a <= b:
         n = (b - a + 1).bit_length() - 1
