@@ -52,7 +52,12 @@ class Change:
 
 
 def _freeze(attrs: dict | None) -> Mapping | None:
-    return None if attrs is None else MappingProxyType(dict(attrs))
+    """A read-only view of a record's attributes. Not a copy: desired and recorded records are never
+    changed once made (a state's resources are an immutable map; the desired state is built anew
+    by every plan), and a cold 100k plan would copy 100,000 of them."""
+    if attrs is None or type(attrs) is MappingProxyType:
+        return attrs
+    return MappingProxyType(attrs)
 
 
 def _implicit(record: dict) -> bool:
