@@ -97,13 +97,19 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     from itertools import islice
     from operator import eq
 
+    dense = isinstance(nodes, range) and nodes.start == 0 and nodes.step == 1  # 0..n-1: lists, not dicts
     nodes = list(nodes)
-    keys = {n: key(n) for n in nodes}
+    keys = [key(n) for n in nodes] if dense else {n: key(n) for n in nodes}
     ranked = sorted(nodes, key=keys.__getitem__)
     ordered = [keys[n] for n in ranked]
     if any(map(eq, ordered, islice(ordered, 1, None))):  # equal keys: the smaller node first
         ranked = sorted(nodes, key=lambda n: (keys[n], n))
-    rank = {n: i for i, n in enumerate(ranked)}
+    if dense:
+        rank = [0] * len(ranked)
+        for i, n in enumerate(ranked):
+            rank[n] = i
+    else:
+        rank = {n: i for i, n in enumerate(ranked)}
     targets = [[rank[m] for m in succ[n]] for n in ranked]
     indegree = [0] * len(ranked)
     for ms in targets:
