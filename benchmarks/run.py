@@ -42,7 +42,7 @@ PY = sys.executable
 SCENARIOS = ("cold", "nochange", "churn")
 SCENARIO_TEXT = {"cold": "cold (empty state)", "nochange": "no-change (converged state)", "churn": "1 % churn"}
 STAGE_TEXT = {"load": "load (spec files)", "state": "read state", "validate": "validate (pydantic)",
-              "graph": "graph (networkx)", "resolve": "allocate / resolve", "rules": "rules",
+              "graph": "graph (references, cycles, order)", "resolve": "allocate / resolve", "rules": "rules",
               "diff": "diff", "order": "order (action graph)", "render": "render (text)",
               "render-json": "render --json / --out"}
 

@@ -2,7 +2,7 @@
 
 Stages call the pipeline's own functions, in the order :func:`reconciler.planner.make_plan` and the
 ``plan`` command call them: load (spec files -> document), state (read the recorded state),
-validate (pydantic), graph (networkx, reference and cycle checks), resolve (every ``{mask}`` and
+validate (pydantic), graph (reference and cycle checks, topological order), resolve (every ``{mask}`` and
 ``{count}`` to a CIDR: the allocator), rules (the cloud's rules on the desired state), diff,
 order (actions and their dependency graph, topological order), render (the text plan; what
 ``ipamctl plan`` prints) and, apart, render-json (the JSON plan of ``--json`` / ``--out``).

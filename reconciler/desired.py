@@ -53,7 +53,7 @@ class Desired:
 
 def pool_facts(spec: Spec, graph: DependencyGraph) -> dict[str, PoolFacts]:
     facts: dict[str, PoolFacts] = {}
-    for address in graph.topological():
+    for address in graph.topological_of(("ipam_pool",)):
         if not address.startswith("ipam_pool."):
             continue
         name = address.split(".", 1)[1]
@@ -207,7 +207,7 @@ class _Resolver:
     # ---- filling spaces -----------------------------------------------------------------------
     def space_order(self) -> list[str]:
         keys = sorted(k for k in self.spaces if k.startswith("scope:") or k == "supply" or k.startswith("vpc-free:"))
-        for address in self.graph.topological():
+        for address in self.graph.topological_of(("ipam_pool", "vpc")):
             rtype, name = address.split(".", 1)
             if rtype == "ipam_pool" and f"pool:{name}" in self.spaces:
                 keys.append(f"pool:{name}")

@@ -130,6 +130,23 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     return out
 
 
+def _acyclic(succ: Mapping) -> bool:
+    """Whether the graph (every node a key of ``succ``) has no cycle: Kahn's count, no order kept."""
+    indegree = dict.fromkeys(succ, 0)
+    for ms in succ.values():
+        for m in ms:
+            indegree[m] += 1
+    ready = [n for n, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        seen += 1
+        for m in succ[ready.pop()]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                ready.append(m)
+    return seen == len(indegree)
+
+
 class DependencyGraph:
     """Resources of the desired state and what each depends on."""
 
@@ -137,6 +154,7 @@ class DependencyGraph:
         self._succ = succ  # node -> its dependents (insertion order), every node a key
         self._order = order
         self._pred: dict[str, list[str]] | None = None
+        self._topo: list[str] | None = None  # the whole order, made at the first question
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -224,10 +242,9 @@ class DependencyGraph:
         return graph
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
-        try:
-            self._topo = lexical_order(self._succ, self._succ, self._key)
+        if _acyclic(self._succ):
             return []
-        except _nx().NetworkXUnfeasible:
+        else:
             nx = _nx()
             g = nx.DiGraph()
             g.add_nodes_from(self._succ)
@@ -251,7 +268,26 @@ class DependencyGraph:
 
     def topological(self) -> list[str]:
         """Every address, dependencies first; ties broken by declaration order (deterministic)."""
+        if self._topo is None:
+            self._topo = lexical_order(self._succ, self._succ, self._key)
         return list(self._topo)
+
+    def topological_of(self, types: Iterable[str]) -> list[str]:
+        """The addresses of these types and every address they depend on, in the order of
+        :meth:`topological`, without ordering the rest of the graph. (A set that holds every
+        dependency of its members is ordered the same alone: at each step the smallest ready node
+        of the whole graph, when it is in the set, is the smallest ready one of the set.)"""
+        types = tuple(f"{t}." for t in types)
+        pred = self._predecessors()
+        within: dict[str, None] = {}
+        stack = [n for n in self._succ if n.startswith(types)]
+        while stack:
+            n = stack.pop()
+            if n not in within:
+                within[n] = None
+                stack.extend(pred[n])
+        succ = {n: [m for m in self._succ[n] if m in within] for n in within}
+        return lexical_order(within, succ, self._key)
 
     def declaration(self, address: str) -> int:
         return self._order[address]
@@ -272,12 +308,15 @@ class DependencyGraph:
 
     def dependencies(self, address: str) -> list[str]:
         self._node(address)
+        return sorted(self._predecessors()[address], key=self._key)
+
+    def _predecessors(self) -> dict[str, list[str]]:
         if self._pred is None:
-            self._pred = {n: [] for n in self._succ}
+            self._pred = pred = {n: [] for n in self._succ}
             for u, vs in self._succ.items():
                 for v in vs:
-                    self._pred[v].append(u)
-        return sorted(self._pred[address], key=self._key)
+                    pred[v].append(u)
+        return self._pred
 
     def dependents(self, address: str) -> list[str]:
         return sorted(self._node(address), key=self._key)
@@ -296,9 +335,10 @@ class DependencyGraph:
 
     def to_dot(self) -> str:
         lines = ["digraph ipam {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
-        for node in self._topo:
+        order = self.topological()
+        for node in order:
             lines.append(f'  "{node}";')
-        for node in self._topo:
+        for node in order:
             for child in self.dependents(node):
                 lines.append(f'  "{node}" -> "{child}";')
         lines.append("}")

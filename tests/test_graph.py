@@ -84,3 +84,17 @@ def test_a_reference_cycle_is_named(tmp_path):
         _graph(tmp_path, text)
     cycle = [e for e in flatten(err.value) if e.code == "Spec.Cycle"]
     assert cycle and "ipam_pool.a -> ipam_pool.b -> ipam_pool.a" in str(cycle[0])
+
+
+@pytest.mark.parametrize("types", [("ipam_pool",), ("ipam_pool", "vpc"), ("vswitch",), ("ipam",)])
+def test_the_order_of_some_types_is_the_whole_order_restricted(tmp_path, types):
+    # pools declared children first, so that declaration order and dependency order disagree
+    text = BASE.replace("pools:\n", "pools:\n  late: {source: hz, region: cn-hangzhou, cidrs: [{mask: 16}]}\n")
+    g = _graph(tmp_path, text)
+    ref = nx.DiGraph()
+    ref.add_nodes_from(g._succ)
+    ref.add_edges_from((u, v) for u, vs in g._succ.items() for v in vs)
+    picked = {n for n in ref if n.split(".")[0] in types}
+    closure = picked.union(*(nx.ancestors(ref, n) for n in picked))
+    assert g.topological_of(types) == [n for n in g.topological() if n in closure]
+    assert picked and picked <= set(g.topological_of(types))
