@@ -401,10 +401,11 @@ def markdown(results: dict) -> str:
            f"Command: `{results['command']}` ({results['elapsed_min']:.0f} min). Best of {results['repeat']} runs "
            "unless said otherwise; every plan is a separate process.",
            "",
-           f"**Noise.** The machine was shared with other work during the run (1-minute load average "
-           f"{m['loadavg_at_start'][0]} at the start, {results.get('loadavg_at_end', ['?'])[0]} at the end, on "
-           f"{m['nproc']} cores; the process table gives it for every run). Wall times are therefore upper bounds; "
-           "CPU times (user + sys) are given beside them.", ""]
+           f"**Noise.** 1-minute load average {m['loadavg_at_start'][0]} at the start of the run, "
+           f"{results.get('loadavg_at_end', ['?'])[0]} at the end, on {m['nproc']} cores (the measured process "
+           "itself counts 1; the process table gives it for every run). The machine is a virtual one on a shared "
+           "host: the same process can take 20-30 % longer at one time of day than at another, with no load of "
+           "its own; wall times are upper bounds, and CPU times (user + sys) are given beside them.", ""]
     out += ["### Goals of issue 5", "", "| goal | target | measured | |", "|---|---|---|---|"]
     out += [f"| {g} | {t} | {v} | {_met(ok)} |" for g, t, v, ok in goals(results)]
     out += [""]
@@ -533,8 +534,7 @@ def markdown(results: dict) -> str:
         o = base.get("overlap")
         if o:
             if o.get("landed") and "audit_s" in o:
-                out += [f"**Overlap audit** — `{o['function']}` (sort and sweep; the reports engineer's module, present "
-                        f"in the work tree at the time of the run) over {o['cidrs']:,} CIDRs with {o['planted_overlaps']:,} "
+                out += [f"**Overlap audit** — `{o['function']}` (sort and sweep, as `ipamctl report` runs it) over {o['cidrs']:,} CIDRs with {o['planted_overlaps']:,} "
                         f"planted overlaps: the sweep on integer ranges {_s(o['sweep_s'])}; from CIDR text "
                         f"(`Cidr.parse` each, then the sweep, as `report_cidrs` does) {_s(o['audit_s'])}; "
                         f"{o['pairs_found']:,} pairs found.", ""]
