@@ -24,6 +24,12 @@ def _attrs(p, address):
     return p.desired[address]["attributes"]
 
 
+def _replan(tmp_path, before: str, after: str, base: str = BASE):
+    """The state a plan of ``before`` records, and the plan of ``after`` against it."""
+    recorded = converge(plan(tmp_path, base, SG, before))
+    return recorded, plan(tmp_path, base, SG, after, recorded=recorded, serial=1)
+
+
 def test_converged_enis_plan_no_change_and_keep_their_addresses(tmp_path):
     spec = enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 3}, ipv4_prefixes: {count: 1}}",
                 "b: {vswitch: prod-h, security_group: sg, secondary_private_ips: [10.0.0.200, 10.0.0.100]}")
@@ -76,20 +82,17 @@ def test_a_block_held_twice_is_kept_once_and_the_other_eni_gets_a_free_one(tmp_p
 
 
 def test_holding_more_than_asked_releases_the_highest(tmp_path):
-    spec3 = enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 3}}")
-    spec1 = enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}")
-    recorded = converge(plan(tmp_path, BASE, SG, spec3))
+    recorded, again = _replan(tmp_path, enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 3}}"),
+                              enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}"))
     held = recorded["eni.a"]["attributes"]["secondary_private_ips"]
-    again = plan(tmp_path, BASE, SG, spec1, recorded=recorded, serial=1)
     assert _attrs(again, "eni.a")["secondary_private_ips"] == held[:1]
     assert sorted(x.cidr for x in again.actions if x.action.value == "unassign") == sorted(f"{h}/32" for h in held[1:])
 
 
 def test_a_field_no_longer_asked_for_is_released(tmp_path):
-    both = enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}, ipv4_prefixes: {count: 1}}")
-    ips = enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}")
-    recorded = converge(plan(tmp_path, BASE, SG, both))
+    recorded, again = _replan(
+        tmp_path, enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}, ipv4_prefixes: {count: 1}}"),
+        enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}"))
     prefix = recorded["eni.a"]["attributes"]["ipv4_prefixes"]
-    again = plan(tmp_path, BASE, SG, ips, recorded=recorded, serial=1)
     assert _attrs(again, "eni.a")["ipv4_prefixes"] == []
     assert [(x.action.value, x.cidr) for x in again.actions] == [("unassign", prefix[0])]
