@@ -145,7 +145,8 @@ class EniResolver:
             if attributes.get("vswitch") != e.vswitch:
                 holds[e.address] = -1  # all of it elsewhere: released
                 continue
-            held, exact = _held_canonical(attributes)
+            held, canonical = _held_canonical(attributes)
+            exact = canonical
             total = 0
             for have in held.values():
                 total += len(have)
@@ -156,6 +157,8 @@ class EniResolver:
                     if key == "primary_ip" or not isinstance(want, Count) or want.count:
                         exact = False  # something to place or allocate
                     continue
+                if not canonical and len(have) > 1:
+                    have = sorted(have)  # (canonical lists are sorted already)
                 if key == "primary_ip":
                     block = _block(want, key, version)
                     if block not in have:

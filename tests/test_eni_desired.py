@@ -96,3 +96,13 @@ def test_a_field_no_longer_asked_for_is_released(tmp_path):
     prefix = recorded["eni.a"]["attributes"]["ipv4_prefixes"]
     assert _attrs(again, "eni.a")["ipv4_prefixes"] == []
     assert [(x.action.value, x.cidr) for x in again.actions] == [("unassign", prefix[0])]
+
+
+def test_a_lowered_count_keeps_the_lowest_even_from_a_list_out_of_order(tmp_path):
+    recorded, _ = _replan(tmp_path, enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 3}}"),
+                          enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 3}}"))
+    held = recorded["eni.a"]["attributes"]["secondary_private_ips"]
+    recorded["eni.a"]["attributes"]["secondary_private_ips"] = list(reversed(held))
+    again = plan(tmp_path, BASE, SG, enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}"),
+                 recorded=recorded, serial=1)
+    assert _attrs(again, "eni.a")["secondary_private_ips"] == held[:1]
