@@ -244,17 +244,16 @@ class DependencyGraph:
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
         if _acyclic(self._succ):
             return []
-        else:
-            nx = _nx()
-            g = nx.DiGraph()
-            g.add_nodes_from(self._succ)
-            g.add_edges_from((u, v) for u, vs in self._succ.items() for v in vs)
-            cycle = nx.find_cycle(g)
-            names = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-            first = cycle[0][1]
-            kind = {"ipam_pool": "pools"}.get(first.split(".")[0], "pools")
-            file, line = locate((kind, first.split(".", 1)[1], "source"))
-            return [SpecError("Spec.Cycle", f"reference cycle: {names}", address=first, file=file, line=line)]
+        nx = _nx()
+        g = nx.DiGraph()
+        g.add_nodes_from(self._succ)
+        g.add_edges_from((u, v) for u, vs in self._succ.items() for v in vs)
+        cycle = nx.find_cycle(g)
+        names = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+        first = cycle[0][1]
+        kind = {"ipam_pool": "pools"}.get(first.split(".")[0], "pools")
+        file, line = locate((kind, first.split(".", 1)[1], "source"))
+        return [SpecError("Spec.Cycle", f"reference cycle: {names}", address=first, file=file, line=line)]
 
     def _key(self, address: str) -> tuple[int, str]:
         return (self._order[address], address)
