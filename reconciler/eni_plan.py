@@ -18,7 +18,6 @@ from .records import ENI_FIELDS
 EXTRA = [f for f, _ in ENI_FIELDS if f != "primary_ip"]
 ASSIGN_API = {4: ("AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"),
               6: ("AssignIpv6Addresses", "UnassignIpv6Addresses")}
-_ASSIGN = {False: ASSIGN_API[4][0], True: ASSIGN_API[6][0]}  # by "is IPv6"
 
 
 def _blocks(attrs: Mapping | None) -> list[tuple[str, str]]:
@@ -85,14 +84,8 @@ def compute_drafts(change: Change, chosen: Mapping) -> list[Draft]:
             if not attrs.get("primary"):
                 out.append(Draft(Action.CREATE, change, _host(attrs["primary_ip"]), None, base,
                                  note(_host(attrs["primary_ip"])), len(out)))
-            blocks = _blocks(attrs)
-            if blocks:  # assign each (as assign() does, its space and call chosen once per version)
-                address, vswitch = change.address, attrs["vswitch"]
-                space = {False: f"eni4:{vswitch}", True: f"eni6:{vswitch}"}
-                for key, cidr in blocks:
-                    v6 = ":" in cidr
-                    out.append(Draft(Action.ASSIGN, change, cidr, None, {"field": key, "cidr": cidr},
-                                     chosen.get((address, cidr)), len(out), space[v6], api=_ASSIGN[v6]))
+            for key, cidr in _blocks(attrs):
+                assign(attrs, key, cidr)
             if attrs.get("instance") and not attrs.get("primary"):
                 attach(attrs, base)
         elif t == "instance":
