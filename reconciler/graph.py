@@ -5,6 +5,11 @@ insertion-ordered adjacency dicts (what :class:`networkx.DiGraph` keeps, without
 per-edge attribute dicts); networkx is only called to name a cycle. Building it checks every reference by name; a
 reference to something the recorded state holds but the spec dropped is reported with the cloud's
 error for deleting a resource that still has dependents.
+
+Every edge runs from a type to a later one in :data:`reconciler.address.TYPES`, but for a pool's
+source pool (tests/test_graph.py checks every kind of reference). So a cycle can only be among
+pools, and a resource's dependencies, direct or not, are all of its own type or earlier ones: the
+cycle check and :meth:`DependencyGraph.topological_of` look at no more of the graph than that.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
-from .address import SPEC_KIND
+from .address import SPEC_KIND, TYPE_RANK, TYPES
 from .errors import PlanError, ReconcilerError, SpecError, raise_all
 from .limits import DEFAULT_SCOPES
 from .spec import Spec
@@ -150,9 +155,15 @@ def _acyclic(succ: Mapping) -> bool:
 class DependencyGraph:
     """Resources of the desired state and what each depends on."""
 
-    def __init__(self, succ: dict[str, dict[str, None]], order: dict[str, int]):
+    def __init__(self, succ: dict[str, dict[str, None]], order: dict[str, int],
+                 by_type: Mapping[str, list[str]] | None = None):
         self._succ = succ  # node -> its dependents (insertion order), every node a key
         self._order = order
+        if by_type is None:
+            by_type = {t: [] for t in TYPES}
+            for n in succ:
+                by_type[n.partition(".")[0]].append(n)
+        self._by_type = by_type  # type -> its nodes
         self._pred: dict[str, list[str]] | None = None
         self._topo: list[str] | None = None  # the whole order, made at the first question
 
@@ -171,23 +182,20 @@ class DependencyGraph:
         decl: dict[str, int] = {}
         errors: list[ReconcilerError] = []
 
-        def add(address: str, kind: str, name: str | None, key: int) -> None:
+        by_type: dict[str, list[str]] = {t: [] for t in TYPES}
+
+        def add(address: str, rtype: str, kind: str, name: str | None, key: int) -> None:
             if address not in g:
                 g[address] = {}
+                by_type[rtype].append(address)
             decl[address] = order(kind, name) if order else key
-
-        def add_edge(u: str, v: str) -> None:
-            for n in (u, v):
-                if n not in g:
-                    g[n] = {}
-            g[u][v] = None
 
         if spec.ipam is not None:
             ipam = f"ipam.{spec.ipam.name}"
-            add(ipam, "ipam", None, -3)
+            add(ipam, "ipam", "ipam", None, -3)
             for i, scope in enumerate(DEFAULT_SCOPES):
-                add(f"ipam_scope.{scope}", "ipam", None, -2 + i)
-                add_edge(ipam, f"ipam_scope.{scope}")
+                add(f"ipam_scope.{scope}", "ipam_scope", "ipam", None, -2 + i)
+                g[ipam][f"ipam_scope.{scope}"] = None
         elif any(getattr(spec, k) for k in ("scopes", "pools", "allocations")):
             kind = "scopes" if spec.scopes else "pools" if spec.pools else "allocations"
             file, line = locate((kind,))
@@ -206,7 +214,7 @@ class DependencyGraph:
             for name in getattr(spec, kind):
                 if rtype == "instance":
                     seq += 1
-                    add(f"eni.{name}-primary", kind, name, seq)
+                    add(f"eni.{name}-primary", "eni", kind, name, seq)
                 if rtype == "ipam_scope" and name in DEFAULT_SCOPES:
                     file, line = locate((kind, name))
                     errors.append(
@@ -215,14 +223,15 @@ class DependencyGraph:
                     )
                     continue
                 seq += 1
-                add(f"{rtype}.{name}", kind, name, seq)
+                add(f"{rtype}.{name}", rtype, kind, name, seq)
         for name in spec.instances:
-            add_edge(f"instance.{name}", f"eni.{name}-primary")
+            g[f"instance.{name}"][f"eni.{name}-primary"] = None
         for ref in references(spec):
             dependents = g.get(ref.target)
             if dependents is not None:
-                if ref.source not in g:
+                if ref.source not in g:  # (not met: every source is declared)
                     g[ref.source] = {}
+                    by_type[ref.source.partition(".")[0]].append(ref.source)
                 dependents[ref.source] = None
                 continue
             if ref.target == "ipam" or (spec.ipam is None and ref.target.startswith("ipam_scope.")):
@@ -236,13 +245,14 @@ class DependencyGraph:
             else:
                 errors.append(SpecError("Spec.UnknownReference", f"refers to {ref.target}, which is not declared",
                                         address=ref.source, file=file, line=line))
-        graph = cls(g, decl)
+        graph = cls(g, decl, by_type)
         errors.extend(graph._cycle_errors(locate))
         raise_all(errors)
         return graph
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
-        if _acyclic(self._succ):
+        pools = self._by_type["ipam_pool"]  # the only type that refers to its own (module docstring)
+        if _acyclic({p: [m for m in self._succ[p] if m.startswith("ipam_pool.")] for p in pools}):
             return []
         nx = _nx()
         g = nx.DiGraph()
@@ -276,15 +286,23 @@ class DependencyGraph:
         :meth:`topological`, without ordering the rest of the graph. (A set that holds every
         dependency of its members is ordered the same alone: at each step the smallest ready node
         of the whole graph, when it is in the set, is the smallest ready one of the set.)"""
-        types = tuple(f"{t}." for t in types)
-        pred = self._predecessors()
+        types = tuple(types)
+        top = max(TYPE_RANK[t] for t in types)
+        pred: dict[str, list[str]] = {}  # the edges into these types and their dependencies: from a
+        for t in TYPES[: top + 1]:  # type no later than the latest of them (module docstring)
+            for u in self._by_type[t]:
+                for v in self._succ[u]:
+                    if v in pred:
+                        pred[v].append(u)
+                    else:
+                        pred[v] = [u]
         within: dict[str, None] = {}
-        stack = [n for n in self._succ if n.startswith(types)]
+        stack = [n for t in types for n in self._by_type[t]]
         while stack:
             n = stack.pop()
             if n not in within:
                 within[n] = None
-                stack.extend(pred[n])
+                stack.extend(pred.get(n, ()))
         succ = {n: [m for m in self._succ[n] if m in within] for n in within}
         return lexical_order(within, succ, self._key)
 

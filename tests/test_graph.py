@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reconciler.errors import ReconcilerError, flatten
-from reconciler.graph import DependencyGraph, lexical_order
+from reconciler.graph import DEPENDENT_CODES, DependencyGraph, lexical_order
 from reconciler.source import load_specs
 from tests.support.specs import BASE
 
@@ -98,3 +98,26 @@ def test_the_order_of_some_types_is_the_whole_order_restricted(tmp_path, types):
     closure = picked.union(*(nx.ancestors(ref, n) for n in picked))
     assert g.topological_of(types) == [n for n in g.topological() if n in closure]
     assert picked and picked <= set(g.topological_of(types))
+
+
+def test_every_edge_runs_to_a_later_type_but_between_pools(tmp_path):
+    # the cycle check looks only among pools, and topological_of only at earlier types: both rest on this
+    from pathlib import Path
+
+    from reconciler.address import TYPE_RANK
+    from reconciler.spec import parse_spec
+
+    doc = load_specs(Path(__file__).parent.parent / "specs")
+    g = DependencyGraph.build(parse_spec(doc), doc.locate, doc.order)
+    pairs = {(u.split(".")[0], v.split(".")[0]) for u, vs in g._succ.items() for v in vs}
+    assert {(target, source) for source, target in DEPENDENT_CODES} | {("instance", "eni")} <= pairs
+    for u, v in pairs:
+        assert TYPE_RANK[u] < TYPE_RANK[v] or u == v == "ipam_pool", (u, v)
+
+
+def test_a_cycle_among_pools_deep_in_a_large_tree_is_found(tmp_path):
+    chain = "".join(f"  c{i}: {{source: c{i + 1}, cidrs: [{{mask: 24}}]}}\n" for i in range(30))
+    text = BASE.replace("  hz-prod:", chain + "  c30: {source: c0, cidrs: [{mask: 24}]}\n  hz-prod:")
+    with pytest.raises(ReconcilerError) as err:
+        _graph(tmp_path, text)
+    assert [e for e in flatten(err.value) if e.code == "Spec.Cycle"]
