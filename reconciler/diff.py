@@ -76,16 +76,15 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
     desired = desired if type(desired) is dict else dict(desired)  # one pass; then every lookup is a dict's
     recorded = recorded if type(recorded) is dict else dict(recorded)
     changes: dict[str, Change] = {}
-    for address in desired.keys() - recorded.keys():
-        rec = desired[address]
-        if not _implicit(rec):
-            changes[address] = Change(address, rec["type"], rec["name"], ChangeKind.CREATE, None, _freeze(rec["attributes"]))
-    for address in recorded.keys() - desired.keys():
-        rec = recorded[address]
-        if not _implicit(rec):
-            changes[address] = Change(address, rec["type"], rec["name"], ChangeKind.DELETE, _freeze(rec["attributes"]), None)
-    for address in desired.keys() & recorded.keys():
-        want, have = desired[address], recorded[address]
+    both = 0  # addresses on both sides: when all the recorded ones, nothing is deleted
+    for address, want in desired.items():
+        have = recorded.get(address)
+        if have is None:
+            if not _implicit(want):
+                changes[address] = Change(address, want["type"], want["name"], ChangeKind.CREATE, None,
+                                          _freeze(want["attributes"]))
+            continue
+        both += 1
         if want["attributes"] == have["attributes"] or _implicit(want):
             continue
         from deepdiff import DeepDiff  # only a changed resource needs it (~70 ms of start-up otherwise)
@@ -95,6 +94,12 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
         kind = ChangeKind.REPLACE if reasons else ChangeKind.UPDATE
         changes[address] = Change(address, want["type"], want["name"], kind, _freeze(have["attributes"]),
                                   _freeze(want["attributes"]), changed, reasons)
+    if both < len(recorded):
+        for address in recorded.keys() - desired.keys():
+            rec = recorded[address]
+            if not _implicit(rec):
+                changes[address] = Change(address, rec["type"], rec["name"], ChangeKind.DELETE,
+                                          _freeze(rec["attributes"]), None)
     _cascade(changes, desired, recorded)
     return tuple(sorted(changes.values(), key=lambda c: (TYPE_RANK[c.type], c.address)))
 
