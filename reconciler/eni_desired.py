@@ -62,6 +62,7 @@ class EniResolver:
         self.errors: list[ReconcilerError] = []
         self.chosen: dict[tuple[str, str], str] = {}
         self.spaces: dict[str, VSwitchSpace | None] = {}
+        self._pairs: dict[str, dict[int, VSwitchSpace | None]] = {}
 
     def error(self, code: str, detail: str, address: str, path: tuple) -> None:
         file, line = self.locate(path)
@@ -76,6 +77,14 @@ class EniResolver:
             if not eni.managed:
                 out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
         return sorted(out, key=lambda e: (e.order, e.address))
+
+    def spaces_of(self, vswitch: str) -> dict[int, VSwitchSpace | None]:
+        """IP version -> the vSwitch's space (made at the first question)."""
+        try:
+            return self._pairs[vswitch]
+        except KeyError:
+            pair = self._pairs[vswitch] = {4: self.space_for(vswitch, 4), 6: self.space_for(vswitch, 6)}
+            return pair
 
     def space_for(self, vswitch: str, version: int) -> VSwitchSpace | None:
         key = f"eni{version}:{vswitch}"
@@ -151,6 +160,8 @@ class EniResolver:
             for have in held.values():
                 total += len(have)
             holds[e.address] = total
+            spaces = self.spaces_of(e.vswitch)
+            placed = 0  # blocks put in a space to keep
             for key, version, want in e.wants:
                 have = held.get(key)
                 if not have:
@@ -174,34 +185,45 @@ class EniResolver:
                     chosen = [b for b in have if b in wanted_here]
                     if len(wanted_here) != len(chosen):
                         exact = False
-                space = self.space_for(e.vswitch, version)
+                space = spaces[version]
                 if space is not None:
                     items = groups.get(space)
                     if items is None:
                         items = groups[space] = []
                     for block in chosen:
                         items.append((e, key, block))
+                    placed += len(chosen)
             if e.spec.primary_ip is None:
                 have = held.get("primary_ip")
                 if have:
-                    space = self.space_for(e.vswitch, 4)
+                    space = spaces[4]
                     if space is not None:
                         groups.setdefault(space, []).append((e, "primary_ip", have[0]))
+                        placed += 1
                 else:
                     exact = False  # the lowest free address is chosen
-            if exact:  # and it keeps all it holds (resolve checks): nothing held that is not asked for
+            if exact and placed == total:  # nothing held that is not asked for (kept unless refused)
                 e.exact = attributes
         # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
         # by space, each in order, is keeping ENI by ENI
+        judged = [(items, space.keep_all([(block, e.address) for e, _, block in items]))
+                  for space, items in groups.items()]
+        # an exact ENI whose blocks were all kept needs neither its values nor a list of what it keeps
+        # (it keeps all it holds); one with a block refused anywhere is judged the long way, with both
+        refused = {e.address for items, oks in judged if False in oks
+                   for (e, _, _), ok in zip(items, oks) if not ok and e.exact is not None}
         kept: dict[str, list[Cidr] | bool] = {}
-        for space, items in groups.items():
-            for (e, key, block), ok in zip(items, space.keep_all([(block, e.address) for e, _, block in items])):
-                if ok:
+        for items, oks in judged:
+            for (e, key, block), ok in zip(items, oks):
+                if ok and (e.exact is None or e.address in refused):
                     e.values.setdefault(key, []).append(block)
                     kept.setdefault(e.address, []).append(block)
+        for e in enis:
+            if e.exact is not None and e.address not in refused:
+                kept[e.address] = True
         for address, count in holds.items():
             mine = kept.get(address, [])
-            if count == len(mine):
+            if mine is not True and count == len(mine):
                 kept[address] = True
         return kept
 

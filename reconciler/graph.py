@@ -15,7 +15,7 @@ cycle check and :meth:`DependencyGraph.topological_of` look at no more of the gr
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import AbstractSet, Callable, Collection, Iterable, Iterator, Mapping, NamedTuple
 
 from .address import SPEC_KIND, TYPE_RANK, TYPES
 from .errors import PlanError, ReconcilerError, SpecError, raise_all
@@ -174,10 +174,10 @@ class DependencyGraph:
         spec: Spec,
         locate: Locator | None = None,
         order: Callable[[str, str | None], int] | None = None,
-        recorded: Iterable[str] = (),
+        recorded: Collection[str] = (),
     ) -> "DependencyGraph":
         locate = locate or (lambda path: (None, None))
-        recorded = set(recorded)
+        recorded = recorded if isinstance(recorded, (AbstractSet, Mapping)) else set(recorded)  # (keys: no copy)
         g: dict[str, dict[str, None]] = {}
         decl: dict[str, int] = {}
         errors: list[ReconcilerError] = []
