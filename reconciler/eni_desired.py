@@ -27,7 +27,6 @@ PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 _from_bytes = int.from_bytes
-_EXTRA = tuple(key for key, _ in ENI_FIELDS if key != "primary_ip")
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -363,16 +362,16 @@ def text(block: Cidr, key: str) -> str:
 
 
 def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instance, primary: bool) -> dict:
+    if eni is not None and eni.exact is not None:  # what it holds, written as below already: copied
+        held = eni.exact.get  # (its primary address is there: it keeps one)
+        return {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
+                "managed": False, "primary_ip": held("primary_ip"),
+                "secondary_private_ips": list(held("secondary_private_ips") or ()),
+                "ipv4_prefixes": list(held("ipv4_prefixes") or ()), "ipv6_addresses": list(held("ipv6_addresses") or ()),
+                "ipv6_prefixes": list(held("ipv6_prefixes") or ()),
+                "description": getattr(e_spec, "description", None) if not primary else None}
     attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
              "managed": False}
-    if eni is not None and eni.exact is not None:  # what it holds, written as below already: copied
-        held = eni.exact  # (its primary address is there: it keeps one)
-        attrs["primary_ip"] = held["primary_ip"]
-        for key in _EXTRA:
-            value = held.get(key)
-            attrs[key] = list(value) if value else []
-        attrs["description"] = getattr(e_spec, "description", None) if not primary else None
-        return attrs
     values = eni.values if eni is not None else {}
     for key, _ in ENI_FIELDS:
         blocks = values.get(key)
