@@ -489,3 +489,20 @@ def test_ten_thousand_records_write_the_snapshot_only_at_commit(backend):
     assert os.stat(backend.snapshot_path).st_ino != snap.st_ino and not backend.journal_path.exists()
     assert final.serial == state.serial == 10_001 and len(final.resources) == 10_001
     assert LocalStateBackend(backend.state_dir).read() == final
+
+
+
+def test_the_quick_record_check_agrees_with_record_problem():
+    import itertools
+
+    from reconciler.state import _all_records_valid, record_problem
+
+    records = [None, [], "a.b", {}, {"type": "a", "name": "b"}]
+    records += [{"type": t, "name": n, "id": i, "attributes": a, **extra} for t, n, i, a, extra in itertools.product(
+        ["a", "a.b", 1, None], ["b", "", None], [None, "i-1", 3, True], [{}, [], None], [{}, {"extra": 1}])]
+    agreed = 0
+    for address, record in itertools.product(["a.b", "ab", "a.b.c", "a.", ".b"], records):
+        valid = record_problem(address, record) is None
+        assert _all_records_valid({address: record}) == valid, (address, record)
+        agreed += valid
+    assert agreed == 8  # a.b (a, b) and a. (a, ""): each with either id and with or without another key
