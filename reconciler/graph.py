@@ -73,15 +73,18 @@ def references(spec: Spec) -> Iterator[Reference]:
     for name, sg in spec.security_groups.items():
         yield Reference(f"security_group.{name}", f"vpc.{sg.vpc}", ("security_groups", name, "vpc"))
     for name, inst in spec.instances.items():
-        yield Reference(f"instance.{name}", f"vswitch.{inst.vswitch}", ("instances", name, "vswitch"))
+        source = f"instance.{name}"
+        yield Reference(source, f"vswitch.{inst.vswitch}", ("instances", name, "vswitch"))
         if inst.security_group:
-            yield Reference(f"instance.{name}", f"security_group.{inst.security_group}",
-                            ("instances", name, "security_group"))
+            yield Reference(source, f"security_group.{inst.security_group}", ("instances", name, "security_group"))
     for name, eni in spec.enis.items():
-        for key, kind in (("vswitch", "vswitch"), ("security_group", "security_group"), ("instance", "instance")):
-            value = getattr(eni, key)
-            if value is not None:
-                yield Reference(f"eni.{name}", f"{kind}.{value}", ("enis", name, key))
+        source = f"eni.{name}"
+        if eni.vswitch is not None:
+            yield Reference(source, f"vswitch.{eni.vswitch}", ("enis", name, "vswitch"))
+        if eni.security_group is not None:
+            yield Reference(source, f"security_group.{eni.security_group}", ("enis", name, "security_group"))
+        if eni.instance is not None:
+            yield Reference(source, f"instance.{eni.instance}", ("enis", name, "instance"))
 
 
 def _nx():
@@ -175,7 +178,10 @@ class DependencyGraph:
         locate: Locator | None = None,
         order: Callable[[str, str | None], int] | None = None,
         recorded: Collection[str] = (),
+        orders: Callable[[str], Mapping[str, int]] | None = None,
     ) -> "DependencyGraph":
+        """``order(kind, name)`` is a resource's declaration key; ``orders(kind)``, when given, the same
+        for every name of a kind at once."""
         locate = locate or (lambda path: (None, None))
         recorded = recorded if isinstance(recorded, (AbstractSet, Mapping)) else set(recorded)  # (keys: no copy)
         g: dict[str, dict[str, None]] = {}
@@ -211,7 +217,27 @@ class DependencyGraph:
         for rtype, kind in SPEC_KIND.items():
             if rtype == "ipam":
                 continue
-            for name in getattr(spec, kind):
+            names = getattr(spec, kind)
+            if orders is not None and rtype != "ipam_scope":  # what add() does, a kind at a time
+                of_kind = orders(kind)
+                nodes, enis = by_type[rtype], by_type["eni"]
+                for name in names:
+                    key = of_kind[name]
+                    if rtype == "instance":
+                        seq += 1
+                        address = f"eni.{name}-primary"
+                        if address not in g:
+                            g[address] = {}
+                            enis.append(address)
+                        decl[address] = key
+                    seq += 1
+                    address = f"{rtype}.{name}"
+                    if address not in g:
+                        g[address] = {}
+                        nodes.append(address)
+                    decl[address] = key
+                continue
+            for name in names:
                 if rtype == "instance":
                     seq += 1
                     add(f"eni.{name}-primary", "eni", kind, name, seq)

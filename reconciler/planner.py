@@ -44,7 +44,7 @@ def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None, stag
     stage("validate")
     spec = parse_spec(doc)
     stage("graph")
-    graph = DependencyGraph.build(spec, doc.locate, doc.order, recorded=(recorded or {}).keys())
+    graph = DependencyGraph.build(spec, doc.locate, doc.order, recorded=(recorded or {}).keys(), orders=doc.orders)
     return Validated(spec, graph)
 
 

@@ -47,6 +47,11 @@ class SpecDocument:
             raise KeyError(kind if name is None else f"{kind}.{name}")
         return entry[1]
 
+    def orders(self, kind: str) -> dict[str, int]:
+        """:meth:`order` of every name of a named kind, at once."""
+        names = self._idx().names.get(kind) or {}
+        return {name: entry[1] for name, entry in names.items()}
+
     def locate(self, path: Iterable[str | int]) -> tuple[str | None, int | None]:
         """File and 1-based line of the node at ``path`` (``("pools", "hz", "cidrs", 0)``).
 

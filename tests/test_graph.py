@@ -121,3 +121,16 @@ def test_a_cycle_among_pools_deep_in_a_large_tree_is_found(tmp_path):
     with pytest.raises(ReconcilerError) as err:
         _graph(tmp_path, text)
     assert [e for e in flatten(err.value) if e.code == "Spec.Cycle"]
+
+
+def test_declaration_keys_taken_a_kind_at_a_time_are_those_taken_one_by_one():
+    from pathlib import Path
+
+    from reconciler.spec import parse_spec
+
+    doc = load_specs(Path(__file__).parent.parent / "specs")
+    spec = parse_spec(doc)
+    one, bulk = (DependencyGraph.build(spec, doc.locate, doc.order, orders=o) for o in (None, doc.orders))
+    assert list(bulk._succ.items()) == list(one._succ.items())
+    assert list(bulk.declarations().items()) == list(one.declarations().items())
+    assert bulk._by_type == one._by_type and bulk.topological() == one.topological()
