@@ -174,8 +174,8 @@ def test_placement_rules(tmp_path):
     assert "MissingParameter.SecurityGroupId" in run(tmp_path, "enis:\n  e: {vswitch: prod-h}\n")
     both = NET.replace("vpcs:\n", "vpcs:\n  other: {region: cn-hangzhou, ipv4: {cidr: 192.168.0.0/16}}\n")
     found = codes(tmp_path, both, SG.replace("sg: {vpc: prod, type: basic}", "sg: {vpc: prod, type: basic}\n  sg2: {vpc: other}"),
-                  "enis:\n" + eni(security_group="sg2"))
-    assert "InvalidSecurityGroupId.VpcMismatch" in found
+                  "enis:\n" + eni(security_group="sg2") + eni("f", security_group="sg2") + eni("g"))
+    assert found.count("InvalidSecurityGroupId.VpcMismatch") == 2  # each ENI placed so says so (g is placed right)
     zoned = NET.replace("  tiny: {vpc: prod, zone: cn-hangzhou-h,", "  tiny: {vpc: prod, zone: cn-hangzhou-i,")
     found = codes(tmp_path, zoned, SG, web() + "enis:\n" + eni(vswitch="tiny", instance="web"))
     assert "InvalidOperation.ZoneMismatch" in found
