@@ -70,8 +70,8 @@ class EniResolver:
     def enis(self) -> list[_Eni]:
         out = []
         for name, inst in self.spec.instances.items():
-            out.append(_Eni(f"eni.{primary_eni(name)}", primary_eni(name), inst, ("instances", name),
-                            self.order(f"instance.{name}"), inst.vswitch))
+            eni = primary_eni(name)
+            out.append(_Eni(f"eni.{eni}", eni, inst, ("instances", name), self.order(f"instance.{name}"), inst.vswitch))
         for name, eni in self.spec.enis.items():
             if not eni.managed:
                 out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
@@ -230,7 +230,7 @@ class EniResolver:
         for key, version, want in e.wants:
             if isinstance(want, Count):
                 continue
-            space = self.space_for(e.vswitch, version) if e.vswitch else None
+            space = self.spaces_of(e.vswitch)[version] if e.vswitch else None
             path = e.path + (key,)
             if space is None:
                 self._no_space(e, key, version, path)
@@ -282,7 +282,7 @@ class EniResolver:
                 self.error("InvalidParameter.CountTooLarge", f"{key}: {count} asked; an ENI holds at most "
                            f"{COUNT_CAP} of one kind", e.address, e.path + (key,))
                 continue
-            space = self.space_for(e.vswitch, version) if e.vswitch else None
+            space = self.spaces_of(e.vswitch)[version] if e.vswitch else None
             if space is None:
                 self._no_space(e, key, version, e.path + (key,))
                 continue
@@ -408,12 +408,13 @@ def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[s
         if name in spec.enis or eni in spec.enis:
             r.error("Spec.DuplicateName", f"eni.{eni} is the implicit primary ENI of instance.{name}; "
                     "rename the ENI", f"eni.{eni}", ("enis", eni))
-        attrs = eni_attributes(inst, resolved.get(f"eni.{eni}"), vswitch=inst.vswitch,
+        address = f"eni.{eni}"
+        attrs = eni_attributes(inst, resolved.get(address), vswitch=inst.vswitch,
                                security_group=inst.security_group, instance=name, primary=True)
-        out[f"eni.{eni}"] = _record("eni", eni, attrs)
-        out[f"instance.{name}"] = _record("instance", name, {
+        out[address] = {"type": "eni", "name": eni, "attributes": attrs}
+        out[f"instance.{name}"] = {"type": "instance", "name": name, "attributes": {
             "instance_type": inst.instance_type, "vswitch": inst.vswitch, "security_group": inst.security_group,
-            "status": inst.status, "primary_ip": attrs["primary_ip"], "description": inst.description})
+            "status": inst.status, "primary_ip": attrs["primary_ip"], "description": inst.description}}
     for name, eni in spec.enis.items():
         address = f"eni.{name}"
         if eni.managed:
