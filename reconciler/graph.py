@@ -190,11 +190,11 @@ class DependencyGraph:
 
         by_type: dict[str, list[str]] = {t: [] for t in TYPES}
 
-        def add(address: str, rtype: str, kind: str, name: str | None, key: int) -> None:
+        def add(address: str, rtype: str, kind: str, name: str | None, key: int, of_kind: Mapping | None = None) -> None:
             if address not in g:
                 g[address] = {}
                 by_type[rtype].append(address)
-            decl[address] = order(kind, name) if order else key
+            decl[address] = of_kind[name] if of_kind is not None else order(kind, name) if order else key
 
         if spec.ipam is not None:
             ipam = f"ipam.{spec.ipam.name}"
@@ -217,30 +217,11 @@ class DependencyGraph:
         for rtype, kind in SPEC_KIND.items():
             if rtype == "ipam":
                 continue
-            names = getattr(spec, kind)
-            if orders is not None and rtype != "ipam_scope":  # what add() does, a kind at a time
-                of_kind = orders(kind)
-                nodes, enis = by_type[rtype], by_type["eni"]
-                for name in names:
-                    key = of_kind[name]
-                    if rtype == "instance":
-                        seq += 1
-                        address = f"eni.{name}-primary"
-                        if address not in g:
-                            g[address] = {}
-                            enis.append(address)
-                        decl[address] = key
-                    seq += 1
-                    address = f"{rtype}.{name}"
-                    if address not in g:
-                        g[address] = {}
-                        nodes.append(address)
-                    decl[address] = key
-                continue
-            for name in names:
+            of_kind = orders(kind) if orders is not None else None  # (keys a kind at a time)
+            for name in getattr(spec, kind):
                 if rtype == "instance":
                     seq += 1
-                    add(f"eni.{name}-primary", "eni", kind, name, seq)
+                    add(f"eni.{name}-primary", "eni", kind, name, seq, of_kind)
                 if rtype == "ipam_scope" and name in DEFAULT_SCOPES:
                     file, line = locate((kind, name))
                     errors.append(
@@ -249,7 +230,7 @@ class DependencyGraph:
                     )
                     continue
                 seq += 1
-                add(f"{rtype}.{name}", rtype, kind, name, seq)
+                add(f"{rtype}.{name}", rtype, kind, name, seq, of_kind)
         for name in spec.instances:
             g[f"instance.{name}"][f"eni.{name}-primary"] = None
         for ref in references(spec):
