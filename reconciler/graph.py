@@ -165,7 +165,7 @@ class DependencyGraph:
         if by_type is None:
             by_type = {t: [] for t in TYPES}
             for n in succ:
-                by_type[n.partition(".")[0]].append(n)
+                by_type.setdefault(n.partition(".")[0], []).append(n)
         self._by_type = by_type  # type -> its nodes
         self._pred: dict[str, list[str]] | None = None
         self._topo: list[str] | None = None  # the whole order, made at the first question
@@ -258,7 +258,7 @@ class DependencyGraph:
         return graph
 
     def _cycle_errors(self, locate: Locator) -> list[ReconcilerError]:
-        pools = self._by_type["ipam_pool"]  # the only type that refers to its own (module docstring)
+        pools = self._by_type.get("ipam_pool", ())  # the only type that refers to its own (module docstring)
         if _acyclic({p: [m for m in self._succ[p] if m.startswith("ipam_pool.")] for p in pools}):
             return []
         nx = _nx()
@@ -297,14 +297,14 @@ class DependencyGraph:
         top = max(TYPE_RANK[t] for t in types)
         pred: dict[str, list[str]] = {}  # the edges into these types and their dependencies: from a
         for t in TYPES[: top + 1]:  # type no later than the latest of them (module docstring)
-            for u in self._by_type[t]:
+            for u in self._by_type.get(t, ()):
                 for v in self._succ[u]:
                     if v in pred:
                         pred[v].append(u)
                     else:
                         pred[v] = [u]
         within: dict[str, None] = {}
-        stack = [n for t in types for n in self._by_type[t]]
+        stack = [n for t in types for n in self._by_type.get(t, ())]
         while stack:
             n = stack.pop()
             if n not in within:
