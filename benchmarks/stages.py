@@ -66,7 +66,8 @@ def pipeline(ws_path: Path, timer) -> dict:
     recorded = state.resources
     settings = ws.provider_settings(doc)
     spec = timer("validate", lambda: parse_spec(doc))
-    graph = timer("graph", lambda: DependencyGraph.build(spec, doc.locate, doc.order, recorded=recorded.keys()))
+    graph = timer("graph", lambda: DependencyGraph.build(spec, doc.locate, doc.order, recorded=recorded.keys(),
+                                                        orders=doc.orders))
     desired = timer("resolve", lambda: resolve(spec, graph, recorded, supply=DEFAULT_IPV6_SUPPLY, locate=doc.locate,
                                                external={}))
 
