@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-
 from .action import API, CREATING, DESTROYING, Action, Draft, PlannedAction, _plain, creating, destroying
 from .address import TYPE_RANK
 from .cidr import Cidr
