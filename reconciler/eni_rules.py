@@ -28,6 +28,7 @@ from .spec_ecs import AddressSet, Count
 
 Locator = Callable[[tuple], tuple[str | None, int | None]]
 SG_TYPE = {"basic": "normal", "advanced": "enterprise"}
+RUNNING_OR_STOPPED = ("Running", "Stopped")  # the states in which a primary ENI takes secondary addresses
 MANAGED_FIELDS = ("vswitch", "security_group", "instance", "primary_ip", "secondary_private_ips", "ipv4_prefixes",
                   "ipv6_addresses", "ipv6_prefixes")
 
@@ -68,21 +69,48 @@ class _Checker:
             if inst.instance_type not in self.types:
                 self.fail("InvalidInstanceType.NotFound", f"{inst.instance_type} is not in the instance-type table; "
                           "add it under `instance_types:`", f"instance.{name}", ("instances", name, "instance_type"))
-        per_instance = Counter()
-        per_group = Counter()
+        per_instance: Counter = Counter()
+        per_group: Counter = Counter()
+        instances, vswitches, groups = self.spec.instances, self.spec.vswitches, self.spec.security_groups
+        types, recorded = self.types, self.recorded
+        itype_of = {name: types.get(inst.instance_type) for name, inst in instances.items()}
+        no_prefixes: dict[str, bool] = {}  # vswitch -> in a region without IP prefixes
+        # each rule is tested inline and reported by its method (which tests again and words the error):
+        # a 100k plan runs this for every ENI, and nearly all pass
         for address, path, s, instance, vswitch, group in self.enis():
-            self.placement(address, path, instance, vswitch, group)
-            c = wanted_counts(s)
+            vsw = vswitches.get(vswitch) if vswitch else None
+            inst = instances.get(instance) if instance and not address.endswith("-primary") else None
+            if group is None or (vsw is not None and (
+                    (group in groups and groups[group].vpc != vsw.vpc)
+                    or (inst is not None and (other := vswitches.get(inst.vswitch)) is not None
+                        and (other.vpc != vsw.vpc or other.zone != vsw.zone)))):
+                self.placement(address, path, instance, vswitch, group)
+            n4, n4p, n6, n6p = (1 + _n(s.secondary_private_ips), _n(s.ipv4_prefixes), _n(s.ipv6_addresses),
+                                _n(s.ipv6_prefixes))
+            c = None
             if instance is not None:
                 per_instance[instance] += 1
-            itype = self.types.get(self.spec.instances[instance].instance_type) if instance in self.spec.instances else None
-            self.limits(address, path, c, instance, itype)
+                itype = itype_of.get(instance)
+                if itype is not None and (n4 + n4p > itype.ipv4_per_eni or n6 + n6p > itype.ipv6_per_eni):
+                    c = wanted_counts(s)
+                    self.limits(address, path, c, instance, itype)
+            elif (n4 > AVAILABLE_ENI_MAX_PRIVATE_IPV4 or n4p > AVAILABLE_ENI_MAX_IPV4_PREFIXES
+                  or n6 + n6p > AVAILABLE_ENI_MAX_IPV6):
+                c = wanted_counts(s)
+                self.limits(address, path, c, instance, None)
             if group is not None:
-                per_group[group] += security_group_usage(c["ipv4"], c["ipv4_prefixes"], c["ipv6"], c["ipv6_prefixes"])
-            if c["ipv4_prefixes"] or c["ipv6_prefixes"]:
-                self.prefix_region(address, path, vswitch)
-            if address.endswith("-primary") and path[0] == "instances":
-                self.primary_status(address, path, path[1], c)
+                per_group[group] += security_group_usage(n4, n4p, n6, n6p)
+            if (n4p or n6p) and vsw is not None:
+                denied = no_prefixes.get(vswitch)
+                if denied is None:
+                    vpc = self.spec.vpcs.get(vsw.vpc)
+                    denied = no_prefixes[vswitch] = vpc is not None and vpc.region not in IP_PREFIX_REGIONS
+                if denied:
+                    self.prefix_region(address, path, vswitch)
+            if (n4 - 1 + n4p + n6 + n6p) and address.endswith("-primary") and path[0] == "instances":
+                rec = recorded.get(f"instance.{path[1]}")
+                if (rec["attributes"].get("status") if rec else instances[path[1]].status) not in RUNNING_OR_STOPPED:
+                    self.primary_status(address, path, path[1], c or wanted_counts(s))
         for instance, count in per_instance.items():
             itype = self.types.get(self.spec.instances[instance].instance_type) if instance in self.spec.instances else None
             if itype is not None and count > itype.eni_quantity:
@@ -158,7 +186,7 @@ class _Checker:
         extra = c["ipv4"] - 1 + c["ipv4_prefixes"] + c["ipv6"] + c["ipv6_prefixes"]
         rec = self.recorded.get(f"instance.{instance}")
         status = rec["attributes"].get("status") if rec else self.spec.instances[instance].status
-        if extra and status not in ("Running", "Stopped"):
+        if extra and status not in RUNNING_OR_STOPPED:
             self.fail("IncorrectInstanceStatus",
                       f"secondary addresses on a primary ENI need its instance Running or Stopped; it is {status}",
                       address, path)
