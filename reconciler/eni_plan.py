@@ -32,98 +32,118 @@ def _blocks(attrs: Mapping | None) -> list[tuple[str, str]]:
     return out
 
 
-def _space(attrs: Mapping, cidr: str) -> str:
-    return f"eni{6 if ':' in cidr else 4}:{attrs['vswitch']}"
+def _spaces(attrs: Mapping) -> dict[bool, str]:
+    """IPv6? -> the space an ENI's blocks of that version lie in."""
+    vswitch = attrs["vswitch"]
+    return {False: f"eni4:{vswitch}", True: f"eni6:{vswitch}"}
+
+
+def _assign(out: list, change: Change, spaces: dict, key: str, cidr: str, note) -> None:
+    six = ":" in cidr
+    out.append(Draft(Action.ASSIGN, change, cidr, None, {"field": key, "cidr": cidr}, note, len(out), spaces[six],
+                     ASSIGN_API[6 if six else 4][0]))
+
+
+def _unassign(out: list, change: Change, spaces: dict, key: str, cidr: str) -> None:
+    six = ":" in cidr
+    out.append(Draft(Action.UNASSIGN, change, cidr, {"field": key, "cidr": cidr}, None, None, len(out), spaces[six],
+                     ASSIGN_API[6 if six else 4][1]))
+
+
+def _detach(out: list, change: Change, attrs: Mapping) -> None:
+    out.append(Draft(Action.UPDATE, change, before=attrs, after={**attrs, "instance": None},
+                     note=f"detach from instance.{attrs['instance']}", sub=len(out), api="DetachNetworkInterface",
+                     phase="destroy"))
+
+
+def _attach(out: list, change: Change, attrs: Mapping, base: Mapping) -> None:
+    out.append(Draft(Action.UPDATE, change, before=base, after=attrs, note=f"attach to instance.{attrs['instance']}",
+                     sub=len(out), api="AttachNetworkInterface", phase="create"))
+
+
+def _destroy(out: list, change: Change, attrs: Mapping) -> None:
+    t = change.type
+    if t == "eni":
+        blocks = _blocks(attrs)
+        if blocks:
+            spaces = _spaces(attrs)
+            for key, cidr in blocks:
+                _unassign(out, change, spaces, key, cidr)
+        if attrs.get("primary"):
+            return  # the rest goes with the instance
+        if attrs.get("instance"):
+            _detach(out, change, attrs)
+        out.append(Draft(Action.DELETE, change, _host(attrs.get("primary_ip")), attrs, None, sub=len(out)))
+    elif t == "instance":
+        out.append(Draft(Action.DELETE, change, _host(attrs.get("primary_ip")), attrs, None, sub=len(out)))
+    else:
+        out.append(Draft(Action.DELETE, change, before=attrs, sub=len(out)))
+
+
+def _build(out: list, change: Change, attrs: Mapping, chosen: Mapping) -> None:
+    t = change.type
+    if t == "eni":
+        address, primary = change.address, attrs.get("primary")
+        base = {**attrs, "instance": None, "secondary_private_ips": [], "ipv4_prefixes": [], "ipv6_addresses": [],
+                "ipv6_prefixes": []}  # nothing held yet: EXTRA, each its own empty list
+        if not primary:
+            host = _host(attrs["primary_ip"])
+            out.append(Draft(Action.CREATE, change, host, None, base, chosen.get((address, host)), len(out)))
+        blocks = _blocks(attrs)
+        if blocks:
+            spaces = _spaces(attrs)
+            for key, cidr in blocks:
+                _assign(out, change, spaces, key, cidr, chosen.get((address, cidr)))
+        if attrs.get("instance") and not primary:
+            _attach(out, change, attrs, base)
+    elif t == "instance":
+        cidr = _host(attrs.get("primary_ip"))
+        how = chosen.get((f"eni.{change.name}-primary", cidr))
+        out.append(Draft(Action.CREATE, change, cidr, None, attrs, how, len(out)))
+    else:
+        out.append(Draft(Action.CREATE, change, after=attrs, sub=len(out)))
 
 
 def compute_drafts(change: Change, chosen: Mapping) -> list[Draft]:
-    t, kind = change.type, change.kind
+    kind = change.kind
     out: list[Draft] = []
-
-    def note(cidr):
-        return chosen.get((change.address, cidr))
-
-    def assign(attrs, key, cidr):
-        api = ASSIGN_API[6 if ":" in cidr else 4][0]
-        out.append(Draft(Action.ASSIGN, change, cidr, None, {"field": key, "cidr": cidr}, note(cidr), len(out),
-                         _space(attrs, cidr), api=api))
-
-    def unassign(attrs, key, cidr):
-        api = ASSIGN_API[6 if ":" in cidr else 4][1]
-        out.append(Draft(Action.UNASSIGN, change, cidr, {"field": key, "cidr": cidr}, None, None, len(out),
-                         _space(attrs, cidr), api=api))
-
-    def detach(attrs):
-        out.append(Draft(Action.UPDATE, change, before=attrs, after={**attrs, "instance": None},
-                         note=f"detach from instance.{attrs['instance']}", sub=len(out), api="DetachNetworkInterface",
-                         phase="destroy"))
-
-    def attach(attrs, base):
-        out.append(Draft(Action.UPDATE, change, before=base, after=attrs, note=f"attach to instance.{attrs['instance']}",
-                         sub=len(out), api="AttachNetworkInterface", phase="create"))
-
-    def destroy(attrs):
-        if t == "eni":
-            for key, cidr in _blocks(attrs):
-                unassign(attrs, key, cidr)
-            if attrs.get("primary"):
-                return  # the rest goes with the instance
-            if attrs.get("instance"):
-                detach(attrs)
-            out.append(Draft(Action.DELETE, change, _host(attrs.get("primary_ip")), attrs, None,
-                             sub=len(out)))
-        elif t == "instance":
-            out.append(Draft(Action.DELETE, change, _host(attrs.get("primary_ip")), attrs, None, sub=len(out)))
-        else:
-            out.append(Draft(Action.DELETE, change, before=attrs, sub=len(out)))
-
-    def build(attrs):
-        if t == "eni":
-            base = {**attrs, "instance": None, "secondary_private_ips": [], "ipv4_prefixes": [], "ipv6_addresses": [],
-                    "ipv6_prefixes": []}  # nothing held yet: EXTRA, each its own empty list
-            if not attrs.get("primary"):
-                out.append(Draft(Action.CREATE, change, _host(attrs["primary_ip"]), None, base,
-                                 note(_host(attrs["primary_ip"])), len(out)))
-            for key, cidr in _blocks(attrs):
-                assign(attrs, key, cidr)
-            if attrs.get("instance") and not attrs.get("primary"):
-                attach(attrs, base)
-        elif t == "instance":
-            cidr = _host(attrs.get("primary_ip"))
-            how = chosen.get((f"eni.{change.name}-primary", cidr))
-            out.append(Draft(Action.CREATE, change, cidr, None, attrs, how, len(out)))
-        else:
-            out.append(Draft(Action.CREATE, change, after=attrs, sub=len(out)))
-
-    if kind in (ChangeKind.DELETE, ChangeKind.REPLACE):
-        destroy(change.before)
-    if kind in (ChangeKind.CREATE, ChangeKind.REPLACE):
-        build(change.after)
-    if kind is ChangeKind.UPDATE:
-        before, after = change.before, change.after
-        if t == "eni":
-            if before.get("instance") and before.get("instance") != after.get("instance") and not before.get("primary"):
-                detach(before)
-            was, now = set(_blocks(before)), set(_blocks(after))
-            for key, cidr in sorted(was - now):
-                unassign(after, key, cidr)
-            for key, cidr in sorted(now - was):
-                assign(after, key, cidr)
-            if before.get("security_group") != after.get("security_group") or before.get("description") != after.get("description"):
-                out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update security group, description",
-                                 sub=len(out)))
-            if after.get("instance") and before.get("instance") != after.get("instance") and not after.get("primary"):
-                attach(after, {**after, "instance": None})
-        elif t == "instance" and before.get("status") != after.get("status"):
-            api = "StartInstance" if after["status"] == "Running" else "StopInstance"
-            out.append(Draft(Action.UPDATE, change, before=before, after=after, note=f"{before['status']} -> {after['status']}",
-                             sub=len(out), api=api))
-            if before.get("description") != after.get("description"):
-                out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update description", sub=len(out)))
-        else:
-            out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update " + ", ".join(change.changed),
-                             sub=len(out)))
+    if kind is ChangeKind.CREATE:
+        _build(out, change, change.after, chosen)
+    elif kind is ChangeKind.DELETE:
+        _destroy(out, change, change.before)
+    elif kind is ChangeKind.REPLACE:
+        _destroy(out, change, change.before)
+        _build(out, change, change.after, chosen)
+    else:
+        _update(out, change, chosen)
     return out
+
+
+def _update(out: list, change: Change, chosen: Mapping) -> None:
+    t, before, after = change.type, change.before, change.after
+    if t == "eni":
+        if before.get("instance") and before.get("instance") != after.get("instance") and not before.get("primary"):
+            _detach(out, change, before)
+        was, now = set(_blocks(before)), set(_blocks(after))
+        spaces = _spaces(after) if was != now else {}
+        for key, cidr in sorted(was - now):
+            _unassign(out, change, spaces, key, cidr)
+        for key, cidr in sorted(now - was):
+            _assign(out, change, spaces, key, cidr, chosen.get((change.address, cidr)))
+        if before.get("security_group") != after.get("security_group") or before.get("description") != after.get("description"):
+            out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update security group, description",
+                             sub=len(out)))
+        if after.get("instance") and before.get("instance") != after.get("instance") and not after.get("primary"):
+            _attach(out, change, after, {**after, "instance": None})
+    elif t == "instance" and before.get("status") != after.get("status"):
+        api = "StartInstance" if after["status"] == "Running" else "StopInstance"
+        out.append(Draft(Action.UPDATE, change, before=before, after=after, note=f"{before['status']} -> {after['status']}",
+                         sub=len(out), api=api))
+        if before.get("description") != after.get("description"):
+            out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update description", sub=len(out)))
+    else:
+        out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update " + ", ".join(change.changed),
+                         sub=len(out)))
 
 
 def _host(ip: str | None) -> str | None:
