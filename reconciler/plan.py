@@ -52,13 +52,18 @@ class Plan:
 COMPUTE = frozenset({"security_group", "instance", "eni"})
 
 
-def _key(d: Draft, decl: Mapping[str, int]) -> tuple:
-    rank = TYPE_RANK[d.change.type]
-    if destroying(d):
-        return (0, -rank, d.address, d.sub)
-    if d.action is Action.UPDATE:
-        return (1, rank, decl.get(d.address, 0), d.address, d.sub)
-    return (2, rank, decl.get(d.address, 0), d.address, d.sub)
+def _keys(drafts: list[Draft], decl: Mapping[str, int]) -> list[tuple]:
+    """Each draft's place among those ready together: destroys first (children before parents), then
+    updates, then builds (parents first), each in declaration order."""
+    keys = []
+    append, rank_of, position, update = keys.append, TYPE_RANK.__getitem__, decl.get, Action.UPDATE
+    for d in drafts:
+        rank = rank_of(d.change.type)
+        if d.down:
+            append((0, -rank, d.address, d.sub))
+        else:
+            append((1 if d.action is update else 2, rank, position(d.address, 0), d.address, d.sub))
+    return keys
 
 
 def build_plan(
@@ -85,7 +90,7 @@ def build_plan(
     _edges_within(g, drafts, by_address)
     _edges_between(g, drafts, by_address, by_type, desired, recorded)
     _edges_space(g, drafts)
-    keys = [_key(d, declaration) for d in drafts]
+    keys = _keys(drafts, declaration)
     order = lexical_order(range(len(drafts)), g.succ, key=keys.__getitem__)
     actions = []
     api, replace = API, ChangeKind.REPLACE
@@ -137,15 +142,12 @@ def _edges_within(g, drafts, by_address) -> None:
                 succ[i].update(j for j in ups if j != i)
 
 
-def _builds(d: Draft) -> bool:
-    """Ordered after its parents' builds: creating, or a plain update (not a detach or attach)."""
-    return d.up or (d.action is Action.UPDATE and not d.phase)
-
-
 def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     """Parents are built (and updated) before their children; children are destroyed before their parents."""
     succ = g.succ
-    builds = [_builds(d) for d in drafts]
+    update = Action.UPDATE
+    # builds, ordered after their parents' builds: creating, or a plain update (not a detach or attach)
+    builds = [d.up or (d.action is update and not d.phase) for d in drafts]
     children_now: dict[str, list[str]] = {}
     children_before: dict[str, list[str]] = {}
     for source, table in ((desired, children_now), (recorded, children_before)):
