@@ -246,11 +246,19 @@ class BlockAllocator:
 
 
 def _cut_range(a: int, b: int, bits: int, free: dict[int, int], heaps: defaultdict[int, list[int]]) -> None:
-    """Append the maximal aligned blocks of ``[a, b]`` (inclusive), lowest first."""
-    while a <= b:
-        n = (b - a + 1).bit_length() - 1
-        if a:
-            n = min(n, (a & -a).bit_length() - 1)
+    """Append the maximal aligned blocks of ``[a, b]`` (inclusive), lowest first: growing while the
+    start's alignment limits them, then shrinking while what is left does."""
+    end = b + 1
+    while a < end:  # each block as large as the start's lowest set bit allows
+        size = a & -a
+        if not size or a + size > end:
+            break
+        k = bits + 1 - size.bit_length()
+        free[a] = k
+        heaps[k].append(a)
+        a += size
+    while a < end:  # the rest: one block per set bit of its length, largest first (each start is aligned)
+        n = (end - a).bit_length() - 1
         free[a] = bits - n
         heaps[bits - n].append(a)
         a += 1 << n
