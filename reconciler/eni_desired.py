@@ -288,15 +288,14 @@ class EniResolver:
                 continue
             length = PREFIX.get(key, SINGLE.get(key))
             how = f"lowest free /{length} in vswitch.{e.vswitch}"
-            got_here = e.values.setdefault(key, [])
-            for _ in range(count):
-                got = space.first_fit(length, e.address)
-                if got is None:
-                    self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{e.vswitch} has no free /{length} left for {key}",
-                               e.address, e.path + (key,))
-                    break
-                got_here.append(got)
-                self.chosen[(e.address, str(got))] = how
+            got = space.first_fits(length, e.address, count)
+            e.values.setdefault(key, []).extend(got)
+            chosen, address = self.chosen, e.address
+            for block in got:
+                chosen[(address, str(block))] = how
+            if len(got) < count:
+                self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{e.vswitch} has no free /{length} left for {key}",
+                           e.address, e.path + (key,))
 
 
 def _held(attributes: dict) -> dict[str, list[Cidr]]:

@@ -72,6 +72,11 @@ class VSwitchSpace:
             alloc.occupy(block, holder)
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
+        got = self.first_fits(prefix, holder, 1)
+        return got[0] if got else None
+
+    def first_fits(self, prefix: int, holder: str, count: int) -> list[Cidr]:
+        """Take the lowest free ``/prefix`` ``count`` times (fewer when the space runs out)."""
         # without prefix reservations, addresses and prefixes come from the same place: one allocator
         kind = (prefix in PREFIX_LENGTHS) if self.reservations else None
         alloc = self._auto.get(kind)
@@ -79,15 +84,18 @@ class VSwitchSpace:
             vsw, reservations = self.block, self.reservations
             containers = (reservations or [vsw]) if kind else exclude(vsw, reservations)
             alloc = self._auto[kind] = self._replay(BlockAllocator(vsw.version, containers))
-        got = alloc.first_fit(prefix, holder)
-        if got is not None:  # occupy everywhere else (``alloc`` holds it already)
-            self.held.append((got, holder))
-            if self._taken is not None:
-                self._taken.occupy(got, holder)
-            if kind is not None:
-                other = self._auto.get(not kind)
-                if other is not None:
-                    other.occupy(got, holder)
+        got = []
+        for _ in range(count):
+            block = alloc.first_fit(prefix, holder)
+            if block is None:
+                break
+            got.append(block)
+        # occupy everywhere else (``alloc`` holds them already)
+        others = [a for a in (self._taken, self._auto.get(not kind) if kind is not None else None) if a is not None]
+        for block in got:
+            self.held.append((block, holder))
+            for other in others:
+                other.occupy(block, holder)
         return got
 
     # ---- a batch ------------------------------------------------------------------------------
