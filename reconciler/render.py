@@ -47,9 +47,12 @@ def _blocks(attrs: Mapping | None, rtype: str) -> str:
     if rtype == "ipam":
         return "regions " + ", ".join(attrs.get("operating_regions", []))
     if rtype == "eni":
-        parts = [attrs.get("primary_ip")] + [x for k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses",
-                                                            "ipv6_prefixes") for x in attrs.get(k) or []]
-        return ", ".join(p for p in parts if p)
+        parts = [attrs.get("primary_ip")]
+        for k in ("secondary_private_ips", "ipv4_prefixes", "ipv6_addresses", "ipv6_prefixes"):
+            items = attrs.get(k)
+            if items:
+                parts += items
+        return ", ".join([p for p in parts if p])
     if rtype == "instance":
         return f"{attrs.get('instance_type')} {attrs.get('status')} {attrs.get('primary_ip') or ''}".strip()
     return ""
@@ -77,13 +80,18 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
         if c.replace_reasons:
             head += f" ({'; '.join(c.replace_reasons)})"
         out.append(_paint(head, sign, colour))
-        before, after = _blocks(c.before, c.type), _blocks(c.after, c.type)
-        if c.kind is ChangeKind.CREATE and after:
-            out.append(f"        {after}")
-        elif c.kind is ChangeKind.DELETE and before:
-            out.append(f"        {before}")
-        elif before != after:
-            out.append(f"        {before or '(none)'}  ->  {after or '(none)'}")
+        if c.kind is ChangeKind.CREATE:  # (no blocks before)
+            after = _blocks(c.after, c.type)
+            if after:
+                out.append(f"        {after}")
+        elif c.kind is ChangeKind.DELETE:  # (none after)
+            before = _blocks(c.before, c.type)
+            if before:
+                out.append(f"        {before}")
+        else:
+            before, after = _blocks(c.before, c.type), _blocks(c.after, c.type)
+            if before != after:
+                out.append(f"        {before or '(none)'}  ->  {after or '(none)'}")
         for key in c.changed:
             if c.kind is ChangeKind.UPDATE and key not in ("cidrs", "secondary_cidrs", "ipv6"):
                 out.append(f"        {key}: {_short(c.before.get(key))} -> {_short(c.after.get(key))}")
