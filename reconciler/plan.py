@@ -151,6 +151,8 @@ def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     children_now: dict[str, list[str]] = {}
     children_before: dict[str, list[str]] = {}
     for source, table in ((desired, children_now), (recorded, children_before)):
+        if not source:
+            continue  # (nothing recorded: a cold plan)
         for address in by_address:  # a child without actions orders nothing
             rec = source.get(address)
             if rec is not None:

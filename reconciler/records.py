@@ -26,6 +26,16 @@ def plain(value):
 def refs_of(record: dict) -> list[str]:
     """Addresses this record refers to (its dependencies)."""
     a, t = record["attributes"], record["type"]
+    # (the most common types first: a large plan is mostly ENIs and instances)
+    if t == "eni":
+        out = [f"vswitch.{a['vswitch']}"] if a.get("vswitch") else []
+        if a.get("security_group"):
+            out.append(f"security_group.{a['security_group']}")
+        if a.get("instance"):
+            out.append(f"instance.{a['instance']}")
+        return out
+    if t == "instance":
+        return [f"vswitch.{a['vswitch']}"] + ([f"security_group.{a['security_group']}"] if a.get("security_group") else [])
     if t == "ipam_scope":
         return [f"ipam.{a['ipam']}"]
     if t == "ipam_pool":
@@ -42,15 +52,6 @@ def refs_of(record: dict) -> list[str]:
         return [f"vpc.{a['vpc']}"]
     if t == "security_group":
         return [f"vpc.{a['vpc']}"]
-    if t == "instance":
-        return [f"vswitch.{a['vswitch']}"] + ([f"security_group.{a['security_group']}"] if a.get("security_group") else [])
-    if t == "eni":
-        out = [f"vswitch.{a['vswitch']}"] if a.get("vswitch") else []
-        if a.get("security_group"):
-            out.append(f"security_group.{a['security_group']}")
-        if a.get("instance"):
-            out.append(f"instance.{a['instance']}")
-        return out
     return []
 
 
