@@ -12,7 +12,7 @@ declaration order. Managed ENIs (read from the cloud, never changed) only occupy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Callable, Mapping
 
 from .cidr import Cidr, address_block, format_address
@@ -27,6 +27,7 @@ PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 _from_bytes = int.from_bytes
+_PREFIX_TEXT = {str(n): n for n in range(129)}  # prefix lengths as str() writes them
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -326,27 +327,67 @@ def _held_canonical(a: dict) -> tuple[dict[str, list[Cidr]], bool]:
         if value:
             if type(value) is not list:
                 raise TypeError
-            out["secondary_private_ips"] = blocks = [Cidr(4, _from_bytes(inet_pton(AF_INET, v), "big"), 32) for v in value]
-            if len(blocks) > 1 and blocks != sorted(blocks):
+            starts = [_from_bytes(inet_pton(AF_INET, v), "big") for v in value]
+            if len(starts) > 1 and starts != sorted(starts):
                 canonical = False
+            out["secondary_private_ips"] = [Cidr(4, start, 32) for start in starts]
         for key in ("ipv4_prefixes", "ipv6_prefixes"):
             value = a.get(key)
             if value:
                 if type(value) is not list:
                     raise TypeError
-                out[key] = blocks = [Cidr.parse(v) for v in value]
-                if [str(b) for b in blocks] != value or (len(blocks) > 1 and blocks != sorted(blocks)):
-                    canonical = False
+                blocks = []
+                for v in value:
+                    block = _canonical_block(v)
+                    if block is None:  # not as str() writes it (or not a block: Cidr.parse says why)
+                        blocks = [Cidr.parse(v) for v in value]
+                        canonical = False
+                        break
+                    blocks.append(block)
+                else:
+                    if len(blocks) > 1 and _order(blocks) != sorted(_order(blocks)):
+                        canonical = False
+                out[key] = blocks
         value = a.get("ipv6_addresses")
         if value:
             if type(value) is not list:
                 raise TypeError
-            out["ipv6_addresses"] = blocks = [Cidr(6, _from_bytes(inet_pton(AF_INET6, v), "big"), 128) for v in value]
-            if [format_address(6, b.start) for b in blocks] != value or (len(blocks) > 1 and blocks != sorted(blocks)):
+            starts = []
+            for v in value:
+                packed = inet_pton(AF_INET6, v)
+                start = _from_bytes(packed, "big")
+                if canonical and (inet_ntop(AF_INET6, packed) if start >> 48 else format_address(6, start)) != v:
+                    canonical = False  # (format_address writes with inet_ntop from there up)
+                starts.append(start)
+            if len(starts) > 1 and starts != sorted(starts):
                 canonical = False
+            out["ipv6_addresses"] = [Cidr(6, start, 128) for start in starts]
     except (OSError, ValueError, TypeError):  # "/" in an address field, text to judge, a list for a string
         return _held(a), False
     return out, canonical  # (fields in another order than _held's: read by key)
+
+
+def _canonical_block(text: str) -> Cidr | None:
+    """``Cidr.parse(text)`` when ``text`` is exactly ``str()`` of it, else None (or an error)."""
+    addr, _, plen = text.partition("/")
+    prefix = _PREFIX_TEXT.get(plen)
+    if prefix is None:
+        return None
+    if ":" in addr:
+        packed = inet_pton(AF_INET6, addr)
+        start = _from_bytes(packed, "big")
+        if (inet_ntop(AF_INET6, packed) if start >> 48 else format_address(6, start)) != addr:
+            return None
+        version, bits = 6, 128
+    else:
+        start, version, bits = _from_bytes(inet_pton(AF_INET, addr), "big"), 4, 32
+    if prefix > bits or start & ((1 << (bits - prefix)) - 1):
+        return None
+    return Cidr(version, start, prefix)
+
+
+def _order(blocks: list[Cidr]) -> list[tuple[int, int, int]]:
+    return [(b.version, b.start, b.prefix) for b in blocks]
 
 
 def _block(item: str, key: str, version: int) -> Cidr:

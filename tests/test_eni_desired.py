@@ -107,3 +107,65 @@ def test_a_lowered_count_keeps_the_lowest_even_from_a_list_out_of_order(tmp_path
     again = plan(tmp_path, BASE, SG, enis("a: {vswitch: prod-h, security_group: sg, secondary_private_ips: {count: 1}}"),
                  recorded=recorded, serial=1)
     assert _attrs(again, "eni.a")["secondary_private_ips"] == held[:1]
+
+
+# ---- reading a recorded ENI's fields: the quick reader against the definition ---------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from reconciler.cidr import format_address  # noqa: E402
+from reconciler.eni_desired import _held, _held_canonical  # noqa: E402
+from reconciler.records import ENI_FIELDS  # noqa: E402
+
+_V4 = ["10.0.0.5", "10.0.0.17", "10.0.0.4", "010.0.0.5", "10.0.0.5/32", " 10.0.0.6", "2408:4000::5"]
+_V6 = ["2408:4000::5", "2408:4000:0:0::6", "2408:4000::A", "2408:4000::4", "::ffff:1.2.3.4", "::ffff:102:304",
+       "::5", "0::6", "2408:4000::5/128", "10.0.0.9"]
+_P4 = ["10.0.1.0/28", "10.0.0.16/28", "10.0.1.0/028", "10.0.1.1/28", "10.0.2.0/ 28", "2408:4000::/80", "10.0.1.0"]
+_P6 = ["2408:4000::/80", "2408:4000:0:0:1::/80", "2408:4000:0:0:0:1::/80", "2408:4000::1:0:0/80", "2408:4000::/79",
+       "::/80", "0::/80", "2408:4000::1/80", "10.0.3.0/28", "2408:4000:0:0:0:2::/80"]
+
+
+def _field(texts, scalar=False):
+    items = st.lists(st.sampled_from(texts), max_size=4)
+    value = st.one_of(items, items.map(tuple), st.sampled_from(texts), st.none(), st.just(7)) if not scalar \
+        else st.one_of(st.sampled_from(texts), st.none(), st.lists(st.sampled_from(texts), max_size=2))
+    return value
+
+
+def _written(block, key):
+    return str(block) if key.endswith("prefixes") else format_address(block.version, block.start)
+
+
+def _definition(a):
+    """What _held_canonical must give: _held's blocks, and whether each field is exactly as
+    eni_attributes writes those blocks (a string for the primary address, sorted lists). The IP
+    version is not judged here (an address of the other version has host bits in _held)."""
+    held = _held({k: v for k, v in a.items() if v})  # (an empty field holds nothing)
+    canonical = True
+    for key, _ in ENI_FIELDS:
+        value = a.get(key)
+        if not value:
+            continue
+        blocks = held[key]
+        if key == "primary_ip":
+            canonical &= type(value) is str and value == _written(blocks[0], key)
+        else:
+            canonical &= type(value) is list and value == [_written(b, key) for b in sorted(blocks)]
+    return held, canonical
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "primary_ip": _field(_V4, scalar=True), "secondary_private_ips": _field(_V4), "ipv4_prefixes": _field(_P4),
+    "ipv6_addresses": _field(_V6), "ipv6_prefixes": _field(_P6)}))
+def test_quick_reader_of_held_blocks_agrees_with_the_definition(a):
+    try:
+        expected = _definition(a)
+    except (ValueError, TypeError) as exc:
+        try:
+            _held_canonical(a)
+        except type(exc):
+            return
+        raise AssertionError(f"no error for {a}")
+    held, canonical = _held_canonical(a)
+    assert (dict(held), canonical) == expected
