@@ -12,6 +12,7 @@ declaration order. Managed ENIs (read from the cloud, never changed) only occupy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Callable, Mapping
 
@@ -28,6 +29,7 @@ SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 _from_bytes = int.from_bytes
 _PREFIX_TEXT = {str(n): n for n in range(129)}  # prefix lengths as str() writes them
+_BY_ORDER = attrgetter("order", "address")
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -35,7 +37,7 @@ def primary_eni(instance: str) -> str:
     return f"{instance}-primary"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Eni:
     address: str
     name: str
@@ -49,8 +51,11 @@ class _Eni:
     # module writes them (its address fields are then copied, not rebuilt; see EniResolver._keep)
     exact: dict | None = None
 
-    def __post_init__(self) -> None:
-        fields = self.spec.__dict__
+    def __init__(self, address: str, name: str, spec: AddressSet, path: tuple, order: int, vswitch: str | None):
+        # (written out, not the dataclass's own __init__ and a __post_init__: one per ENI of the plan)
+        self.address, self.name, self.spec, self.path, self.order, self.vswitch = address, name, spec, path, order, vswitch
+        self.values, self.exact = {}, None
+        fields = spec.__dict__
         self.wants = tuple([(key, version, fields[key]) for key, version in ENI_FIELDS if fields[key] is not None])
 
 
@@ -76,7 +81,8 @@ class EniResolver:
         for name, eni in self.spec.enis.items():
             if not eni.managed:
                 out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
-        return sorted(out, key=lambda e: (e.order, e.address))
+        out.sort(key=_BY_ORDER)
+        return out
 
     def spaces_of(self, vswitch: str) -> dict[int, VSwitchSpace | None]:
         """IP version -> the vSwitch's space (made at the first question)."""
@@ -145,22 +151,20 @@ class EniResolver:
         explicit and count passes have nothing to do for it and its address fields are copied."""
         groups: dict[VSwitchSpace, list[tuple[_Eni, str, Cidr]]] = {}  # in order within each space
         holds: dict[str, int] = {}
-        recorded = self.recorded
+        recorded, pairs = self.recorded, self._pairs
         for e in enis:
             rec = recorded.get(e.address)
             if rec is None:
                 continue
             attributes = rec["attributes"]
-            if attributes.get("vswitch") != e.vswitch:
+            vswitch = e.vswitch
+            if attributes.get("vswitch") != vswitch:
                 holds[e.address] = -1  # all of it elsewhere: released
                 continue
             held, canonical = _held_canonical(attributes)
             exact = canonical
-            total = 0
-            for have in held.values():
-                total += len(have)
-            holds[e.address] = total
-            spaces = self.spaces_of(e.vswitch)
+            holds[e.address] = total = sum(map(len, held.values()))
+            spaces = pairs.get(vswitch) or self.spaces_of(vswitch)
             placed = 0  # blocks put in a space to keep
             for key, version, want in e.wants:
                 have = held.get(key)
@@ -214,6 +218,8 @@ class EniResolver:
                    for (e, _, _), ok in zip(items, oks) if not ok and e.exact is not None}
         kept: dict[str, list[Cidr] | bool] = {}
         for items, oks in judged:
+            if not refused and all(e.exact is not None for e, _, _ in items):
+                continue  # only exact ENIs here, all kept: nothing to write down
             for (e, key, block), ok in zip(items, oks):
                 if ok and (e.exact is None or e.address in refused):
                     e.values.setdefault(key, []).append(block)
