@@ -113,39 +113,47 @@ class BlockAllocator:
 
     def first_fit(self, prefix: int, holder: str) -> Cidr | None:
         """Take and return the lowest free aligned block of length ``prefix``, or None."""
-        bits = self.bits
+        got = self.first_fits(prefix, holder, 1)
+        return got[0] if got else None
+
+    def first_fits(self, prefix: int, holder: str, count: int) -> list[Cidr]:
+        """:meth:`first_fit` ``count`` times; the blocks taken (fewer once the space runs out)."""
+        bits, version = self.bits, self.version
         size = 1 << (bits - prefix)
         free = self._free
         if free is None:
             free = self._build()
         lo = self._lo
         if prefix < lo:
-            return None
-        tops = self._tops
-        start = min(tops[lo:prefix + 1])
-        if start == self._none:
-            return None
-        # the lowest free block of length /prefix or shorter: take its first /prefix ...
-        length = tops.index(start, lo, prefix + 1)
-        del free[start]
-        heap = self._heaps[length]
-        heappop(heap)
-        while heap and free.get(heap[0]) != length:
+            return []
+        tops, heaps, none = self._tops, self._heaps, self._none
+        add_start, ends, holders = self._starts.add, self._ends, self._holders
+        got = []
+        for _ in range(count):
+            start = min(tops[lo:prefix + 1])
+            if start == none:
+                break
+            # the lowest free block of length /prefix or shorter: take its first /prefix ...
+            length = tops.index(start, lo, prefix + 1)
+            del free[start]
+            heap = heaps[length]
             heappop(heap)
-        tops[length] = heap[0] if heap else self._none
-        # ... and the rest of it stays free as one block per length from /prefix up to /length+1
-        heaps = self._heaps
-        for k in range(prefix, length, -1):
-            s = start + (1 << (bits - k))
-            free[s] = k
-            heappush(heaps[k], s)
-            if s < tops[k]:
-                tops[k] = s
-        block = Cidr(self.version, start, prefix)
-        self._starts.add(start)
-        self._ends[start] = start + size - 1
-        self._holders[start] = (holder, block)
-        return block
+            while heap and free.get(heap[0]) != length:
+                heappop(heap)
+            tops[length] = heap[0] if heap else none
+            # ... and the rest of it stays free as one block per length from /prefix up to /length+1
+            for k in range(prefix, length, -1):
+                s = start + (1 << (bits - k))
+                free[s] = k
+                heappush(heaps[k], s)
+                if s < tops[k]:
+                    tops[k] = s
+            block = Cidr(version, start, prefix)
+            add_start(start)
+            ends[start] = start + size - 1
+            holders[start] = (holder, block)
+            got.append(block)
+        return got
 
     # ---- the free-block index -----------------------------------------------------------------
     def _hold(self, block: Cidr, holder: str) -> None:

@@ -84,12 +84,7 @@ class VSwitchSpace:
             vsw, reservations = self.block, self.reservations
             containers = (reservations or [vsw]) if kind else exclude(vsw, reservations)
             alloc = self._auto[kind] = self._replay(BlockAllocator(vsw.version, containers))
-        got = []
-        for _ in range(count):
-            block = alloc.first_fit(prefix, holder)
-            if block is None:
-                break
-            got.append(block)
+        got = alloc.first_fits(prefix, holder, count)
         # occupy everywhere else (``alloc`` holds them already)
         others = [a for a in (self._taken, self._auto.get(not kind) if kind is not None else None) if a is not None]
         for block in got:
