@@ -63,7 +63,7 @@ def pipeline(ws_path: Path, timer) -> dict:
     ws = Workspace(ws_path)
     doc = timer("load", ws.load_specs)
     state = timer("state", ws.read_state)
-    recorded = state.resources
+    recorded = state.resources.to_dict()  # one plain dict, as make_plan reads it
     settings = ws.provider_settings(doc)
     spec = timer("validate", lambda: parse_spec(doc))
     graph = timer("graph", lambda: DependencyGraph.build(spec, doc.locate, doc.order, recorded=recorded.keys(),
