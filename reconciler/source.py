@@ -94,10 +94,9 @@ def load_specs(spec_dir: Path | str, *, display_base: Path | str | None = None) 
     data: dict = {}
     files: list[str] = []
     counter = 0
-    for rel, given_path, open_path in found:
-        display = show(given_path)
-        is_json = rel.lower().endswith(".json")
-        parsed = _load_file(open_path, display, is_json, errors)
+    jobs = [(open_path, show(given_path), rel.lower().endswith(".json")) for rel, given_path, open_path in found]
+    for (open_path, display, is_json), (parsed, own) in zip(jobs, _load_files(jobs)):
+        errors.extend(own)
         if parsed is None:
             continue
         file_i = len(files)
@@ -107,6 +106,25 @@ def load_specs(spec_dir: Path | str, *, display_base: Path | str | None = None) 
 
     raise_all(errors)
     return SpecDocument(data=data, files=tuple(files), _index=index)
+
+
+def _load_files(jobs: list[tuple[str, str, bool]]) -> list[tuple[_Parsed | None, list]]:
+    """:func:`_load_file` of each ``(path, display, is_json)``, with its own problems, in order. Two
+    threads when there are several files: the YAML parser (yaml-rs) lets go of the interpreter while
+    it parses, so one file parses while the other's result is checked."""
+    def one(job: tuple[str, str, bool]) -> tuple[_Parsed | None, list]:
+        own: list[ReconcilerError] = []
+        return _load_file(*job, own), own
+
+    if len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                return list(pool.map(one, jobs))
+        except RuntimeError:  # no thread to be had (e.g. under a tight address-space limit): one by one
+            pass
+    return [one(job) for job in jobs]
 
 
 def _load_file(path: str, display: str, is_json: bool, errors: list) -> _Parsed | None:

@@ -911,3 +911,55 @@ def test_large_spec_loads_quickly(specs, fmt):
     assert elapsed < 4, f"{count} resources took {elapsed:.2f}s"
     file, line = doc.locate(("pools", f"p{count - 1}", "cidrs", 0))
     assert file.startswith("specs/pools.") and line > count
+
+
+# ------------------------------------------------------------------------------------------
+# files read two at a time (source._load_files)
+
+
+def _many_files(specs: Path) -> list[str]:
+    """Twelve files, every third broken: the fast YAML path, the loader's errors and JSON mixed."""
+    names = []
+    for i in range(12):
+        name = f"f{i:02d}.json" if i % 4 == 3 else f"f{i:02d}.yaml"
+        if i % 3 == 2:
+            text = '{"pools": {' if name.endswith(".json") else f"pools:\n  p{i}: [unclosed\n"
+        elif name.endswith(".json"):
+            text = json.dumps({"pools": {f"p{i}": {"scope": "s", "cidrs": [f"10.{i}.0.0/16"]}}})
+        else:
+            text = f"pools:\n  p{i}: {{scope: s, cidrs: [10.{i}.0.0/16]}}\n"
+        write(specs, name, text)
+        names.append(name)
+    return names
+
+
+def test_files_read_in_parallel_report_in_file_order_and_leave_no_thread(specs):
+    import threading
+
+    names = _many_files(specs)
+    errors = errors_of(specs)
+    assert [e.file for e in errors] == [f"specs/{n}" for i, n in enumerate(names) if i % 3 == 2]
+    assert threading.active_count() == 1
+    for i in range(12):  # the good files alone: merged in file order
+        if i % 3 == 2:
+            (specs / names[i]).unlink()
+    doc = load_specs(specs)
+    assert list(doc.data["pools"]) == [f"p{i}" for i in range(12) if i % 3 != 2]
+    assert [doc.locate(("pools", f"p{i}"))[0] for i in (0, 4, 7)] == ["specs/f00.yaml", "specs/f04.yaml", "specs/f07.json"]
+
+
+def test_without_threads_files_are_read_one_by_one(specs, monkeypatch):
+    # fault injection: no thread can be started (as under a tight address-space limit)
+    import threading
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    names = _many_files(specs)
+    expected = [(e.file, e.code, e.line) for e in errors_of(specs)]
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert [(e.file, e.code, e.line) for e in errors_of(specs)] == expected
+    for i in range(12):
+        if i % 3 == 2:
+            (specs / names[i]).unlink()
+    assert list(load_specs(specs).data["pools"]) == [f"p{i}" for i in range(12) if i % 3 != 2]
