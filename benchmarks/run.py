@@ -2,7 +2,7 @@
 
     python -m benchmarks.run --sizes 1000,10000,100000          # the whole suite (about an hour on 2 cores)
     python -m benchmarks.run --smoke                            # N=1,000: checks results, not times
-    python -m pytest -q benchmarks/test_smoke.py                # the same, as a test
+    python -m pytest -q tests/test_benchmark_smoke.py           # the same, as a test (part of the suite: CI runs it)
 
 What it does, per size N (resources = records of the desired state) and spec format:
 
