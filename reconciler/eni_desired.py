@@ -30,6 +30,7 @@ MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismat
 _from_bytes = int.from_bytes
 _PREFIX_TEXT = {str(n): n for n in range(129)}  # prefix lengths as str() writes them
 _BY_ORDER = attrgetter("order", "address")
+_LENGTH = {**SINGLE, **PREFIX}  # field -> the length of one of its blocks
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
 
 
@@ -274,35 +275,42 @@ class EniResolver:
         wants = e.wants
         if not (wants and wants[0][0] == "primary_ip"):  # no primary_ip asked: the lowest free address, first
             wants = (("primary_ip", 4, None),) + wants
+        values, address, vswitch = e.values, e.address, e.vswitch
+        spaces = (self._pairs.get(vswitch) or self.spaces_of(vswitch)) if vswitch else None
         for key, version, want in wants:
             if key == "primary_ip":
-                if want is not None or e.values.get("primary_ip"):
+                if want is not None or values.get("primary_ip"):
                     continue
                 count = 1
             elif isinstance(want, Count):
-                count = want.count - len(e.values.get(key, ()))
+                count = want.count - len(values.get(key, ()))
             else:
                 continue
             if count <= 0:
                 continue
             if count > COUNT_CAP:
                 self.error("InvalidParameter.CountTooLarge", f"{key}: {count} asked; an ENI holds at most "
-                           f"{COUNT_CAP} of one kind", e.address, e.path + (key,))
+                           f"{COUNT_CAP} of one kind", address, e.path + (key,))
                 continue
-            space = self.spaces_of(e.vswitch)[version] if e.vswitch else None
+            space = spaces[version] if spaces else None
             if space is None:
                 self._no_space(e, key, version, e.path + (key,))
                 continue
-            length = PREFIX.get(key, SINGLE.get(key))
-            how = f"lowest free /{length} in vswitch.{e.vswitch}"
-            got = space.first_fits(length, e.address, count)
-            e.values.setdefault(key, []).extend(got)
-            chosen, address = self.chosen, e.address
-            for block in got:
-                chosen[(address, str(block))] = how
+            length = _LENGTH[key]
+            got = space.first_fits(length, address, count)
+            have = values.get(key)
+            if have is None:
+                values[key] = got
+            else:
+                have.extend(got)
+            if got:
+                how = f"lowest free /{length} in vswitch.{vswitch}"
+                chosen = self.chosen
+                for block in got:
+                    chosen[(address, str(block))] = how
             if len(got) < count:
-                self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{e.vswitch} has no free /{length} left for {key}",
-                           e.address, e.path + (key,))
+                self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{vswitch} has no free /{length} left for {key}",
+                           address, e.path + (key,))
 
 
 def _held(attributes: dict) -> dict[str, list[Cidr]]:

@@ -85,12 +85,12 @@ class VSwitchSpace:
             containers = (reservations or [vsw]) if kind else exclude(vsw, reservations)
             alloc = self._auto[kind] = self._replay(BlockAllocator(vsw.version, containers))
         got = alloc.first_fits(prefix, holder, count)
+        self.held += [(block, holder) for block in got]
         # occupy everywhere else (``alloc`` holds them already)
-        others = [a for a in (self._taken, self._auto.get(not kind) if kind is not None else None) if a is not None]
-        for block in got:
-            self.held.append((block, holder))
-            for other in others:
-                other.occupy(block, holder)
+        for other in (self._taken, self._auto.get(not kind) if kind is not None else None):
+            if other is not None:
+                for block in got:
+                    other.occupy(block, holder)
         return got
 
     # ---- a batch ------------------------------------------------------------------------------
