@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Callable, Mapping
 
-from .cidr import Cidr, address_block, format_address
+from .cidr import Cidr, format_address
+from .eni_keep import PREFIX, held_blocks, keep, spec_block
 from .eni_space import VSwitchSpace
 from .errors import PlanError, ReconcilerError
 from .records import ENI_FIELDS, eni_blocks
@@ -24,11 +24,8 @@ from .spec import Spec
 from .spec_ecs import AddressSet, Count
 
 Locator = Callable[[tuple], tuple[str | None, int | None]]
-PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
-_from_bytes = int.from_bytes
-_PREFIX_TEXT = {str(n): n for n in range(129)}  # prefix lengths as str() writes them
 _BY_ORDER = attrgetter("order", "address")
 _LENGTH = {**SINGLE, **PREFIX}  # field -> the length of one of its blocks
 COUNT_CAP = 256  # above every per-ENI limit: larger counts are refused by the rules, never allocated
@@ -49,7 +46,7 @@ class _Eni:
     values: dict = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
     wants: tuple = ()  # (field, IP version, what the spec asks) of every field the spec sets, in ENI_FIELDS order
     # the recorded attributes, when the ENI keeps exactly what it holds and they are written as this
-    # module writes them (its address fields are then copied, not rebuilt; see EniResolver._keep)
+    # module writes them (its address fields are then copied, not rebuilt; see reconciler.eni_keep)
     exact: dict | None = None
 
     def __init__(self, address: str, name: str, spec: AddressSet, path: tuple, order: int, vswitch: str | None):
@@ -120,7 +117,7 @@ class EniResolver:
                 space = self.space_for(a["vswitch"], block.version) if a.get("vswitch") else None
                 if space:
                     space.occupy(block, f"eni.{rec['name']} (managed)")
-        kept = self._keep(enis)
+        kept = keep(enis, self.recorded, self.spaces_of)
         for e in enis:
             if e.exact is not None and kept.get(e.address) is not True:
                 e.exact = None  # a block it holds did not fit where it lies: judged the long way
@@ -130,7 +127,7 @@ class EniResolver:
             if rec["type"] == "eni" and kept.get(address) is not True and rec["attributes"].get("vswitch"):
                 vswitch = rec["attributes"]["vswitch"]
                 mine = kept.get(address, ())
-                for values in _held(rec["attributes"]).values():
+                for values in held_blocks(rec["attributes"]).values():
                     for block in values:
                         if block not in mine:
                             space = self.space_for(vswitch, block.version)
@@ -143,97 +140,6 @@ class EniResolver:
 
     # ---- the three passes ---------------------------------------------------------------------
 
-    def _keep(self, enis: list[_Eni]) -> dict[str, list[Cidr] | bool]:
-        """Every ENI keeps what it holds and still asks for, in order (one batch per space). Returns, by
-        address of a recorded ENI, True when it keeps every block it holds, else the blocks it keeps.
-
-        An ENI whose spec asks for exactly what it holds (counts met, explicit entries held, nothing
-        more held), recorded as this module writes it (canonical text, sorted), gets ``exact``: the
-        explicit and count passes have nothing to do for it and its address fields are copied."""
-        groups: dict[VSwitchSpace, list[tuple[_Eni, str, Cidr]]] = {}  # in order within each space
-        holds: dict[str, int] = {}
-        recorded, pairs = self.recorded, self._pairs
-        for e in enis:
-            rec = recorded.get(e.address)
-            if rec is None:
-                continue
-            attributes = rec["attributes"]
-            vswitch = e.vswitch
-            if attributes.get("vswitch") != vswitch:
-                holds[e.address] = -1  # all of it elsewhere: released
-                continue
-            held, canonical = _held_canonical(attributes)
-            exact = canonical
-            holds[e.address] = total = sum(map(len, held.values()))
-            spaces = pairs.get(vswitch) or self.spaces_of(vswitch)
-            placed = 0  # blocks put in a space to keep
-            for key, version, want in e.wants:
-                have = held.get(key)
-                if not have:
-                    if key == "primary_ip" or not isinstance(want, Count) or want.count:
-                        exact = False  # something to place or allocate
-                    continue
-                if not canonical and len(have) > 1:
-                    have = sorted(have)  # (canonical lists are sorted already)
-                if key == "primary_ip":
-                    block = _block(want, key, version)
-                    if block not in have:
-                        exact = False
-                        continue
-                    chosen = [block]
-                elif isinstance(want, Count):
-                    chosen = have[: want.count]
-                    if want.count != len(have):
-                        exact = False
-                else:
-                    wanted_here = {_block(w, key, version) for w in want}
-                    chosen = [b for b in have if b in wanted_here]
-                    if len(wanted_here) != len(chosen):
-                        exact = False
-                space = spaces[version]
-                if space is not None:
-                    items = groups.get(space)
-                    if items is None:
-                        items = groups[space] = []
-                    for block in chosen:
-                        items.append((e, key, block))
-                    placed += len(chosen)
-            if e.spec.primary_ip is None:
-                have = held.get("primary_ip")
-                if have:
-                    space = spaces[4]
-                    if space is not None:
-                        groups.setdefault(space, []).append((e, "primary_ip", have[0]))
-                        placed += 1
-                else:
-                    exact = False  # the lowest free address is chosen
-            if exact and placed == total:  # nothing held that is not asked for (kept unless refused)
-                e.exact = attributes
-        # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
-        # by space, each in order, is keeping ENI by ENI
-        judged = [(items, space.keep_all([(block, e.address) for e, _, block in items]))
-                  for space, items in groups.items()]
-        # an exact ENI whose blocks were all kept needs neither its values nor a list of what it keeps
-        # (it keeps all it holds); one with a block refused anywhere is judged the long way, with both
-        refused = {e.address for items, oks in judged if False in oks
-                   for (e, _, _), ok in zip(items, oks) if not ok and e.exact is not None}
-        kept: dict[str, list[Cidr] | bool] = {}
-        for items, oks in judged:
-            if not refused and all(e.exact is not None for e, _, _ in items):
-                continue  # only exact ENIs here, all kept: nothing to write down
-            for (e, key, block), ok in zip(items, oks):
-                if ok and (e.exact is None or e.address in refused):
-                    e.values.setdefault(key, []).append(block)
-                    kept.setdefault(e.address, []).append(block)
-        for e in enis:
-            if e.exact is not None and e.address not in refused:
-                kept[e.address] = True
-        for address, count in holds.items():
-            mine = kept.get(address, [])
-            if mine is not True and count == len(mine):
-                kept[address] = True
-        return kept
-
     def _explicit(self, e: _Eni) -> None:
         for key, version, want in e.wants:
             if isinstance(want, Count):
@@ -244,7 +150,7 @@ class EniResolver:
                 self._no_space(e, key, version, path)
                 continue
             for item in [want] if isinstance(want, str) else want:
-                block = _block(item, key, version)
+                block = spec_block(item, key, version)
                 if block in e.values.get(key, []):
                     continue
                 found = space.take(block, e.address)
@@ -311,103 +217,6 @@ class EniResolver:
             if len(got) < count:
                 self.error("InvalidVSwitchId.IpNotEnough", f"vswitch.{vswitch} has no free /{length} left for {key}",
                            address, e.path + (key,))
-
-
-def _held(attributes: dict) -> dict[str, list[Cidr]]:
-    """Field -> blocks of what a recorded ENI holds (as :func:`reconciler.records.eni_blocks` lists them)."""
-    out: dict[str, list[Cidr]] = {}
-    for key, version in ENI_FIELDS:
-        value = attributes.get(key)
-        items = [value] if isinstance(value, str) else value or ()
-        if items:
-            out[key] = [Cidr.parse(item) if "/" in item else address_block(item, version) for item in items]
-    return out
-
-
-def _held_canonical(a: dict) -> tuple[dict[str, list[Cidr]], bool]:
-    """:func:`_held`, and whether every field is written as :func:`eni_attributes` writes it: canonical
-    text (the C library's strict IPv4 parser accepts nothing else; IPv6 text is compared with its
-    canonical form), each list sorted, the primary address a string and the others lists. Anything
-    the strict parsers refuse is read by :func:`_held` and is not canonical."""
-    out: dict[str, list[Cidr]] = {}
-    canonical = True
-    try:
-        value = a.get("primary_ip")
-        if value:
-            if type(value) is not str:
-                raise TypeError
-            out["primary_ip"] = [Cidr(4, _from_bytes(inet_pton(AF_INET, value), "big"), 32)]
-        value = a.get("secondary_private_ips")
-        if value:
-            if type(value) is not list:
-                raise TypeError
-            starts = [_from_bytes(inet_pton(AF_INET, v), "big") for v in value]
-            if len(starts) > 1 and starts != sorted(starts):
-                canonical = False
-            out["secondary_private_ips"] = [Cidr(4, start, 32) for start in starts]
-        for key in ("ipv4_prefixes", "ipv6_prefixes"):
-            value = a.get(key)
-            if value:
-                if type(value) is not list:
-                    raise TypeError
-                blocks = []
-                for v in value:
-                    block = _canonical_block(v)
-                    if block is None:  # not as str() writes it (or not a block: Cidr.parse says why)
-                        blocks = [Cidr.parse(v) for v in value]
-                        canonical = False
-                        break
-                    blocks.append(block)
-                else:
-                    if len(blocks) > 1 and _order(blocks) != sorted(_order(blocks)):
-                        canonical = False
-                out[key] = blocks
-        value = a.get("ipv6_addresses")
-        if value:
-            if type(value) is not list:
-                raise TypeError
-            starts = []
-            for v in value:
-                packed = inet_pton(AF_INET6, v)
-                start = _from_bytes(packed, "big")
-                if canonical and (inet_ntop(AF_INET6, packed) if start >> 48 else format_address(6, start)) != v:
-                    canonical = False  # (format_address writes with inet_ntop from there up)
-                starts.append(start)
-            if len(starts) > 1 and starts != sorted(starts):
-                canonical = False
-            out["ipv6_addresses"] = [Cidr(6, start, 128) for start in starts]
-    except (OSError, ValueError, TypeError):  # "/" in an address field, text to judge, a list for a string
-        return _held(a), False
-    return out, canonical  # (fields in another order than _held's: read by key)
-
-
-def _canonical_block(text: str) -> Cidr | None:
-    """``Cidr.parse(text)`` when ``text`` is exactly ``str()`` of it, else None (or an error)."""
-    addr, _, plen = text.partition("/")
-    prefix = _PREFIX_TEXT.get(plen)
-    if prefix is None:
-        return None
-    if ":" in addr:
-        packed = inet_pton(AF_INET6, addr)
-        start = _from_bytes(packed, "big")
-        if (inet_ntop(AF_INET6, packed) if start >> 48 else format_address(6, start)) != addr:
-            return None
-        version, bits = 6, 128
-    else:
-        start, version, bits = _from_bytes(inet_pton(AF_INET, addr), "big"), 4, 32
-    if prefix > bits or start & ((1 << (bits - prefix)) - 1):
-        return None
-    return Cidr(version, start, prefix)
-
-
-def _order(blocks: list[Cidr]) -> list[tuple[int, int, int]]:
-    return [(b.version, b.start, b.prefix) for b in blocks]
-
-
-def _block(item: str, key: str, version: int) -> Cidr:
-    if key in PREFIX:
-        return Cidr.parse(item)
-    return address_block(item, version)
 
 
 def text(block: Cidr, key: str) -> str:

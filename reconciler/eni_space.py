@@ -30,17 +30,19 @@ class VSwitchSpace:
 
     def __init__(self, key: str, block: Cidr, reservations: list[Cidr]):
         self.key, self.block, self.reservations = key, block, reservations
-        self.held: list[tuple[Cidr, str]] = []  # (block, holder) of every block occupied, in order
+        # (first address, last address, prefix length, holder) of every block occupied, in order
+        self.held: list[tuple[int, int, int, str]] = []
         self._taken: BlockAllocator | None = None
         self._auto: dict[bool | None, BlockAllocator] = {}  # prefix? (None: both) -> count allocator, once built
         bits = 32 if block.version == 4 else 128
         for lo, hi in reserved_ranges(block.version, block.start, block.prefix):  # first address and last three
             for addr in range(lo, hi + 1):
-                self.held.append((Cidr(block.version, addr, bits), SYSTEM))
+                self.held.append((addr, addr, bits, SYSTEM))
 
     def _replay(self, alloc: BlockAllocator) -> BlockAllocator:
-        for block, holder in self.held:
-            alloc.occupy(block, holder)
+        version = self.block.version
+        for start, _, prefix, holder in self.held:
+            alloc.occupy(Cidr(version, start, prefix), holder)
         return alloc
 
     @property
@@ -65,7 +67,7 @@ class VSwitchSpace:
 
     def occupy(self, block: Cidr, holder: str) -> None:
         """Mark ``block`` unavailable (no-op where it overlaps what is held)."""
-        self.held.append((block, holder))
+        self.held.append((block.start, block.end, block.prefix, holder))
         if self._taken is not None:
             self._taken.occupy(block, holder)
         for alloc in self._auto.values():
@@ -85,7 +87,7 @@ class VSwitchSpace:
             containers = (reservations or [vsw]) if kind else exclude(vsw, reservations)
             alloc = self._auto[kind] = self._replay(BlockAllocator(vsw.version, containers))
         got = alloc.first_fits(prefix, holder, count)
-        self.held += [(block, holder) for block in got]
+        self.held += [(block.start, block.end, block.prefix, holder) for block in got]
         # occupy everywhere else (``alloc`` holds them already)
         for other in (self._taken, self._auto.get(not kind) if kind is not None else None):
             if other is not None:
@@ -97,27 +99,43 @@ class VSwitchSpace:
     def keep_all(self, blocks: Iterable[tuple[Cidr, str]]) -> list[bool]:
         """:meth:`take` each ``(block, holder)`` in order; whether each was taken."""
         blocks = list(blocks)
-        if self._taken is None and not self._auto and self._all_fit(blocks):
-            self.held.extend(blocks)
+        if self.fits([], blocks):
+            self.hold_ranges([], blocks)
             return [True] * len(blocks)
         return [self.take(block, holder) is None for block, holder in blocks]
 
-    def _all_fit(self, blocks: list[tuple[Cidr, str]]) -> bool:
-        """Whether every block lies in the vSwitch (prefixes in its reservations, if any) and no two of
-        them, or one of them and a block held, overlap: then every :meth:`take` would succeed."""
+    def fits(self, ranges: list[tuple[int, int, int, str]], blocks: list[tuple[Cidr, str]]) -> bool:
+        """Whether :meth:`take` would succeed for every one of ``ranges`` (first address, last address,
+        prefix length, holder: blocks of this space's IP version) and ``blocks``, in any order: no
+        allocator asked yet, every block in the vSwitch (a /28 or /80 prefix in its reservations, if
+        it has any), and no two of them, or one of them and a block held, overlapping."""
+        if self._taken is not None or self._auto:
+            return False
         vsw, reservations = self.block, self.reservations
         version, lo, hi = vsw.version, vsw.start, vsw.end
-        ranges = [(b.start, b.end) for b, _ in self.held]
+        spans = [(start, end) for start, end, _, _ in self.held]
         for block, _ in blocks:
             if block.version != version or block.start < lo or block.end > hi:
                 return False
             if reservations and block.prefix in PREFIX_LENGTHS and not any(r.contains(block) for r in reservations):
                 return False
-            ranges.append((block.start, block.end))
-        ranges.sort()
+            spans.append((block.start, block.end))
+        for start, end, prefix, _ in ranges:
+            if start < lo or end > hi:
+                return False
+            if reservations and prefix in PREFIX_LENGTHS and not any(
+                    r.prefix <= prefix and r.start <= start and end <= r.end for r in reservations):
+                return False
+            spans.append((start, end))
+        spans.sort()
         last = -1
-        for start, end in ranges:
+        for start, end in spans:
             if start <= last:
                 return False
             last = end
         return True
+
+    def hold_ranges(self, ranges: list[tuple[int, int, int, str]], blocks: list[tuple[Cidr, str]]) -> None:
+        """Hold ``ranges`` and ``blocks`` (as :meth:`fits` takes them), which fit: every take succeeds."""
+        self.held += ranges
+        self.held += [(block.start, block.end, block.prefix, holder) for block, holder in blocks]

@@ -63,3 +63,26 @@ def test_an_overlap_in_the_batch_is_refused_to_the_later_block():
              (Cidr.parse("10.0.1.255/32"), "eni.c"), (Cidr.parse("10.0.2.1/32"), "eni.d")]
     assert space.keep_all(batch) == [True, False, False, False]
     assert space.conflict(Cidr.parse("10.0.1.17/32")).holder == "eni.a"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(blocks(), max_size=30), st.booleans(), st.lists(blocks(), max_size=3))
+def test_ranges_fit_as_the_same_blocks_do(batch, reserved, before):
+    """fits() on integer ranges (the keep pass's quick read) agrees with fits() on blocks, and says
+    yes only where taking every block one by one succeeds (it may say no where the blocks held
+    already overlap each other: then the pass judges block by block); holding the ranges holds
+    the same as keeping the blocks."""
+    reservations = RESERVATIONS if reserved else []
+    spaces = [VSwitchSpace("eni4:v", VSW, reservations) for _ in range(3)]
+    for space in spaces:
+        for block, holder in before:
+            space.occupy(block, holder)
+    as_ranges = [(b.start, b.end, b.prefix, holder) for b, holder in batch]
+    one_by_one = all([spaces[2].take(block, holder) is None for block, holder in batch])
+    fits = spaces[0].fits(as_ranges, [])
+    assert fits == spaces[1].fits([], batch)
+    assert one_by_one or not fits
+    if fits:
+        spaces[0].hold_ranges(as_ranges, [])
+        assert spaces[1].keep_all(batch) == [True] * len(batch)
+        assert state(spaces[0]) == state(spaces[1]) == state(spaces[2])
