@@ -47,16 +47,8 @@ def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str]
     groups: dict[VSwitchSpace, list[tuple]] = {}  # (ENI, field, block) of the ENIs read the long way
     exact: list = []  # (ENI, its recorded attributes)
     holds: dict[str, int] = {}
-    for e in enis:
-        rec = recorded.get(e.address)
-        if rec is None:
-            continue
-        attributes = rec["attributes"]
-        vswitch = e.vswitch
-        if attributes.get("vswitch") != vswitch:
-            holds[e.address] = -1  # all of it elsewhere: released
-            continue
-        spaces = spaces_of(vswitch)
+    for e, attributes in _in_place(enis, recorded, holds):
+        spaces = spaces_of(e.vswitch)
         blocks = exact_blocks(e.wants, e.spec.primary_ip is None, attributes)
         if blocks is not None:
             address = e.address
@@ -90,11 +82,7 @@ def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str]
     for e in enis:
         if e.exact is not None:  # (read here or the long way)
             kept[e.address] = True
-    for address, count in holds.items():
-        mine = kept.get(address, [])
-        if mine is not True and count == len(mine):
-            kept[address] = True
-    return kept
+    return _whole(kept, holds)
 
 
 def _judged(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str], dict]) -> Kept:
@@ -102,14 +90,7 @@ def _judged(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str],
     does not fit. An exact ENI with a block refused anywhere is judged the long way."""
     groups: dict[VSwitchSpace, list[tuple]] = {}  # in order within each space
     holds: dict[str, int] = {}
-    for e in enis:
-        rec = recorded.get(e.address)
-        if rec is None:
-            continue
-        attributes = rec["attributes"]
-        if attributes.get("vswitch") != e.vswitch:
-            holds[e.address] = -1
-            continue
+    for e, attributes in _in_place(enis, recorded, holds):
         holds[e.address] = _wanted(e, attributes, spaces_of(e.vswitch), groups)
     # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
     # by space, each in order, is keeping ENI by ENI
@@ -126,6 +107,25 @@ def _judged(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str],
     for e in enis:
         if e.exact is not None and e.address not in refused:
             kept[e.address] = True
+    return _whole(kept, holds)
+
+
+def _in_place(enis: list, recorded: Mapping[str, dict], holds: dict[str, int]):
+    """Each recorded ENI of ``enis`` still in the vSwitch it is recorded in, with its recorded
+    attributes; one recorded elsewhere holds nothing it keeps (``holds`` -1: all released)."""
+    for e in enis:
+        rec = recorded.get(e.address)
+        if rec is None:
+            continue
+        attributes = rec["attributes"]
+        if attributes.get("vswitch") != e.vswitch:
+            holds[e.address] = -1
+            continue
+        yield e, attributes
+
+
+def _whole(kept: Kept, holds: dict[str, int]) -> Kept:
+    """``kept``, with True for an ENI that keeps every block it holds (``holds``: how many)."""
     for address, count in holds.items():
         mine = kept.get(address, [])
         if mine is not True and count == len(mine):
