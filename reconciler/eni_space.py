@@ -7,10 +7,12 @@ reservations when it has any, and automatic addresses never come from them.
 Three allocators would serve it: ``taken`` (everything in the vSwitch; judges explicit entries),
 and two that serve counts, addresses from the vSwitch minus its prefix reservations and prefixes
 from the reservations (one for both when the vSwitch has no reservations). All of them always
-hold the same blocks, in the same order, so the space keeps one list of what it holds and builds
-an allocator only at the first question for it, from that list. Blocks an ENI already holds are kept in one batch per space
-(:meth:`VSwitchSpace.keep_all`): when they overlap nothing and lie where they may, which is the
-rule, no allocator is needed at all; otherwise they are judged one by one, in order, as before.
+hold the same blocks, in the same order, so the space keeps one list of what it holds (as integer
+ranges) and builds an allocator only at the first question for it, from that list. Blocks ENIs
+already hold are kept in one batch per space (:meth:`VSwitchSpace.fits`, then
+:meth:`VSwitchSpace.hold_ranges`, or :meth:`VSwitchSpace.keep_all`): when they overlap nothing and
+lie where they may, which is the rule, no allocator is needed at all; otherwise they are judged
+one by one, in order (:mod:`reconciler.eni_keep`).
 """
 
 from __future__ import annotations
