@@ -8,7 +8,7 @@ exactly what it holds, recorded as :func:`reconciler.eni_desired.eni_attributes`
 
 In a converged plan nearly every ENI is exact and every space's blocks fit. So the pass first reads
 the exact ENIs' blocks as integers (:func:`exact_blocks`, no ``Cidr`` made), the others as blocks,
-and checks each space's batch whole (:meth:`~reconciler.eni_space.VSwitchSpace.keep_ranges`); when
+and checks each space's batch whole (:meth:`~reconciler.eni_space.VSwitchSpace.fits` on integer ranges); when
 every batch fits, every block is kept, in any order. Only when some batch does not fit is every ENI
 judged block by block, in order (:func:`_judged`): the rule is the same, the quick pass only skips
 the work that cannot change its result.
@@ -63,14 +63,15 @@ def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str]
         holds[e.address] = _wanted(e, attributes, spaces, groups)
     if None in ranges:
         return None  # a block in a space the vSwitch lacks: refused
-    for space in groups:
-        if space not in ranges:
-            ranges[space] = []
-    for space, items in ranges.items():
-        if not space.fits(items, [(block, e.address) for e, _, block in groups.get(space, ())]):
+    for space, items in groups.items():  # the long way's blocks join their space's batch
+        more = space.ranges_of([(block, e.address) for e, _, block in items])
+        if more is None:
             return None
+        ranges.setdefault(space, []).extend(more)
+    if not all(space.fits(items) for space, items in ranges.items()):
+        return None
     for space, items in ranges.items():  # every batch fits: hold them all
-        space.hold_ranges(items, [(block, e.address) for e, _, block in groups.get(space, ())])
+        space.hold_ranges(items)
     kept: Kept = {}
     for items in groups.values():
         for e, key, block in items:

@@ -101,27 +101,33 @@ class VSwitchSpace:
     def keep_all(self, blocks: Iterable[tuple[Cidr, str]]) -> list[bool]:
         """:meth:`take` each ``(block, holder)`` in order; whether each was taken."""
         blocks = list(blocks)
-        if self.fits([], blocks):
-            self.hold_ranges([], blocks)
+        ranges = self.ranges_of(blocks)
+        if ranges is not None and self.fits(ranges):
+            self.hold_ranges(ranges)
             return [True] * len(blocks)
         return [self.take(block, holder) is None for block, holder in blocks]
 
-    def fits(self, ranges: list[tuple[int, int, int, str]], blocks: list[tuple[Cidr, str]]) -> bool:
+    def ranges_of(self, blocks: Iterable[tuple[Cidr, str]]) -> list[tuple[int, int, int, str]] | None:
+        """``(first address, last address, prefix length, holder)`` of each ``(block, holder)``; None
+        when one is of the other IP version (it lies outside the space)."""
+        version = self.block.version
+        out = []
+        for block, holder in blocks:
+            if block.version != version:
+                return None
+            out.append((block.start, block.end, block.prefix, holder))
+        return out
+
+    def fits(self, ranges: list[tuple[int, int, int, str]]) -> bool:
         """Whether :meth:`take` would succeed for every one of ``ranges`` (first address, last address,
-        prefix length, holder: blocks of this space's IP version) and ``blocks``, in any order: no
-        allocator asked yet, every block in the vSwitch (a /28 or /80 prefix in its reservations, if
-        it has any), and no two of them, or one of them and a block held, overlapping."""
+        prefix length, holder: blocks of this space's IP version), in any order: no allocator asked
+        yet, every block in the vSwitch (a /28 or /80 prefix in its reservations, if it has any), and
+        no two of them, or one of them and a block held, overlapping."""
         if self._taken is not None or self._auto:
             return False
         vsw, reservations = self.block, self.reservations
-        version, lo, hi = vsw.version, vsw.start, vsw.end
+        lo, hi = vsw.start, vsw.end
         spans = [(start, end) for start, end, _, _ in self.held]
-        for block, _ in blocks:
-            if block.version != version or block.start < lo or block.end > hi:
-                return False
-            if reservations and block.prefix in PREFIX_LENGTHS and not any(r.contains(block) for r in reservations):
-                return False
-            spans.append((block.start, block.end))
         for start, end, prefix, _ in ranges:
             if start < lo or end > hi:
                 return False
@@ -137,7 +143,6 @@ class VSwitchSpace:
             last = end
         return True
 
-    def hold_ranges(self, ranges: list[tuple[int, int, int, str]], blocks: list[tuple[Cidr, str]]) -> None:
-        """Hold ``ranges`` and ``blocks`` (as :meth:`fits` takes them), which fit: every take succeeds."""
+    def hold_ranges(self, ranges: list[tuple[int, int, int, str]]) -> None:
+        """Hold ``ranges`` (as :meth:`fits` takes them), which fit: every take succeeds."""
         self.held += ranges
-        self.held += [(block.start, block.end, block.prefix, holder) for block, holder in blocks]

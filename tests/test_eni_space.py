@@ -79,10 +79,10 @@ def test_ranges_fit_as_the_same_blocks_do(batch, reserved, before):
             space.occupy(block, holder)
     as_ranges = [(b.start, b.end, b.prefix, holder) for b, holder in batch]
     one_by_one = all([spaces[2].take(block, holder) is None for block, holder in batch])
-    fits = spaces[0].fits(as_ranges, [])
-    assert fits == spaces[1].fits([], batch)
+    fits = spaces[0].fits(as_ranges)
+    assert fits == (spaces[1].ranges_of(batch) == as_ranges and spaces[1].fits(spaces[1].ranges_of(batch)))
     assert one_by_one or not fits
     if fits:
-        spaces[0].hold_ranges(as_ranges, [])
+        spaces[0].hold_ranges(as_ranges)
         assert spaces[1].keep_all(batch) == [True] * len(batch)
         assert state(spaces[0]) == state(spaces[1]) == state(spaces[2])
