@@ -1,7 +1,7 @@
 """Side-by-side baselines: allocation (NetBox's IPSet method, a plain ``ipaddress`` first fit and a
-naive lowest-address-first reference against :class:`reconciler.allocator.BlockAllocator`), diff
-(one whole-document ``DeepDiff`` against :func:`reconciler.diff.diff`) and parsing (PyYAML with
-libyaml, ``yaml-rs``, ``json``/``orjson`` against :func:`reconciler.source.load_specs`).
+naive lowest-address-first reference against :class:`reconciler.net.allocator.BlockAllocator`), diff
+(one whole-document ``DeepDiff`` against :func:`reconciler.plans.diff.diff`) and parsing (PyYAML with
+libyaml, ``yaml-rs``, ``json``/``orjson`` against :func:`reconciler.source.loader.load_specs`).
 
 Both sides of a comparison run in one process, interleaved, and the best of several runs is
 kept. Baselines whose cost per request grows with the number of blocks held (every one but the
@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.allocator import BlockAllocator
-from reconciler.cidr import Cidr
+from reconciler.net.allocator import BlockAllocator
+from reconciler.net.cidr import Cidr
 
 FF, REL = 0, 1
 
@@ -97,7 +97,7 @@ def _check(deadline: float | None, done: int, marks: list) -> None:
 
 def run_project(w: Workload, limit: int | None = None, deadline: float | None = None, marks: list | None = None,
                 results: list | None = None):
-    """reconciler.allocator.BlockAllocator: take() the seeds, first_fit() / release()."""
+    """reconciler.net.allocator.BlockAllocator: take() the seeds, first_fit() / release()."""
     alloc = BlockAllocator(w.version, [Cidr.parse(w.container)])
     for s in w.seeds:
         alloc.take(Cidr.parse(s), "seed")
@@ -326,8 +326,8 @@ def diff_benchmark(ws: Path, runs: int = 3, budget: float = 120.0, log=print) ->
     project's diff compares; ids exist on one side only and are left out)."""
     from deepdiff import DeepDiff
 
-    from reconciler.diff import diff
     from reconciler.planner import desired_state
+    from reconciler.plans.diff import diff
     from reconciler.workspace import Workspace
 
     w = Workspace(ws)
@@ -364,7 +364,7 @@ def parse_benchmark(ws: Path, runs: int = 3, log=print) -> dict:
     the standard json module and orjson, reading the same files; results checked equal."""
     import yaml
 
-    from reconciler.source import load_specs
+    from reconciler.source.loader import load_specs
 
     specs = ws / "specs"
     files = sorted(p for p in specs.iterdir() if p.suffix in (".yaml", ".json"))
@@ -411,16 +411,16 @@ def parse_benchmark(ws: Path, runs: int = 3, log=print) -> dict:
 
 # ---- overlap audit --------------------------------------------------------------------------------------------
 def overlap_benchmark(count: int = 1_000_000, overlaps: int = 1_000, runs: int = 3, log=print) -> dict:
-    """The report's sort-and-sweep overlap audit (``reconciler.report_ranges.overlapping_pairs``, used by
-    ``reconciler.report_cidrs``) over ``count`` CIDRs, if it has landed: ``count - overlaps`` disjoint
+    """The report's sort-and-sweep overlap audit (``reconciler.report.ranges.overlapping_pairs``, used by
+    ``reconciler.report.cidrs``) over ``count`` CIDRs, if it has landed: ``count - overlaps`` disjoint
     blocks (/26 to /28 laid end to end over the IPv4 space) and ``overlaps`` blocks that each overlap
     one of them, in random order. Timed twice: the sweep alone on (start, end, key) ranges, and the
     audit from CIDR text (``Cidr.parse`` of each, then the sweep), as the report does it."""
     import importlib.util
 
-    if importlib.util.find_spec("reconciler.report_ranges") is None:
-        return {"landed": False, "note": "reconciler.report_ranges (the report's overlap sweep) has not landed"}
-    from reconciler.report_ranges import overlapping_pairs
+    if importlib.util.find_spec("reconciler.report.ranges") is None:
+        return {"landed": False, "note": "reconciler.report.ranges (the report's overlap sweep) has not landed"}
+    from reconciler.report.ranges import overlapping_pairs
 
     rng = random.Random(5)
     texts: list[str] = []
@@ -452,14 +452,14 @@ def overlap_benchmark(count: int = 1_000_000, overlaps: int = 1_000, runs: int =
     for _ in range(runs):
         t, pairs = _timed(overlapping_pairs, ranges)
         best["sweep"] = min(best["sweep"], t)
-        from reconciler import cidr as _cidr
+        from reconciler.net import cidr as _cidr
         _cidr._parse.cache_clear()
         t, pairs2 = _timed(from_text)
         best["audit"] = min(best["audit"], t)
         found = len(pairs)
     log(f"  overlap audit over {count:,} CIDRs: sweep {best['sweep']:.2f} s, from text {best['audit']:.2f} s, "
         f"{found} pairs")
-    return {"landed": True, "function": "reconciler.report_ranges.overlapping_pairs", "cidrs": count,
+    return {"landed": True, "function": "reconciler.report.ranges.overlapping_pairs", "cidrs": count,
             "planted_overlaps": overlaps, "pairs_found": found, "sweep_s": best["sweep"], "audit_s": best["audit"],
             "runs": runs}
 

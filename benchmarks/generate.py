@@ -692,7 +692,7 @@ def converged_state(desired: dict, lineage: str | None = None) -> bytes:
     """The state file of a workspace where every desired record exists (ids made up, attributes as desired)."""
     import hashlib
 
-    from reconciler.state import State
+    from reconciler.states.state import State
 
     resources = {}
     for address, rec in desired.items():
@@ -706,7 +706,7 @@ def converged_state(desired: dict, lineage: str | None = None) -> bytes:
 def plan_desired(ws: Path) -> tuple[dict, object]:
     """``make_plan`` of a workspace against an empty state: (desired records, the plan)."""
     from reconciler.planner import make_plan
-    from reconciler.source import load_specs
+    from reconciler.source.loader import load_specs
 
     doc = load_specs(ws / "specs", display_base=ws)
     plan = make_plan(doc, {}, lineage=None, serial=0)

@@ -217,10 +217,10 @@ def plan_processes(ws: Path, scenario: str, repeat: int, work: Path) -> dict:
 
 def startup(repeat: int) -> dict:
     best = {}
-    for name, args in (("python", [PY, "-c", "pass"]), ("import reconciler.cli", [PY, "-c", "import reconciler.cli"]),
+    for name, args in (("python", [PY, "-c", "pass"]), ("import reconciler.cli.main", [PY, "-c", "import reconciler.cli.main"]),
                        ("ipamctl --help", [PY, "-m", "reconciler", "--help"])):
         best[name] = min(run_process(args)["wall_s"] for _ in range(repeat))
-    r = subprocess.run([PY, "-X", "importtime", "-c", "import reconciler.cli"], capture_output=True, text=True)
+    r = subprocess.run([PY, "-X", "importtime", "-c", "import reconciler.cli.main"], capture_output=True, text=True)
     rows = []
     for line in r.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
@@ -454,7 +454,7 @@ def markdown(results: dict) -> str:
         st = results.get("startup")
         if st:
             out += ["", "Process start-up alone: " + ", ".join(f"`{k}` {_s(v)}" for k, v in st["wall_s"].items())
-                    + ". Heaviest imports (`python -X importtime -c 'import reconciler.cli'`, cumulative, one run): "
+                    + ". Heaviest imports (`python -X importtime -c 'import reconciler.cli.main'`, cumulative, one run): "
                     + ", ".join(f"`{name}` {_s(us / 1e6)}" for name, us in st["imports"]) + "."]
         out += [""]
     stages = results.get("stages", {})
@@ -527,7 +527,7 @@ def markdown(results: dict) -> str:
             out += [""]
         rows = [(k, base[k]) for k in ("diff_churn", "diff_nochange") if k in base]
         if rows:
-            out += ["**Diff** — `reconciler.diff.diff(desired, recorded)` against one `DeepDiff(recorded, desired)` of the "
+            out += ["**Diff** — `reconciler.plans.diff.diff(desired, recorded)` against one `DeepDiff(recorded, desired)` of the "
                     "whole documents (records as type, name, attributes).", "",
                     "| case | resources | changes | project | DeepDiff | ratio | same addresses |", "|---|---|---|---|---|---|---|"]
             for k, d in rows:
@@ -583,7 +583,7 @@ def markdown(results: dict) -> str:
         nogc = results.get("processes_nogc")
         if nogc:
             out += ["", "Whole `ipamctl plan` processes with the collector disabled (a wrapper calling `gc.disable()` "
-                    "before `reconciler.cli.main`): "
+                    "before `reconciler.cli.main.main`): "
                     + ", ".join(f"{SCENARIO_TEXT[s]} {_s(p['best_wall_s'])} (peak {_mb(p['rss_mb'])})"
                                 for s, p in nogc.items()) + "."]
         out += [""]

@@ -14,7 +14,7 @@ prints one JSON object: seconds per stage, peak RSS after each stage, and with `
 peak of Python allocations during each stage above what was allocated when it started
 (tracemalloc; slower, so timings of a ``--memory`` pass are not reported). The cyclic collector is
 set up as ``ipamctl`` sets it (``--gc cli``: disabled, and ``gc.freeze()`` after the imports, as
-in ``reconciler/cli.py``) unless ``--gc`` says otherwise.
+in ``reconciler/cli/main.py``) unless ``--gc`` says otherwise.
 """
 
 from __future__ import annotations
@@ -36,16 +36,17 @@ def _rss_mb() -> float:
 
 def imports() -> dict:
     """The modules the pipeline calls (imported once, before any stage is timed)."""
-    from reconciler import planfile, render
-    from reconciler.desired import resolve
-    from reconciler.diff import diff
-    from reconciler.eni_rules import check_compute
+    from reconciler.cli import render
+    from reconciler.desired.graph import DependencyGraph
+    from reconciler.desired.network import resolve
     from reconciler.errors import raise_all
-    from reconciler.graph import DependencyGraph
-    from reconciler.plan import build_plan
+    from reconciler.models.network import parse_spec
     from reconciler.planner import DEFAULT_IPV6_SUPPLY
-    from reconciler.rules import check
-    from reconciler.spec import parse_spec
+    from reconciler.plans import planfile
+    from reconciler.plans.diff import diff
+    from reconciler.plans.order import build_plan
+    from reconciler.rules.compute import check_compute
+    from reconciler.rules.network import check
     from reconciler.workspace import Workspace, plan_lineage
 
     return dict(locals())
@@ -93,7 +94,7 @@ def pipeline(ws_path: Path, timer) -> dict:
 
 
 def cli_gc() -> None:
-    """The collector as ``ipamctl`` sets it up (reconciler/cli.py, main(): after the imports)."""
+    """The collector as ``ipamctl`` sets it up (reconciler/cli/main.py, main(): after the imports)."""
     gc.disable()
     gc.freeze()
 

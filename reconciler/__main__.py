@@ -1,3 +1,3 @@
-from .entry import run
+from reconciler.cli.entry import run
 
 run()

@@ -36,7 +36,7 @@ import os
 import signal
 from typing import Mapping
 
-from .errors import CloudError
+from reconciler.errors import CloudError
 
 
 def _int(name: str) -> int | None:

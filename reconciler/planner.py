@@ -7,19 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from .cidr import Cidr
-from .desired import Desired, resolve
-from .diff import diff
-from .discovery import DiscoveredCidr
-from .discovery_rules import check_discovered
-from .errors import ReconcilerError, raise_all
-from .graph import DependencyGraph
-from .importer import import_errors, with_imports
-from .plan import Plan, build_plan
-from .eni_rules import check_compute
-from .rules import check
-from .source import SpecDocument
-from .spec import Spec, parse_spec
+from reconciler.desired.graph import DependencyGraph
+from reconciler.desired.network import Desired, resolve
+from reconciler.errors import ReconcilerError, raise_all
+from reconciler.models.network import Spec, parse_spec
+from reconciler.net.cidr import Cidr
+from reconciler.net.discovered import DiscoveredCidr
+from reconciler.plans.diff import diff
+from reconciler.plans.imports import with_imports
+from reconciler.plans.order import Plan, build_plan
+from reconciler.rules.compute import check_compute
+from reconciler.rules.discovery import check_discovered
+from reconciler.rules.imports import import_errors
+from reconciler.rules.network import check
+from reconciler.source.loader import SpecDocument
 
 # The block public IPv6 top-level pools are carved from. The sandbox hands out the same block;
 # a real provider will state its own (see reconciler.providers).

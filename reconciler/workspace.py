@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .cloud.sandbox import SandboxCloud
-from .errors import SpecError
-from .local_state import LocalStateBackend
-from .providers.alibaba import ApiProvider
-from .source import SpecDocument, load_specs
-from .state import State
+from reconciler.cloud.sandbox import SandboxCloud
+from reconciler.errors import SpecError
+from reconciler.providers.alibaba import ApiProvider
+from reconciler.source.loader import SpecDocument, load_specs
+from reconciler.states.local import LocalStateBackend
+from reconciler.states.state import State
 
 DEFAULT_SANDBOX = "state/sandbox.db"
 
@@ -84,7 +84,7 @@ class Workspace:
     def read_discovered(self, doc: SpecDocument, settings: Mapping) -> tuple:
         """The CIDRs resource discovery finds in the spec's IPAM operating regions (read at plan time,
         like managed ENIs); nothing when the spec has no IPAM or there is no cloud yet."""
-        from .discovery import discover
+        from reconciler.observe.discovery import discover
 
         ipam = doc.data.get("ipam") if isinstance(doc.data, dict) else None
         if not isinstance(ipam, dict) or settings.get("type", "sandbox") != "sandbox":
@@ -101,7 +101,8 @@ class Workspace:
     def read_imports(self, doc: SpecDocument, resources: Mapping[str, dict], settings: Mapping) -> dict:
         """Records of the cloud resources the spec's ``import:`` block adopts and the state does not
         hold yet, by spec address (read at plan time)."""
-        from .importer import read_imports, spec_imports
+        from reconciler.observe.imports import read_imports
+        from reconciler.rules.imports import spec_imports
 
         wanted = spec_imports(doc, resources)
         if not wanted:

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from reconciler.action import Action, PlannedAction
-from reconciler.diff import Change, ChangeKind
 from reconciler.frozen import fast_init
+from reconciler.plans.action import Action, PlannedAction
+from reconciler.plans.diff import Change, ChangeKind
 
 
 @dataclasses.dataclass(frozen=True)

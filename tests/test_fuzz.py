@@ -5,13 +5,13 @@ names, names, CIDR-like strings, masks, YAML punctuation, anchors, tags; as toke
 YAML/JSON of random nested data, and as spec-shaped resources added to a valid plan), and (c)
 mutations of the bundled example (``specs/``: line edits, token swaps, number changes, and edits
 of its parsed tree dumped back as YAML or JSON). Each input is written as spec files and fed to
-``reconciler.source.load_specs`` and ``reconciler.planner.make_plan`` (against an empty state and
+``reconciler.source.loader.load_specs`` and ``reconciler.planner.make_plan`` (against an empty state and
 against the state the real CLI recorded when it applied the bundled example). The only exceptions
 allowed are ``ReconcilerError`` subclasses, each with a dotted code and a message, at a file of
 the input and a line that exists in it, and encodable the way ``ipamctl ... --json`` prints them.
 A spec that plans must survive the saved-plan round trip (``planfile.to_json`` -> ``from_json``).
 
-Saved-plan side: ``reconciler.planfile.from_json`` on random bytes, on random JSON (also with a
+Saved-plan side: ``reconciler.plans.planfile.from_json`` on random bytes, on random JSON (also with a
 correct checksum, as a forger would write it), and on mutations of a real saved plan
 (``ipamctl plan --out`` on a workspace with a recorded state): only ``ReconcilerError`` may
 escape, and every edit that changes the plan's content (its parsed JSON) must be refused
@@ -60,9 +60,9 @@ if __name__ == "__main__":  # pragma: no cover - atheris: instrument the reconci
     import atheris
 
     with atheris.instrument_imports(include=["reconciler"]):
-        import reconciler.planfile  # noqa: F401
         import reconciler.planner  # noqa: F401
-        import reconciler.source  # noqa: F401
+        import reconciler.plans.planfile  # noqa: F401
+        import reconciler.source.loader  # noqa: F401
 
 import hashlib
 import os
@@ -77,13 +77,14 @@ import orjson
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
-from reconciler import planfile, render
+from reconciler.cli import render
 from reconciler.errors import ReconcilerError, flatten
 from reconciler.planner import make_plan
-from reconciler.source import load_specs
+from reconciler.plans import planfile
+from reconciler.source.loader import load_specs
 from reconciler.workspace import Workspace, plan_lineage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -552,7 +553,7 @@ def test_unmutated_example_plans(applied):
 
 
 def _checksum(body: dict) -> str:
-    """The checksum a forger would write (the algorithm of reconciler.planfile)."""
+    """The checksum a forger would write (the algorithm of reconciler.plans.planfile)."""
     canonical = orjson.dumps({k: v for k, v in body.items() if k != "checksum"}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from reconciler.apply import apply_plan
-from reconciler.cidr import Cidr
+from reconciler.apply.execute import apply_plan
 from reconciler.cloud.sandbox import SandboxCloud
-from reconciler.local_state import LocalStateBackend
-from reconciler.planfile import to_json
-from reconciler.planner import make_plan
-from reconciler.providers.alibaba import ApiProvider
 from reconciler.errors import ReconcilerError, flatten
-from reconciler.records import blocks_of, eni_blocks
-from reconciler.source import load_specs
+from reconciler.net.cidr import Cidr
+from reconciler.net.records import blocks_of, eni_blocks
+from reconciler.planner import make_plan
+from reconciler.plans.planfile import to_json
+from reconciler.providers.alibaba import ApiProvider
+from reconciler.source.loader import load_specs
+from reconciler.states.local import LocalStateBackend
 
 _n = itertools.count()
 

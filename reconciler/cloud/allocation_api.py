@@ -32,13 +32,13 @@ range, or not the CIDR's own length).
 
 from __future__ import annotations
 
-from reconciler import limits
-from reconciler.cidr import BITS, Cidr
 from reconciler.cloud.ipam_api import op
 from reconciler.cloud.pool_api import get_pool, is_public_top
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import IntervalSet, containing, first_free, is_free
 from reconciler.cloud.store import changed, register_kind
+from reconciler.net import limits
+from reconciler.net.cidr import BITS, Cidr
 
 KIND = "ipam_pool_allocation"
 register_kind(

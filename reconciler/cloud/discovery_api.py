@@ -50,14 +50,15 @@ import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from reconciler.cidr import Cidr
-from reconciler.cloud.allocation_api import KIND as ALLOC, record
+from reconciler.cloud.allocation_api import KIND as ALLOC
+from reconciler.cloud.allocation_api import record
 from reconciler.cloud.ipam_api import get_ipam, get_scope, op
 from reconciler.cloud.pool_api import get_pool
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import containing, is_free
 from reconciler.cloud.store import Store
 from reconciler.cloud.vswitch_api import available
+from reconciler.net.cidr import Cidr
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ on something the same call names.
 
 from __future__ import annotations
 
-from reconciler import eni_limits as L
-from reconciler.cidr import Cidr, format_address
 from reconciler.cloud.ecs_api import RESERVATION, address_text, host, prefix_text
 from reconciler.cloud.sandbox import Request, fail
 from reconciler.cloud.space import EMPTY, IntervalSet, containing, first_free
+from reconciler.net import eni_limits as L
+from reconciler.net.cidr import Cidr, format_address
 
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}
 

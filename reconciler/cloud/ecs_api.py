@@ -5,7 +5,7 @@ DescribeInstanceTypes), ``ecs_eni_api`` (ENIs), ``ecs_ip_api`` (Assign/Unassign 
 prefixes, IPv6 addresses and prefixes), ``ecs_reservation_api`` (vSwitch prefix reservations, a VPC
 API) and ``ecs_eip_api`` (the EIP / IPv6-bandwidth writes of the managed-ENI table); addresses and
 prefixes are chosen and checked by :mod:`reconciler.cloud.ecs_address`. Every limit comes from
-:mod:`reconciler.eni_limits`, which the planner shares.
+:mod:`reconciler.net.eni_limits`, which the planner shares.
 
 Kinds: ``security_group`` (``sg-``), ``instance`` (``i-``), ``eni`` (``eni-``), ``vsw_reservation``
 (``vcr-``), ``ipv6_bandwidth`` (``ipv6bw-``). An ENI keeps its addresses as text: ``PrivateIpAddress``
@@ -41,11 +41,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable
 
-from reconciler import eni_limits as L
-from reconciler.cidr import Cidr, CidrSyntaxError, format_address, parse_address
 from reconciler.cloud import vswitch_api
 from reconciler.cloud.sandbox import Request, fail, guard, operation
 from reconciler.cloud.store import Store, changed, public, register_kind
+from reconciler.net import eni_limits as L
+from reconciler.net.cidr import Cidr, CidrSyntaxError, format_address, parse_address
 
 ECS_VERSION = "2014-05-26"
 SG, INSTANCE, ENI = "security_group", "instance", "eni"

@@ -22,7 +22,14 @@ OperationDenied.Ipv6InternetBandwidthExists, InvalidParameter.Bandwidth.
 
 from __future__ import annotations
 
-from reconciler.cloud.ecs_api import BANDWIDTH, ENI, INSTANCE, address_text, check_managed, host
+from reconciler.cloud.ecs_api import (
+    BANDWIDTH,
+    ENI,
+    INSTANCE,
+    address_text,
+    check_managed,
+    host,
+)
 from reconciler.cloud.sandbox import Request, fail
 from reconciler.cloud.vpc_api import op
 

@@ -32,9 +32,26 @@ QuotaExceeded.SecurityGroupPrivateIp.
 from __future__ import annotations
 
 from reconciler.cloud.ecs_address import Allocator
-from reconciler.cloud.ecs_api import (ENI, RUNNING_OR_STOPPED, check_capacity, check_managed, check_prefix_region,
-                                      counts, drop_bandwidth, eni_row, get_eni, get_instance, get_vswitch, instance_types,
-                                      one_of, op, page, save_eni, security_groups, tags)
+from reconciler.cloud.ecs_api import (
+    ENI,
+    RUNNING_OR_STOPPED,
+    check_capacity,
+    check_managed,
+    check_prefix_region,
+    counts,
+    drop_bandwidth,
+    eni_row,
+    get_eni,
+    get_instance,
+    get_vswitch,
+    instance_types,
+    one_of,
+    op,
+    page,
+    save_eni,
+    security_groups,
+    tags,
+)
 from reconciler.cloud.sandbox import Request, fail
 
 

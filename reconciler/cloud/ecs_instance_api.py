@@ -27,8 +27,19 @@ from __future__ import annotations
 import json
 
 from reconciler.cloud.ecs_address import Allocator
-from reconciler.cloud.ecs_api import (ENI, INSTANCE, drop_bandwidth, get_instance, get_vswitch, instance_types,
-                                      listed, op, page, save_eni, security_groups)
+from reconciler.cloud.ecs_api import (
+    ENI,
+    INSTANCE,
+    drop_bandwidth,
+    get_instance,
+    get_vswitch,
+    instance_types,
+    listed,
+    op,
+    page,
+    save_eni,
+    security_groups,
+)
 from reconciler.cloud.sandbox import Request, fail
 
 STATUSES = ("Running", "Stopped", "Pending")

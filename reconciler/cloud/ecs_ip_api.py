@@ -24,9 +24,22 @@ ENI does not hold, 404, inferred).
 from __future__ import annotations
 
 from reconciler.cloud.ecs_address import Allocator
-from reconciler.cloud.ecs_api import (INSTANCE, RUNNING_OR_STOPPED, address_text, check_capacity, check_managed,
-                                      check_prefix_region, counts, drop_bandwidth, get_eni, listed, one_of, op,
-                                      prefix_text, save_eni)
+from reconciler.cloud.ecs_api import (
+    INSTANCE,
+    RUNNING_OR_STOPPED,
+    address_text,
+    check_capacity,
+    check_managed,
+    check_prefix_region,
+    counts,
+    drop_bandwidth,
+    get_eni,
+    listed,
+    one_of,
+    op,
+    prefix_text,
+    save_eni,
+)
 from reconciler.cloud.sandbox import Request, fail
 
 

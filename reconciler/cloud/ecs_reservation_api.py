@@ -26,14 +26,14 @@ DependencyViolation.VSwitchCidrReservation.
 
 from __future__ import annotations
 
-from reconciler import eni_limits as L
-from reconciler.cidr import Cidr
 from reconciler.cloud.ecs_address import reserved_set, vswitch_block
 from reconciler.cloud.ecs_api import RESERVATION, listed
 from reconciler.cloud.sandbox import Request, fail, guard, page_by_token
 from reconciler.cloud.space import first_free
 from reconciler.cloud.store import register_kind
 from reconciler.cloud.vpc_api import MALFORMED, op
+from reconciler.net import eni_limits as L
+from reconciler.net.cidr import Cidr
 
 VERSIONS = {"ipv4": 4, "ipv6": 6}
 register_kind(RESERVATION, indexes={

@@ -12,9 +12,9 @@ InvalidParameter.SecurityGroupType (inferred), DependencyViolation.NetworkInterf
 
 from __future__ import annotations
 
-from reconciler import eni_limits as L
 from reconciler.cloud.ecs_api import SG, op, page
 from reconciler.cloud.sandbox import Request, fail
+from reconciler.net import eni_limits as L
 
 
 def get_sg(req: Request) -> dict:

@@ -18,9 +18,15 @@ DependencyViolation.IpamPool (mapping), DependencyViolation.IpamScope.
 
 from __future__ import annotations
 
-from reconciler import limits
-from reconciler.cloud.sandbox import IPAM_VERSION, Request, fail, operation, page_by_token
+from reconciler.cloud.sandbox import (
+    IPAM_VERSION,
+    Request,
+    fail,
+    operation,
+    page_by_token,
+)
 from reconciler.cloud.store import changed, public, register_kind
+from reconciler.net import limits
 
 register_kind("ipam", indexes={"region": lambda r: r["RegionId"]})
 register_kind("ipam_scope", indexes={"ipam": lambda r: r["IpamId"]})

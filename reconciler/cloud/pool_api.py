@@ -24,11 +24,11 @@ QuotaExceeded.PublicIpv6TopPool, DependencyViolation.SubCidr and DependencyViola
 
 from __future__ import annotations
 
-from reconciler import limits
-from reconciler.cidr import Cidr
 from reconciler.cloud.ipam_api import get_scope, op
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.store import changed, public, register_kind
+from reconciler.net import limits
+from reconciler.net.cidr import Cidr
 
 ISPS = ("BGP", "ChinaMobile", "ChinaUnicom", "ChinaTelecom")
 MASK_CODE = "InvalidParameter.AllocationCidrMask"

@@ -41,9 +41,9 @@ from typing import Callable, ClassVar, Mapping
 
 import orjson
 
-from reconciler.cidr import Cidr, CidrSyntaxError
 from reconciler.cloud.store import Store, public
 from reconciler.errors import CloudError
+from reconciler.net.cidr import Cidr, CidrSyntaxError
 
 IPAM_VERSION = "2023-02-28"
 VPC_VERSION = "2016-04-28"

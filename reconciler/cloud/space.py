@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Iterable, Iterator
 
-from reconciler.cidr import Cidr
+from reconciler.net.cidr import Cidr
 
 
 class IntervalSet:

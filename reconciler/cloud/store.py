@@ -28,8 +28,8 @@ from typing import Callable, Iterable
 
 import orjson
 
-from reconciler.cidr import Cidr
 from reconciler.cloud.space import EMPTY, IntervalSet
+from reconciler.net.cidr import Cidr
 
 Resource = dict
 IndexFn = Callable[[Resource], object]

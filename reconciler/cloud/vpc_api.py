@@ -33,13 +33,20 @@ explicit IPv6 block without a pool), OperationDenied.PrimaryCidrBlock, InvalidCi
 
 from __future__ import annotations
 
-from reconciler import limits
-from reconciler.cidr import Cidr
-from reconciler.cloud.allocation_api import KIND as ALLOC, check_rules, default_mask, place, record
+from reconciler.cloud.allocation_api import KIND as ALLOC
+from reconciler.cloud.allocation_api import check_rules, default_mask, place, record
 from reconciler.cloud.pool_api import get_pool
-from reconciler.cloud.sandbox import VPC_VERSION, Request, fail, operation, page_by_number
+from reconciler.cloud.sandbox import (
+    VPC_VERSION,
+    Request,
+    fail,
+    operation,
+    page_by_number,
+)
 from reconciler.cloud.space import IntervalSet, first_free
 from reconciler.cloud.store import changed, register_kind
+from reconciler.net import limits
+from reconciler.net.cidr import Cidr
 
 MALFORMED = "InvalidCidrBlock.Malformed"
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from reconciler import limits
-from reconciler.cidr import Cidr
 from reconciler.cloud.sandbox import Request, fail, guard, page_by_number
 from reconciler.cloud.space import containing, first_free
 from reconciler.cloud.store import Store, changed, public, register_kind
 from reconciler.cloud.vpc_api import MALFORMED, get_vpc, op, v4_blocks
+from reconciler.net import limits
+from reconciler.net.cidr import Cidr
 
 SYSTEM_RESERVED = 4  # the first address and the last three of every vSwitch
 IP_USAGE: list[Callable[[Store, dict], int]] = []  # hooks: addresses of a vSwitch in use

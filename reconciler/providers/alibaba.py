@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from typing import Callable, Mapping
 
-from ..cidr import Cidr
-from ..errors import CloudError
-from ..limits import DEFAULT_SCOPES
-from ..plan import PlannedAction
-from ..records import plain as _plain
-from .alibaba_ecs import EcsActions
+from reconciler.errors import CloudError
+from reconciler.net.cidr import Cidr
+from reconciler.net.limits import DEFAULT_SCOPES
+from reconciler.net.records import plain as _plain
+from reconciler.plans.imports import import_record
+from reconciler.plans.order import PlannedAction
+from reconciler.providers.alibaba_ecs import EcsActions
+from reconciler.providers.base import PartialStep
 
 RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
 
@@ -76,8 +78,6 @@ class ApiProvider(EcsActions):
         """One API call for ``batch``: a single action, or up to 10 assigns/unassigns of one ENI."""
         action = batch[0]
         if action.action.value == "import":  # adopt an existing resource: recorded, no API call
-            from ..importer import import_record
-
             return import_record(action)
         handler = getattr(self, f"_{action.type}_{action.action.value}", None)
         if handler is None:
@@ -173,7 +173,7 @@ class ApiProvider(EcsActions):
         cidrs = sorted(set(attrs["cidrs"]) | {got}, key=Cidr.parse)
         out = {a.address: _record(a, current["id"], {**attrs, "cidrs": cidrs})}
         if got != a.cidr:
-            raise _Partial(out, CloudError("Plan.CidrMismatch", f"the cloud provisioned {got}, the plan said {a.cidr}; "
+            raise PartialStep(out, CloudError("Plan.CidrMismatch", f"the cloud provisioned {got}, the plan said {a.cidr}; "
                                            "it is recorded as provisioned; make a new plan", address=a.address))
         return out
 
@@ -303,14 +303,3 @@ class ApiProvider(EcsActions):
     def _vswitch_delete(self, a, res, token):
         self.call("DeleteVSwitch", {"VSwitchId": _id(res, a.address)}, token)
         return {a.address: None}
-
-
-class _Partial(Exception):
-    """A step that changed the cloud but did not go as planned: record ``updates``, then fail."""
-
-    def __init__(self, updates: dict, error: CloudError):
-        self.updates, self.error = updates, error
-        super().__init__(str(error))
-
-
-PartialStep = _Partial

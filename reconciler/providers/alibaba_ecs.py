@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..eni_limits import MAX_ITEMS_PER_CALL
-from ..errors import CloudError
-from ..records import item_key
-from ..records import plain as _plain
+from reconciler.errors import CloudError
+from reconciler.net.eni_limits import MAX_ITEMS_PER_CALL
+from reconciler.net.records import item_key
+from reconciler.net.records import plain as _plain
+from reconciler.providers.base import PartialStep
 
 SG_TYPE = {"basic": "normal", "advanced": "enterprise"}
 FIELD_PARAM = {
@@ -116,7 +117,6 @@ class EcsActions:
                f"eni.{primary}": {"type": "eni", "name": primary, "id": rows[0]["NetworkInterfaceId"],
                                   "attributes": eni_attrs}}
         if stop_error is not None:
-            from .alibaba import PartialStep  # defined beside the provider that imports this module
 
             raise PartialStep(out, CloudError(
                 stop_error.code, f"{a.address} was created ({iid}) but StopInstance was refused: {stop_error.detail}; "

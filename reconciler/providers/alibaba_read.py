@@ -6,7 +6,7 @@ state-shaped records.
 MaxResults / NextToken; VPC and ECS ``Describe*``: PageNumber / PageSize), over any client with
 ``call(action, params) -> dict``. A cloud object whose id a state record holds becomes a record
 ``{"type", "name", "id", "attributes"}`` under that record's address, its references named by the
-names the state knows their ids by, its attributes shaped exactly as :mod:`reconciler.records` and
+names the state knows their ids by, its attributes shaped exactly as :mod:`reconciler.net.records` and
 the desired records shape them, so that an unchanged resource reads back equal to its record.
 Everything else is returned as :class:`Unmanaged` (type, id, region, CIDRs).
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from ..cidr import Cidr
-from . import alibaba_records as rows
+from reconciler.net.cidr import Cidr
+from reconciler.providers import alibaba_records as rows
 
 # Page sizes: the largest each API takes (tests shrink them to exercise paging).
 PAGE_TOKEN = 100  # IPAM List*: MaxResults 1-100

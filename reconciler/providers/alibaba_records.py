@@ -1,5 +1,5 @@
 """Cloud rows -> state-shaped records: one function per resource type, each giving the attributes
-exactly as the desired records (:mod:`reconciler.desired_records`, :mod:`reconciler.eni_desired`)
+exactly as the desired records (:mod:`reconciler.desired.network_records`, :mod:`reconciler.desired.compute`)
 and the apply steps (:mod:`reconciler.providers.alibaba`) shape them.
 
 References are by name: :class:`Names` turns an id into the name the state knows it by, and keeps
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..address import TYPE_RANK
-from ..cidr import Cidr
-from ..limits import MASK_RANGE
-from ..records import item_key
-from .alibaba_ecs import eni_record
+from reconciler.net.address import TYPE_RANK
+from reconciler.net.cidr import Cidr
+from reconciler.net.limits import MASK_RANGE
+from reconciler.net.records import item_key
+from reconciler.providers.alibaba_ecs import eni_record
 
 TYPE_ORDER = TYPE_RANK
 SG_TYPES = {"normal": "basic", "enterprise": "advanced"}

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol
 
-from ..cidr import Cidr
-from ..plan import PlannedAction
+from reconciler.errors import CloudError
+from reconciler.net.cidr import Cidr
+from reconciler.plans.order import PlannedAction
 
 
 class ApiClient(Protocol):
@@ -36,3 +37,11 @@ class Provider(Protocol):
         """Carry out one action; return the records it changed (address -> record, or None when gone)."""
 
     def close(self) -> None: ...
+
+
+class PartialStep(Exception):
+    """A step that changed the cloud but did not go as planned: record ``updates``, then fail."""
+
+    def __init__(self, updates: dict, error: CloudError):
+        self.updates, self.error = updates, error
+        super().__init__(str(error))

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from reconciler import eni_limits as L
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.errors import CloudError
+from reconciler.net import eni_limits as L
 
 HZ, ZONE = "cn-hangzhou", "cn-hangzhou-h"
 FAMILIES = ("g7", "c7", "r7", "g8i", "c8i", "r8i", "g6", "c6")

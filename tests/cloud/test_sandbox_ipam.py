@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from reconciler import limits
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.errors import CloudError
+from reconciler.net import limits
 
 HZ, SH, BJ = "cn-hangzhou", "cn-shanghai", "cn-beijing"
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from reconciler.cidr import Cidr
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.cloud.space import IntervalSet, first_free, is_free
 from reconciler.errors import CloudError
+from reconciler.net.cidr import Cidr
 
 HZ = "cn-hangzhou"
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from reconciler.cidr import Cidr
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.errors import CloudError
+from reconciler.net.cidr import Cidr
 
 HZ, SH = "cn-hangzhou", "cn-shanghai"
 

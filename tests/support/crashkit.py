@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.local_state import LocalStateBackend
 from reconciler.planner import make_plan
-from reconciler.source import load_specs
+from reconciler.source.loader import load_specs
+from reconciler.states.local import LocalStateBackend
 from reconciler.workspace import plan_lineage
 from tests.support.cloudcheck import doubles, problems
 

@@ -7,8 +7,8 @@ free of allocations before it is deprovisioned; a pool is empty before it is del
 
 from __future__ import annotations
 
-from reconciler.cidr import Cidr
-from reconciler.plan import Action
+from reconciler.net.cidr import Cidr
+from reconciler.plans.order import Action
 
 
 class Cloud:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError, flatten
 from reconciler.planner import make_plan
-from reconciler.source import load_specs
+from reconciler.source.loader import load_specs
 
 BASE = """\
 ipam: {name: corp, region: cn-hangzhou, operating_regions: [cn-hangzhou, cn-shanghai]}

@@ -1,0 +1,111 @@
+"""``ipamctl drift [--json] [--detailed-exitcode]``: how the cloud differs from the recorded state.
+
+Reads the state and the cloud, changes neither. Exit codes: 0 no drift (or drift without
+``--detailed-exitcode``), 2 drift with ``--detailed-exitcode``, 1 error. The regions read are the
+state's, the IPAM's operating regions and the regions the specs name (when they load).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+from reconciler.errors import ReconcilerError
+
+
+def load_specs_or_none(ws):
+    """The specs when they load (they only add regions here), else None."""
+    try:
+        return ws.load_specs()
+    except ReconcilerError:
+        return None
+
+
+def read_ignore(ws) -> tuple[str, ...]:
+    from reconciler.observe.drift import IGNORE_FILE, parse_ignore
+
+    path = ws.root / IGNORE_FILE
+    try:
+        return parse_ignore(path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return ()
+
+
+def _value(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _unmanaged_line(u) -> str:
+    where = u.region or "-"
+    if u.parent:
+        where += f", in {u.parent}"
+    text = f"{u.type} {u.id} ({where})"
+    if u.name:
+        text += f" \"{u.name}\""
+    if u.cidrs:
+        text += " " + ", ".join(u.cidrs)
+    return text
+
+
+def render_drift(report, serial: int) -> str:
+    regions = ", ".join(report.regions) or "none"
+    if not report.has_drift:
+        out = [f"No drift. The cloud matches the recorded state (serial {serial}; regions {regions})."]
+    else:
+        out = [f"Drift between the recorded state (serial {serial}) and the cloud (regions {regions}):", ""]
+        for c in report.changed:
+            out.append(f"  ~ {c.address} ({c.id}) changed in the cloud")
+            for a in c.attributes:
+                if a.added or a.removed:
+                    items = [f"+ {_value(v)}" for v in a.added] + [f"- {_value(v)}" for v in a.removed]
+                    out.append(f"        {a.attribute}: {'; '.join(items)}")
+                else:
+                    out.append(f"        {a.attribute}: {_value(a.recorded)} -> {_value(a.observed)}")
+        for m in report.missing:
+            out.append(f"  - {m.address} ({m.id}) is gone from the cloud")
+        for u in report.unmanaged:
+            out.append(f"  ? {_unmanaged_line(u)} is not in the state")
+    if report.service_managed:
+        out += ["", "Service-managed ENIs (read only, never changed; not drift):"]
+        out += [f"    {_unmanaged_line(u)}" for u in report.service_managed]
+    if report.has_drift:
+        s = report.to_dict()["summary"]
+        line = f"Drift: {s['changed']} changed, {s['missing']} missing, {s['unmanaged']} unmanaged."
+        if report.ignored:
+            line += f" {len(report.ignored)} ignored (.driftignore)."
+        out += ["", line, "`ipamctl refresh` records what changed or is gone; `ipamctl import ADDRESS ID` adopts an "
+                "unmanaged resource; `ipamctl plan` shows what apply would change back."]
+    elif report.ignored:
+        out.append(f"{len(report.ignored)} difference(s) ignored (.driftignore).")
+    return "\n".join(out) + "\n"
+
+
+def register(main: click.Group) -> None:
+    @main.command("drift")
+    @click.option("--json", "as_json", is_flag=True, help="The drift report as JSON on stdout.")
+    @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift (0 none, 1 error).")
+    @click.pass_context
+    def drift_cmd(ctx, as_json, detailed_exitcode):
+        """Compare the recorded state with the cloud: changed, missing and unmanaged resources."""
+        from reconciler.observe.drift import drift
+        from reconciler.observe.refresh import observe, spec_regions
+
+        ws = ctx.find_root().obj["ws"]
+        state = ws.read_state()
+        doc = load_specs_or_none(ws)
+        observed = observe(ws, state.resources, ws.provider_settings(doc), spec_regions(doc))
+        report = drift(state.resources, observed, read_ignore(ws))
+        if as_json:
+            body = {**report.to_dict(), "serial": state.serial}
+            click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        else:
+            click.echo(render_drift(report, state.serial), nl=False)
+        sys.exit(2 if detailed_exitcode and report.has_drift else 0)

@@ -1,0 +1,119 @@
+"""``ipamctl report [--json | --html FILE] [--history]``: the monitoring report.
+
+The edge: it reads the recorded state, runs discovery against the provider, reads the clock, and
+appends to / reads ``state/report-history.jsonl``; everything else is pure
+(:mod:`reconciler.report.model`, :mod:`reconciler.report.text`, :mod:`reconciler.report.html`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from reconciler.errors import ReconcilerError, StateError
+
+HISTORY = "report-history.jsonl"
+
+
+def register(main: click.Group) -> None:
+    @main.command("report")
+    @click.option("--json", "as_json", is_flag=True, help="The report as a JSON document on stdout.")
+    @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Write a self-contained HTML page (pool tree, address maps, overlaps, history chart).")
+    @click.option("--history", is_flag=True,
+                  help=f"Append this run's headline figures to state/{HISTORY} (plotted by --html).")
+    @click.pass_context
+    def report_cmd(ctx, as_json, html_path, history):
+        """Pool utilization, VPC and vSwitch IP usage, overlaps and compliance."""
+        from reconciler.report.model import build_report
+        from reconciler.report.text import render_text, to_document
+
+        if as_json and html_path:
+            raise StateError("Report.Options", "--json and --html are alternatives; give one of them")
+        ws = ctx.find_root().obj["ws"]
+        state = ws.read_state()
+        discovered, discovery = _discover(ws, state.resources)
+        report = build_report(state.resources, discovered, now=datetime.now(timezone.utc))
+        history_path = ws.state_dir / HISTORY
+        if history:
+            append_history(history_path, report.headline())
+        if as_json:
+            click.echo(json.dumps(to_document(report, discovery), indent=2, sort_keys=True))
+        elif html_path:
+            from reconciler.report.html import render_html
+
+            page = render_html(report, read_history(history_path), discovery)
+            _write(Path(html_path), page.encode())
+            click.echo(f"Wrote the report to {html_path}.")
+        else:
+            click.echo(render_text(report, discovery), nl=False)
+        if history and not as_json:
+            click.echo(f"Recorded this run's figures in {history_path}.")
+
+
+def _discover(ws, resources) -> tuple[tuple, dict]:
+    """Every VPC and vSwitch CIDR of the recorded IPAM's regions, read through resource discovery
+    (reading creates nothing: a sandbox never created reads as an empty cloud)."""
+    from reconciler.observe.discovery import discover
+
+    ipam = next((r for r in resources.values() if r["type"] == "ipam"), None)
+    if ipam is None:
+        return (), {"status": "not-run", "message": "no IPAM in the recorded state", "cidrs": 0}
+    a = ipam["attributes"]
+    regions = sorted({r for r in [a.get("region"), *(a.get("operating_regions") or ())] if r})
+    try:
+        settings = ws.provider_settings(ws.load_specs())
+    except ReconcilerError:
+        settings = ws.provider_settings(None)
+    client = ws.cloud_reader(settings)
+    try:
+        found = tuple(discover(client, regions))
+    finally:
+        client.close()
+    return found, {"status": "ok", "cidrs": len(found)}
+
+
+def append_history(path: Path, headline: dict) -> None:
+    """One JSON line per run, written with one append and fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(headline, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size:  # a torn last line from a crash: start on a fresh line
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_history(path: Path) -> list[dict]:
+    """The recorded runs, oldest first; lines that are not a run's figures are skipped."""
+    out = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("timestamp"), str) \
+                and isinstance(entry.get("utilization"), dict):
+            out.append(entry)
+    return out
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+

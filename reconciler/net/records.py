@@ -1,0 +1,117 @@
+"""The shape of a resource record (desired or recorded): what it refers to and which blocks it holds.
+
+A record is ``{"type", "name", "id", "attributes"}``; references inside ``attributes`` are by name.
+These two functions are the only place that knows where references and blocks sit in each type's
+attributes, so the resolver, the planner and apply agree on them.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+_NESTED = frozenset({dict, MappingProxyType, list, tuple})
+
+
+def plain(value):
+    """Plain JSON-able copies of mappings (dicts and read-only views) and sequences, recursively."""
+    t = type(value)
+    if t is dict or t is MappingProxyType:
+        return {k: plain(v) if type(v) in _NESTED else v for k, v in value.items()}
+    if t is list or t is tuple:
+        return [plain(v) if type(v) in _NESTED else v for v in value]
+    return value
+
+
+def refs_of(record: dict) -> list[str]:
+    """Addresses this record refers to (its dependencies)."""
+    a, t = record["attributes"], record["type"]
+    # (the most common types first: a large plan is mostly ENIs and instances)
+    if t == "eni":
+        out = [f"vswitch.{a['vswitch']}"] if a.get("vswitch") else []
+        if a.get("security_group"):
+            out.append(f"security_group.{a['security_group']}")
+        if a.get("instance"):
+            out.append(f"instance.{a['instance']}")
+        return out
+    if t == "instance":
+        return [f"vswitch.{a['vswitch']}"] + ([f"security_group.{a['security_group']}"] if a.get("security_group") else [])
+    if t == "ipam_scope":
+        return [f"ipam.{a['ipam']}"]
+    if t == "ipam_pool":
+        out = [f"ipam_scope.{a['scope']}"]
+        if a.get("source"):
+            out.append(f"ipam_pool.{a['source']}")
+        return out
+    if t == "ipam_pool_allocation":
+        return [f"ipam_pool.{a['pool']}"]
+    if t == "vpc":
+        blocks = [a.get("ipv4"), a.get("ipv6"), *a.get("secondary_cidrs", [])]
+        return sorted({f"ipam_pool.{b['pool']}" for b in blocks if b and b.get("pool")})
+    if t == "vswitch":
+        return [f"vpc.{a['vpc']}"]
+    if t == "security_group":
+        return [f"vpc.{a['vpc']}"]
+    return []
+
+
+ENI_FIELDS = (("primary_ip", 4), ("secondary_private_ips", 4), ("ipv4_prefixes", 4), ("ipv6_addresses", 6),
+              ("ipv6_prefixes", 6))
+
+
+def item_key(item: str):
+    """Numeric order of an address or prefix string (10.0.0.9 before 10.0.0.10)."""
+    from reconciler.net.cidr import Cidr
+
+    return Cidr.parse(item if "/" in item else f"{item}/{128 if ':' in item else 32}")
+
+
+def eni_blocks(attributes: dict) -> list[tuple[str, str]]:
+    """(field, cidr) of every address (as a /32 or /128) and prefix an ENI holds."""
+    out = []
+    for key, version in ENI_FIELDS:
+        value = attributes.get(key)
+        for item in ([value] if isinstance(value, str) else value or []):
+            out.append((key, item if "/" in item else f"{item}/{32 if version == 4 else 128}"))
+    return out
+
+
+def space_of_pool(attributes: dict) -> str:
+    """Where a pool's own CIDRs are carved from."""
+    if attributes.get("source"):
+        return f"pool:{attributes['source']}"
+    if attributes["ip_version"] == "IPv6":
+        return "supply"
+    return f"scope:{attributes['scope']}"
+
+
+def blocks_of(record: dict) -> list[tuple[str, str, str]]:
+    """(space key, slot, cidr) of every block a record holds.
+
+    Space keys: ``scope:<scope>`` (top-level IPv4 pools), ``supply`` (public IPv6 top-level pools),
+    ``pool:<pool>`` (sub-pool CIDRs, custom allocations, VPC blocks), ``vpc:<vpc>`` (vSwitches) and
+    ``vpc-free:<vpc>`` (VPC blocks given without IPAM), ``vpc6:<vpc>`` (vSwitch IPv6 /64s) and
+    ``eni4:<vswitch>`` / ``eni6:<vswitch>`` (ENI addresses as /32 or /128, and prefixes).
+    """
+    a, t = record["attributes"], record["type"]
+    if t == "ipam_pool":
+        key = space_of_pool(a)
+        return [(key, "cidrs", c) for c in a.get("cidrs", [])]
+    if t == "ipam_pool_allocation":
+        return [(f"pool:{a['pool']}", "cidr", a["cidr"])] if a.get("cidr") else []
+    if t == "vpc":
+        out = []
+        entries = [("ipv4", a.get("ipv4")), ("ipv6", a.get("ipv6"))]
+        entries += [("secondary_cidrs", b) for b in a.get("secondary_cidrs", [])]
+        for slot, block in entries:
+            if block and block.get("cidr"):
+                key = f"pool:{block['pool']}" if block.get("pool") else f"vpc-free:{record['name']}"
+                out.append((key, slot, block["cidr"]))
+        return out
+    if t == "vswitch":
+        out = [(f"vpc:{a['vpc']}", "cidr", a["cidr"])] if a.get("cidr") else []
+        if a.get("ipv6_cidr"):
+            out.append((f"vpc6:{a['vpc']}", "ipv6_cidr", a["ipv6_cidr"]))
+        return out
+    if t == "eni" and a.get("vswitch"):
+        return [(f"eni{6 if ':' in c else 4}:{a['vswitch']}", key, c) for key, c in eni_blocks(a)]
+    return []

@@ -1,0 +1,51 @@
+"""Resource discovery: every VPC and vSwitch CIDR in the IPAM's operating regions, with its
+management status, as the IPAM guide describes it ("Hosted" when allocated from a pool or imported
+into one, "Not hosted" when created without IPAM).
+
+:func:`discover` reads :class:`~reconciler.net.discovered.DiscoveredCidr` values through any client with
+``call(action, params) -> dict``: for each IPAM that operates in the regions asked (``ListIpams``),
+its default resource discovery's rows of each region (``ListIpamDiscoveredResource``, paged); a
+region outside every IPAM's operating regions is not discovered. When no IPAM exists yet in the
+regions (before the first apply), they are read directly (``DescribeVpcs``, ``DescribeVSwitches``),
+so that a plan still sees what is there: every CIDR Not hosted, in the default scope of its IP
+version, as a resource discovery would show it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from reconciler.net.discovered import DiscoveredCidr
+
+
+def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, ...]:
+    """Every VPC and vSwitch CIDR discovered in ``operating_regions``, sorted."""
+    from reconciler.providers.alibaba_read import PAGE_VPC, by_number, by_token
+    from reconciler.providers.alibaba_records import vpc_blocks
+
+    regions = sorted({r for r in operating_regions if isinstance(r, str) and r})
+    found: set[DiscoveredCidr] = set()
+    ipams: dict[str, dict] = {}
+    for region in regions:
+        for ipam in by_token(client, "ListIpams", {"RegionId": region}, "Ipams"):
+            ipams.setdefault(ipam["IpamId"], ipam)
+    for ipam in ipams.values():
+        discovery = ipam.get("DefaultResourceDiscoveryId")
+        if not discovery:
+            continue
+        for region in sorted(set(regions) & set(ipam.get("OperatingRegionList") or ())):
+            params = {"IpamResourceDiscoveryId": discovery, "RegionId": region}
+            for row in by_token(client, "ListIpamDiscoveredResource", params, "IpamDiscoveredResources"):
+                found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
+                                         row["Cidr"], row.get("VpcId") or row["ResourceId"],
+                                         row.get("IpamPoolId") or None, row.get("IpamScopeId") or None))
+    for region in (regions if not ipams else ()):
+        for vpc in by_number(client, "DescribeVpcs", {"RegionId": region}, "Vpcs", "Vpc", PAGE_VPC):
+            primary, secondary, six = vpc_blocks(vpc)
+            for cidr in (primary, *secondary, *six):
+                found.add(DiscoveredCidr(region, "VPC", vpc["VpcId"], cidr, vpc["VpcId"]))
+        for vsw in by_number(client, "DescribeVSwitches", {"RegionId": region}, "VSwitches", "VSwitch", PAGE_VPC):
+            for cidr in (vsw.get("CidrBlock"), vsw.get("Ipv6CidrBlock")):
+                if cidr:
+                    found.add(DiscoveredCidr(region, "VSwitch", vsw["VSwitchId"], cidr, vsw["VpcId"]))
+    return tuple(sorted(found))

@@ -1,0 +1,121 @@
+"""Actions for the network layer: IPAM, scopes, pools and their CIDRs, custom allocations, VPCs
+and their blocks, vSwitches and their prefix reservations."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from reconciler.net.records import space_of_pool
+from reconciler.plans.action import Action, Draft
+from reconciler.plans.diff import Change, ChangeKind
+
+
+def _vpc_blocks(attrs: Mapping | None) -> dict[tuple, dict]:
+    """(slot, pool, cidr) -> block, for the blocks a VPC allocates after creation (secondaries, IPv6)."""
+    if not attrs:
+        return {}
+    out = {("secondary", b.get("pool"), b["cidr"]): dict(b) for b in attrs.get("secondary_cidrs", [])}
+    if attrs.get("ipv6"):
+        b = attrs["ipv6"]
+        out[("ipv6", b.get("pool"), b["cidr"])] = dict(b)
+    return out
+
+
+def network_drafts(change: Change, chosen: Mapping) -> list[Draft]:
+    t, kind, before, after = change.type, change.kind, change.before, change.after
+    out: list[Draft] = []
+
+    def note(cidr):
+        return chosen.get((change.address, cidr))
+
+    def destroy(attrs):
+        if t == "ipam_pool":
+            for c in attrs["cidrs"]:
+                out.append(Draft(Action.DEPROVISION, change, c, {"cidr": c}, None, sub=len(out), space=space_of_pool(attrs)))
+            out.append(Draft(Action.DELETE, change, before=attrs, sub=len(out)))
+        elif t == "ipam_pool_allocation":
+            out.append(Draft(Action.RELEASE, change, attrs["cidr"], attrs, None, space=f"pool:{attrs['pool']}"))
+        else:
+            if t == "vswitch":
+                for r in attrs.get("prefix_reservations") or []:
+                    out.append(Draft(Action.RELEASE, change, r, {"cidr": r}, None, "prefix reservation", len(out)))
+            cidr = attrs.get("cidr") if t == "vswitch" else attrs["ipv4"]["cidr"] if t == "vpc" else None
+            released = None
+            if t == "vpc":
+                blocks = [b["cidr"] for b in [attrs["ipv4"], *attrs["secondary_cidrs"], attrs.get("ipv6")] if b]
+                released = "releases " + ", ".join(blocks)
+            out.append(Draft(Action.DELETE, change, cidr, attrs, None, released, sub=len(out)))
+
+    def build(attrs):
+        if t == "ipam_pool":
+            out.append(Draft(Action.CREATE, change, after=attrs, sub=len(out)))
+            for c in attrs["cidrs"]:
+                out.append(Draft(Action.PROVISION, change, c, None, {"cidr": c}, note(c), len(out), space_of_pool(attrs)))
+        elif t == "ipam_pool_allocation":
+            out.append(Draft(Action.ALLOCATE, change, attrs["cidr"], None, attrs, note(attrs["cidr"]),
+                              space=f"pool:{attrs['pool']}"))
+        elif t == "vpc":
+            first = {**attrs, "secondary_cidrs": []}
+            cidr = attrs["ipv4"]["cidr"]
+            out.append(Draft(Action.CREATE, change, cidr, None, first, note(cidr), len(out)))
+            for b in attrs["secondary_cidrs"]:
+                out.append(Draft(Action.ALLOCATE, change, b["cidr"], None, dict(b), note(b["cidr"]), len(out)))
+        elif t == "vswitch":
+            cidr = attrs.get("cidr")
+            out.append(Draft(Action.CREATE, change, cidr, None, {**attrs, "prefix_reservations": []},
+                             note(cidr) if cidr else None, len(out)))
+            for r in attrs.get("prefix_reservations") or []:
+                out.append(Draft(Action.ALLOCATE, change, r, None, {"cidr": r}, "prefix reservation", len(out)))
+        else:
+            out.append(Draft(Action.CREATE, change, None, None, attrs, None, len(out)))
+
+    if kind in (ChangeKind.DELETE, ChangeKind.REPLACE):
+        destroy(before)
+    if kind in (ChangeKind.CREATE, ChangeKind.REPLACE):
+        build(after)
+    if kind is ChangeKind.UPDATE:
+        out.extend(_updates(change, note))
+    return out
+
+
+def _updates(change: Change, note) -> list[Draft]:
+    t, before, after = change.type, change.before, change.after
+    out: list[Draft] = []
+    plain = [k for k in change.changed
+             if k not in ("cidrs", "secondary_cidrs", "ipv6", "operating_regions", "prefix_reservations")]
+    if t == "ipam" and "operating_regions" in change.changed:
+        added = sorted(set(after["operating_regions"]) - set(before["operating_regions"]))
+        removed = sorted(set(before["operating_regions"]) - set(after["operating_regions"]))
+        if added:
+            out.append(Draft(Action.UPDATE, change, before=before, after={**before, "operating_regions": sorted(
+                set(before["operating_regions"]) | set(added))}, note="add operating regions " + ", ".join(added), sub=1))
+        if removed:
+            out.append(Draft(Action.UPDATE, change, before=before, after=after,
+                              note="remove operating regions " + ", ".join(removed), sub=2))
+            out[-1].space = "ipam-regions-removed"
+    if plain:
+        out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update " + ", ".join(plain), sub=3))
+    if t == "ipam_pool":
+        gone = [c for c in before["cidrs"] if c not in after["cidrs"]]
+        new = [c for c in after["cidrs"] if c not in before["cidrs"]]
+        for c in gone:
+            out.append(Draft(Action.DEPROVISION, change, c, {"cidr": c}, None, sub=10 + len(out), space=space_of_pool(before)))
+        for c in new:
+            out.append(Draft(Action.PROVISION, change, c, None, {"cidr": c}, note(c), 100 + len(out), space_of_pool(after)))
+    if t == "vswitch":
+        was, now = before.get("prefix_reservations") or [], after.get("prefix_reservations") or []
+        for c in [c for c in was if c not in now]:
+            out.append(Draft(Action.RELEASE, change, c, {"cidr": c}, None, "prefix reservation", 10 + len(out)))
+        for c in [c for c in now if c not in was]:
+            out.append(Draft(Action.ALLOCATE, change, c, None, {"cidr": c}, "prefix reservation", 100 + len(out)))
+    if t == "vpc":
+        was, now = _vpc_blocks(before), _vpc_blocks(after)
+        for key in sorted(was.keys() - now.keys(), key=str):
+            out.append(Draft(Action.RELEASE, change, key[2], was[key], None, sub=10 + len(out),
+                              space=f"pool:{key[1]}" if key[1] else None))
+        for key in sorted(now.keys() - was.keys(), key=str):
+            out.append(Draft(Action.ALLOCATE, change, key[2], None, now[key], note(key[2]), 100 + len(out),
+                              space=f"pool:{key[1]}" if key[1] else None))
+    return out
+
+

@@ -1,0 +1,208 @@
+"""The machine-readable plan: ``plan --json`` output and the saved plan file.
+
+The saved plan holds every action with its exact CIDR, the concrete desired records apply writes
+into the state, the lineage and serial of the state it was made against, and a checksum over all
+of it. Reading it back refuses a tampered file, a plan of another workspace (lineage), and a plan
+made against a state that has moved on since (``StalePlan``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from types import MappingProxyType
+from typing import Mapping
+
+import orjson
+
+from reconciler.errors import StateError
+from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.order import Action, Plan, PlannedAction, _plain
+
+TF_ACTIONS = {
+    ChangeKind.CREATE: ["create"],
+    ChangeKind.UPDATE: ["update"],
+    ChangeKind.REPLACE: ["delete", "create"],
+    ChangeKind.DELETE: ["delete"],
+}
+
+
+def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict]:
+    """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
+    return _resource_changes(plan, provider, _plain)
+
+
+def _resource_changes(plan: Plan, provider: str, conv) -> list[dict]:
+    provider_name = f"ipam-reconciler/{provider}"
+    out = []
+    for c in plan.changes:
+        reasons = c.replace_reasons
+        out.append({
+            "address": c.address, "mode": "managed", "type": c.type, "name": c.name,
+            "provider_name": provider_name,
+            "change": {
+                "actions": list(TF_ACTIONS[c.kind]), "before": conv(c.before), "after": conv(c.after),
+                "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {},
+                "replace_paths": [[r.split(" ")[0]] for r in reasons if r.endswith(" changes")] if reasons else [],
+            },
+            "action_reason": "replace_because_cannot_update" if c.kind is ChangeKind.REPLACE else None,
+        })
+    return out
+
+
+def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> dict:
+    """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds)."""
+    body = _body(plan, provider, settings, _plain)
+    body["checksum"] = _checksum(body)
+    return body
+
+
+def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> bytes:
+    """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
+    read-only views are serialized as they are, and the checksum is hashed piece by piece."""
+    body = _body(plan, provider, settings, None)
+    body["checksum"] = _checksum(body)
+    return orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_CHUNK = 4096  # list items or mapping entries serialized at a time for the checksum
+
+
+class _Unwrap(dict):
+    """Each read-only view of a record, once, as the dict it shows (a shallow copy shared by every place
+    the record appears in the document; nested values are not copied)."""
+
+    def __call__(self, value):
+        if type(value) is not MappingProxyType:
+            return value
+        out = self.get(id(value))
+        if out is None:
+            out = self[id(value)] = (value, value.copy())
+        return out[1]
+
+
+def _view(value):
+    """orjson's fallback: a read-only mapping view is serialized as the dict it shows."""
+    if isinstance(value, MappingProxyType):
+        return value.copy()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _body(plan: Plan, provider: str, settings: Mapping | None, conv) -> dict:
+    """The document without its checksum. ``conv`` copies records into plain values (None: left as they
+    are, for orjson with :func:`_view`)."""
+    if conv is None:
+        conv = _Unwrap()
+        actions = [a.to_dict(plain=conv) for a in plan.actions]
+        desired = {k: conv(plan.desired[k]) for k in sorted(plan.desired)}
+        changes = [_change_dict(c, conv) for c in plan.changes]
+        resources = _resource_changes(plan, provider, conv)
+    else:
+        actions = [a.to_dict() for a in plan.actions]
+        desired = {k: conv(v) for k, v in sorted(plan.desired.items())}
+        changes = [_change_dict(c, conv) for c in plan.changes]
+        resources = _resource_changes(plan, provider, conv)
+    return {
+        "provider": dict(settings or {"type": provider}),
+        "format_version": plan.format_version,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "changes": plan.has_changes,
+        "actions": actions,
+        "resource_changes": resources,
+        "summary": plan.summary(),
+        "desired": desired,
+        "change_set": changes,
+    }
+
+
+def _checksum(body: dict) -> str:
+    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum.
+
+    Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
+    whole document at once: the same bytes, without holding them all in memory."""
+    h = hashlib.sha256()
+    h.update(b"{")
+    for n, key in enumerate(sorted(k for k in body if k != "checksum")):
+        if n:
+            h.update(b",")
+        h.update(orjson.dumps(key))
+        h.update(b":")
+        _feed(h, body[key])
+    h.update(b"}")
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    t = type(value)
+    if (t is list or t is tuple) and len(value) > _CHUNK:
+        h.update(b"[")
+        for i in range(0, len(value), _CHUNK):
+            if i:
+                h.update(b",")
+            h.update(memoryview(orjson.dumps(value[i:i + _CHUNK], default=_view, option=_SORTED))[1:-1])
+        h.update(b"]")
+    elif (t is dict or t is MappingProxyType) and len(value) > _CHUNK:
+        items = sorted(value.items(), key=_first)
+        h.update(b"{")
+        for i in range(0, len(items), _CHUNK):
+            if i:
+                h.update(b",")
+            h.update(memoryview(orjson.dumps(dict(items[i:i + _CHUNK]), default=_view, option=_SORTED))[1:-1])
+        h.update(b"}")
+    else:
+        h.update(orjson.dumps(value, default=_view, option=_SORTED))
+
+
+def _first(item):
+    return item[0]
+
+
+def _change_dict(c: Change, conv=_plain) -> dict:
+    return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
+            "before": conv(c.before), "after": conv(c.after), "changed": list(c.changed),
+            "replace_reasons": list(c.replace_reasons)}
+
+
+def _frozen(value):
+    return None if value is None else MappingProxyType(value)
+
+
+def from_json(data: bytes, *, path: str, lineage: str | None, serial: int) -> tuple[Plan, dict]:
+    """Read a saved plan and check it still applies to a state of ``lineage`` at ``serial``.
+
+    Returns the plan and the provider settings it was made with."""
+    try:
+        body = orjson.loads(data)
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        if body.get("checksum") != _checksum(body):
+            raise StateError("Plan.Tampered", f"{path}: checksum mismatch: the plan file was edited or damaged; "
+                             "make a new plan")
+        if body.get("format_version") != "1":
+            raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {body.get('format_version')!r} is not 1")
+        actions = tuple(
+            PlannedAction(a["order"], Action(a["action"]), a["address"], a["type"], a["name"], a["api"], a["cidr"],
+                          _frozen(a["before"]), _frozen(a["after"]), a["replace"], a["note"])
+            for a in body["actions"]
+        )
+        changes = tuple(
+            Change(c["address"], c["type"], c["name"], ChangeKind(c["kind"]), _frozen(c["before"]),
+                   _frozen(c["after"]), tuple(c["changed"]), tuple(c["replace_reasons"]))
+            for c in body["change_set"]
+        )
+        plan = Plan(body["lineage"], body["serial"], actions, changes, MappingProxyType(body["desired"]))
+        settings = dict(body["provider"])
+    except StateError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError("Plan.Unreadable", f"{path}: not a plan file made by ipamctl ({exc})") from None
+    if plan.lineage is not None and lineage is not None and plan.lineage != lineage:
+        raise StateError("Plan.WrongWorkspace",
+                         f"{path} was made for state lineage {plan.lineage}, this workspace's state is {lineage}")
+    if plan.serial != serial or (plan.lineage is None and lineage is not None and serial != 0):
+        raise StateError("StalePlan", f"{path} was made against state serial {plan.serial}, the state is now at "
+                         f"serial {serial}; make a new plan")
+    return plan, settings
+

@@ -1,0 +1,218 @@
+"""The monitoring report as one self-contained HTML page (``ipamctl report --html FILE``): inline
+CSS and SVG only, no scripts, nothing fetched from the network, so a reviewer can open it from a CI
+artifact. Sections: summary, the pool tree with utilization bars, an address map of each pool, IP
+usage of VPCs and vSwitches, overlaps, noncompliant resources, every resource CIDR, history."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Sequence
+
+from reconciler.report.cidrs import CidrRef
+from reconciler.report.model import PoolReport, Report
+from reconciler.report.ranges import human_count
+from reconciler.report.ranges import human_pct as p
+from reconciler.report.svg import (
+    COLOURS,
+    KIND_TEXT,
+    address_map,
+    hatch_defs,
+    line_chart,
+)
+from reconciler.report.text import summary
+
+CSS = """
+:root{--ink:#1f2933;--muted:#66717d;--line:#e3e6ea;--bg:#f6f7f9;--ok:#2f855a;--bad:#c53030;--warn:#b7791f}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif}
+main{max-width:1240px;margin:0 auto;padding:22px 20px 40px}
+h1{font-size:24px;margin:0 0 2px}h2{font-size:18px;margin:30px 0 10px}h3{font-size:14px;margin:0 0 6px}
+.muted{color:var(--muted)}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0 6px}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:150px}
+.card b{display:block;font-size:24px}.card.bad b{color:var(--bad)}.card.ok b{color:var(--ok)}
+.panel{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin:0 0 12px}
+table{border-collapse:collapse;width:100%;font-size:13px;background:#fff;border:1px solid var(--line);border-radius:8px}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:middle;white-space:nowrap}
+th{font-size:12px;color:var(--muted);font-weight:600;background:#fafbfc}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+tr:last-child td{border-bottom:0}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.tree{display:inline-block}.tree .arm{color:#b3bac3}
+.bar{display:inline-flex;width:100px;height:12px;background:#eceff3;border-radius:3px;overflow:hidden;
+vertical-align:middle;margin-right:8px}
+.bar span{display:block;height:100%}
+.pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;background:#edf2f7}
+.pill.Managed,.pill.Compliant,.pill.Nonoverlapping{background:#e6f4ea;color:var(--ok)}
+.pill.Noncompliant,.pill.Overlapping{background:#fde8e8;color:var(--bad)}
+.pill.Unmanaged{background:#fdf3e1;color:var(--warn)}
+.note{padding:10px 14px;border-radius:8px;background:#e6f4ea;color:var(--ok);border:1px solid #c6e6d0}
+.legend-row{display:flex;gap:16px;font-size:12px;color:var(--muted);margin:4px 0 12px}
+.sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif}
+svg text.axis{fill:#66717d;font-size:10.5px}svg text.in{fill:#fff;font-weight:600}svg text.in-free{fill:#7b8591}
+svg text.callout{font-weight:600}svg text.legend{fill:#1f2933}
+details summary{cursor:pointer;color:var(--muted);margin:4px 0}
+.scroll{overflow-x:auto}.sub{display:block;font-size:11.5px}
+.swfree{background:repeating-linear-gradient(45deg,#eceff3 0 3px,#dde1e7 3px 5px);border:1px solid #c9ced6}
+"""
+
+
+def _e(text: object) -> str:
+    return escape("" if text is None else str(text), quote=True)
+
+
+def n(count: int | None) -> str:
+    """A count as HTML: powers of two with a superscript (2<sup>72</sup>), x as a times sign."""
+    return re.sub(r"2\^(\d+)", r"2<sup>\1</sup>", _e(human_count(count)).replace(" x ", " &times; "))
+
+
+def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | None = None) -> str:
+    s = summary(report)
+    when = f"generated {_e(report.generated_at)}" if report.generated_at else ""
+    disc = discovery or {}
+    note = ("" if disc.get("status") == "ok" else
+            f' &middot; discovery: {_e(disc.get("message", "not run"))} (recorded state only)')
+    cards = [("Pools", s["pools"], ""), ("Resource CIDRs", s["resource_cidrs"], ""),
+             ("Unmanaged", s["unmanaged"], "bad" if s["unmanaged"] else "ok"),
+             ("Overlaps", s["overlaps"], "bad" if s["overlaps"] else "ok"),
+             ("Noncompliant", s["noncompliant"], "bad" if s["noncompliant"] else "ok")]
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>IPAM report</title>", f"<style>{CSS}</style></head><body>", hatch_defs(), "<main>",
+        f'<h1>IPAM report</h1><div class="muted">{when}{note}</div>',
+        '<div class="cards">' + "".join(f'<div class="card {c}" id="card-{_e(k.lower().replace(" ", "-"))}">'
+                                        f'<span class="muted">{_e(k)}</span><b>{v}</b></div>'
+                                        for k, v, c in cards) + "</div>",
+        '<h2 id="pools">Pools</h2>', _legend(("sub_pool", "vpc", "custom")), _pool_table(report.pools),
+        '<h2 id="maps">Address maps</h2>', _legend(("sub_pool", "vpc", "custom", "free")),
+        *(_map_panel(x) for x in report.pools),
+        '<h2 id="usage">IP usage of VPCs and vSwitches</h2>', _usage_table(report),
+        f'<h2 id="overlaps">Overlaps within each scope ({len(report.overlaps)})</h2>', _overlap_table(report),
+        f'<h2 id="noncompliant">Noncompliant resources ({len(report.noncompliant)})</h2>', _noncompliant(report),
+        f'<h2 id="resources">Resource CIDRs ({len(report.resources)})</h2>', _resource_table(report),
+        f'<h2 id="history">History ({len(history)} recorded run{"" if len(history) == 1 else "s"})</h2>', _history(report, history),
+        "</main></body></html>\n"]
+    return "\n".join(parts)
+
+
+def _legend(kinds) -> str:
+    return '<div class="legend-row">' + "".join(
+        (f'<span><i class="sw swfree"></i>{KIND_TEXT[k]}</span>' if k == "free" else
+         f'<span><i class="sw" style="background:{COLOURS[k]}"></i>{KIND_TEXT[k]}</span>') for k in kinds) + "</div>"
+
+
+def _bar(x: PoolReport) -> str:
+    if not x.total:
+        return '<span class="bar"></span>'
+    parts = [("sub_pool", x.allocated_to_sub_pools), ("vpc", x.allocated_to_resources - x.custom_allocations),
+             ("custom", x.custom_allocations)]
+    spans = "".join(f'<span style="width:{100 * v / x.total:.3f}%;background:{COLOURS[k]}" '
+                    f'title="{KIND_TEXT[k]}: {n(v)}"></span>' for k, v in parts if v)
+    return f'<span class="bar">{spans}</span>'
+
+
+def _pool_table(pools: Sequence[PoolReport]) -> str:
+    rows = []
+    for x in pools:
+        arm = ('<span class="arm">' + "&nbsp;&nbsp;&nbsp;" * (x.depth - 2) + "└─ </span>") if x.depth > 1 else ""
+        rules = "" if x.min_mask is None and x.max_mask is None else \
+            f' <span class="muted" title="allocation rules: min and max mask">/{x.min_mask}–/{x.max_mask}</span>'
+        scope = "" if x.depth > 1 else f' <span class="muted">{_e(x.scope)} scope</span>'
+        rows.append(
+            f'<tr class="pool" id="pool-{_e(x.name)}"><td><span class="tree">{arm}<b>{_e(x.name)}</b></span>{scope}{rules}</td>'
+            f'<td class="mono">{_e(", ".join(x.cidrs))}</td>'
+            f'<td>{_bar(x)}<b class="util">{p(x.utilization_pct)}</b></td>'
+            f'<td class="num">{n(x.total)}</td><td class="num">{n(x.allocated_to_sub_pools)}</td>'
+            f'<td class="num">{n(x.allocated_to_resources)}</td><td class="num">{n(x.free)}</td>'
+            f'<td class="mono">{_e(x.largest_free_block or "-")}</td>'
+            f'<td class="num">{p(x.source_utilization_pct)}</td></tr>')
+    head = ("<tr><th>Pool</th><th>CIDRs</th><th>Utilization</th><th class=num>Total</th>"
+            "<th class=num>To sub-pools</th><th class=num>To resources</th><th class=num>Free</th>"
+            "<th>Largest free block</th><th class=num title=\"utilization of the source pool\">Source used</th></tr>")
+    return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>' if rows else "<p class=muted>No pools.</p>"
+
+
+def _map_panel(x: PoolReport) -> str:
+    return (f'<div class="panel" id="map-{_e(x.name)}"><h3>{_e(x.name)} <span class="muted">'
+            f'{_e(", ".join(x.cidrs))} &middot; {_e(x.scope)} &middot; {p(x.utilization_pct)} used &middot; '
+            f'{len(x.blocks)} allocation{"" if len(x.blocks) == 1 else "s"}</span></h3>{address_map(x)}</div>')
+
+
+def _usage_table(report: Report) -> str:
+    rows = []
+    for u in report.usage:
+        sub = u.resource_type == "VSwitch"
+        pct = u.usage_pct or 0
+        bar = "" if u.usage_pct is None else (
+            f'<span class="bar" style="width:64px"><span style="width:{min(pct, 100):.3f}%;'
+            f'background:{"#e15759" if pct >= 80 else "#59a14f"}"></span></span>')
+        label = ("vswitch" if sub else "vpc") + (" (discovered)" if u.name == u.resource_id else f".{u.name}")
+        name = f'<span class="arm muted">└─ </span>{_e(label)}' if sub else f"<b>{_e(label)}</b>"
+        rows.append(f'<tr><td>{name}</td><td class="mono">{_e(u.resource_id or "-")}</td>'
+                    f'<td class="mono">{_e(u.cidr)}</td><td class="num">{n(u.total)}</td>'
+                    f'<td class="num">{n(u.vswitch_addresses) if not sub else ""}</td>'
+                    f'<td class="num">{n(u.eni_addresses)}</td><td class="num">{n(u.prefix_addresses)}</td>'
+                    f'<td class="num">{n(u.system_reserved)}</td><td class="num">{n(u.free)}</td>'
+                    f'<td>{bar}{p(u.usage_pct)}</td></tr>')
+    head = ("<tr><th>Resource</th><th>ID</th><th>CIDR</th><th class=num>Total</th><th class=num>In vSwitches</th>"
+            "<th class=num>ENI addresses</th>"
+            "<th class=num>Prefixes</th><th class=num>System-reserved</th><th class=num>Free</th><th>Used</th></tr>")
+    return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>' if rows else "<p class=muted>No VPCs.</p>"
+
+
+def _ref(r: CidrRef) -> str:
+    kind = {"VPC": "vpc", "VSwitch": "vswitch", "CustomAllocation": "ipam_pool_allocation"}[r.resource_type]
+    label = f"{kind}.{r.name}" if r.name != r.resource_id else f"{kind} (discovered)"
+    rid = f'<span class="sub muted mono">{_e(r.resource_id)}</span>' if r.resource_id else ""
+    return f"{_e(label)}{rid}"
+
+
+def _overlap_table(report: Report) -> str:
+    if not report.overlaps:
+        return '<div class="note">No overlapping CIDR blocks within any scope.</div>'
+    rows = "".join(f'<tr class="overlap"><td>{_e(o.scope)}</td><td>{_ref(o.a)}</td><td class="mono">{_e(o.a.cidr)}'
+                   f'</td><td>{_ref(o.b)}</td><td class="mono">{_e(o.b.cidr)}</td></tr>' for o in report.overlaps)
+    return ('<div class="scroll"><table><tr><th>Scope</th><th>Resource</th><th>CIDR</th><th>Overlaps with</th>'
+            f"<th>CIDR</th></tr>{rows}</table></div>")
+
+
+def _noncompliant(report: Report) -> str:
+    if not report.noncompliant:
+        return '<div class="note">Every managed CIDR complies with its pool\'s allocation rules.</div>'
+    rows = "".join(f'<tr class="noncompliant"><td>{_ref(r.ref)}</td><td class="mono">{_e(r.ref.cidr)}</td>'
+                   f'<td>{_e(r.pool)}</td><td>{_e(r.reason)}</td></tr>' for r in report.noncompliant)
+    return ('<div class="scroll"><table><tr><th>Resource</th><th>CIDR</th><th>Pool</th><th>Reason</th></tr>'
+            f"{rows}</table></div>")
+
+
+def _resource_table(report: Report) -> str:
+    rows = "".join(
+        f'<tr><td>{_ref(r.ref)}</td><td class="mono">{_e(r.ref.cidr)}</td><td>{_e(r.scope)}</td>'
+        f'<td>{_e(r.pool or r.pool_id or "-")}</td>'
+        + "".join(f'<td><span class="pill {s}">{s}</span></td>'
+                  for s in (r.management_status, r.compliance_status, r.overlap_status))
+        + f'<td class="muted">{_e(r.source)}</td></tr>' for r in report.resources)
+    return ("<details open><summary>Management, compliance and overlap status of every VPC, vSwitch and custom "
+            "allocation CIDR</summary><div class=scroll><table><tr><th>Resource</th><th>CIDR</th><th>Scope</th>"
+            f"<th>Pool</th><th>Management</th><th>Compliance</th><th>Overlap</th><th>Source</th></tr>{rows}</table></div></details>")
+
+
+def _history(report: Report, history: Sequence[dict]) -> str:
+    if not history:
+        return ('<p class="muted">No runs recorded yet: <code>ipamctl report --history</code> records this run\'s '
+                "figures in <code>state/report-history.jsonl</code>.</p>")
+    names = [x.name for x in report.pools]
+    names += sorted({k for h in history for k in h.get("utilization", {})} - set(names))
+    util = [(name, [(h["timestamp"], float(h["utilization"][name])) for h in history
+                    if isinstance(h["utilization"].get(name), (int, float))]) for name in names]
+    counts = [(label, [(h["timestamp"], float(h.get(key) or 0)) for h in history])
+              for label, key in (("overlaps", "overlaps"), ("noncompliant", "noncompliant"))]
+    top = max([1.0] + [v for _, pts in counts for _, v in pts])
+    top = float(max(4, -(-top // 4) * 4))
+    return (f'<div class="panel"><h3>Pool utilization</h3>{line_chart("Pool utilization over time", util, 100, "%")}'
+            f'</div><div class="panel"><h3>Overlaps and noncompliant CIDRs</h3>'
+            f'{line_chart("Overlaps and noncompliant CIDRs over time", counts, top)}</div>')

@@ -1,0 +1,110 @@
+"""The plan-time rule against discovered CIDRs (pure): a plan may not allocate a block that overlaps a
+CIDR resource discovery finds in the same scope, managed (Hosted) or not.
+
+The blocks checked are the ones a plan allocates from a pool and did not hold before: VPC blocks
+(primary, secondary, IPv6) and custom allocations. Pool CIDRs are not checked (a pool is meant to
+cover existing networks; auto-import depends on it), nor VPC blocks given without a pool.
+
+Where a discovered CIDR sits: in the scope the cloud names (``scope_id``) when the state knows that
+scope, else in the scope of its pool when the state knows the pool, else (Not hosted) in the default
+scope of its IP version (``private`` for IPv4, ``public`` for IPv6). A discovered CIDR of a resource
+the state holds is left out when this plan releases it (the resource is deleted or replaced, or a
+VPC no longer holds that block).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Callable, Iterable, Mapping
+
+from reconciler.errors import PlanError, ReconcilerError
+from reconciler.net.cidr import Cidr
+from reconciler.net.discovered import DiscoveredCidr
+from reconciler.net.records import blocks_of
+from reconciler.plans.diff import Change, ChangeKind
+
+CODE = "OperationDenied.CidrOverlapWithDiscovered"
+CHECKED = ("vpc", "ipam_pool_allocation")
+
+
+class _Index:
+    """Discovered blocks of one scope and IP version sorted by start, with the running maximum of
+    their ends, so an overlap query is a bisection and a walk over the hits."""
+
+    def __init__(self, items: list[tuple[Cidr, DiscoveredCidr, str | None]]):
+        self.items = sorted(items, key=lambda i: (i[0].start, i[0].end))
+        self.starts = [c.start for c, _, _ in self.items]
+        self.reach: list[int] = []
+        for c, _, _ in self.items:
+            self.reach.append(max(c.end, self.reach[-1]) if self.reach else c.end)
+
+    def overlapping(self, block: Cidr) -> list[tuple[DiscoveredCidr, str | None]]:
+        out = []
+        j = bisect_right(self.starts, block.end) - 1
+        while j >= 0 and self.reach[j] >= block.start:
+            c, d, owner = self.items[j]
+            if c.end >= block.start:
+                out.append((d, owner))
+            j -= 1
+        return out
+
+
+def _scope(d: DiscoveredCidr, scopes: Mapping[str, str], pools: Mapping[str, str]) -> str | None:
+    if d.scope_id and d.scope_id in scopes:
+        return scopes[d.scope_id]
+    if d.pool_id:
+        return pools.get(d.pool_id)
+    return "private" if d.version == 4 else "public"
+
+
+def check_discovered(desired, recorded: Mapping[str, dict], changes: Iterable[Change],
+                     discovered: Iterable[DiscoveredCidr],
+                     locate: Callable[[tuple], tuple[str | None, int | None]]) -> list[ReconcilerError]:
+    """Errors for the new pool blocks of ``desired`` that overlap ``discovered`` CIDRs of their scope."""
+    discovered = tuple(discovered)
+    if not discovered:
+        return []
+    ids = {rec["id"]: address for address, rec in recorded.items() if rec.get("id")}
+    scopes = {r["id"]: r["name"] for r in recorded.values() if r["type"] == "ipam_scope" and r.get("id")}
+    pools = {r["id"]: r["attributes"].get("scope") for r in recorded.values() if r["type"] == "ipam_pool" and r.get("id")}
+    gone = {c.address for c in changes if c.kind in (ChangeKind.REPLACE, ChangeKind.DELETE)}
+    by_scope: dict[tuple[str, int], list] = {}
+    for d in discovered:
+        owner = ids.get(d.resource_id)
+        if owner is not None:
+            if owner in gone or owner not in desired.resources:
+                continue  # released by this plan
+            if d.resource_type == "VPC" and d.cidr not in {c for _, _, c in blocks_of(desired.resources[owner])}:
+                continue
+        scope = _scope(d, scopes, pools)
+        if scope is not None:
+            block = Cidr.parse(d.cidr)
+            by_scope.setdefault((scope, block.version), []).append((block, d, owner))
+    index = {key: _Index(items) for key, items in by_scope.items()}
+    paths = {(address, cidr): path for (address, path), cidr in desired.blocks.items()}
+    errors: list[ReconcilerError] = []
+    for address in sorted(desired.resources):
+        rec = desired.resources[address]
+        if rec["type"] not in CHECKED:
+            continue
+        held = set()
+        if address in recorded and address not in gone:
+            held = {c for _, _, c in blocks_of(recorded[address])}
+        for space, _, cidr in blocks_of(rec):
+            if not space.startswith("pool:") or cidr in held:
+                continue
+            facts = desired.pools.get(space[len("pool:"):])
+            block = Cidr.parse(cidr)
+            found = index.get((facts.scope, block.version)) if facts else None
+            hits = [d for d, owner in (found.overlapping(block) if found else ()) if owner != address]
+            if not hits:
+                continue
+            hits.sort(key=lambda d: (d.resource_type != "VPC", Cidr.parse(d.cidr), d.resource_id))
+            d = hits[0]
+            more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
+            file, line = locate(paths.get((address, cidr), ()))
+            errors.append(PlanError(CODE, f"{cidr} overlaps {d.cidr} of {d.resource_type} {d.resource_id} "
+                                          f"({d.management}, {d.region}){more}, which resource discovery finds in "
+                                          f"ipam_scope.{facts.scope}; choose another block, or import the resource",
+                                    address=address, file=file, line=line))
+    return errors
