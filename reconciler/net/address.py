@@ -1,8 +1,46 @@
-"""Resource addresses (``ipam_pool.hz-prod``) as values, and the resource types they name."""
+"""Resource addresses (``ipam_pool.hz-prod``) and space keys (``pool:hz-prod``) as typed values, and the
+resource types they name.
+
+Both are kept as text at run time, so a state of 100,000 records keys its dicts with them at no
+cost; the types make them distinct from other strings in every signature (as dbt's ``UniqueId``).
+:func:`address_of` and :func:`split_address` are the one way to build and take one apart;
+:class:`Address` is the parsed form, for text a user typed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NewType
+
+ResourceAddress = NewType("ResourceAddress", str)
+"""``TYPE.NAME``: a key of the desired and the recorded state."""
+
+SpaceKey = NewType("SpaceKey", str)
+"""``KIND:NAME`` (or ``supply``): an address space blocks are carved from: ``scope:private`` (a scope's
+top level), ``pool:hz`` (a pool's CIDRs), ``vpc:app`` (a VPC's blocks), ``eni4:web`` / ``eni6:web``
+(a vSwitch's IPv4 / IPv6 addresses and prefixes), ``supply`` (the cloud's public IPv6 supply)."""
+
+SUPPLY = SpaceKey("supply")
+
+
+def address_of(rtype: str, name: str) -> ResourceAddress:
+    return ResourceAddress(f"{rtype}.{name}")
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """(type, name) of an address text; the name keeps any further dots."""
+    rtype, _, name = address.partition(".")
+    return rtype, name
+
+
+def space_key(kind: str, name: str) -> SpaceKey:
+    return SpaceKey(f"{kind}:{name}")
+
+
+def split_space(key: str) -> tuple[str, str]:
+    """(kind, name) of a space key; ``supply`` has no name."""
+    kind, _, name = key.partition(":")
+    return kind, name
 
 # Resource types in dependency order: a type only ever depends on types before it.
 TYPES = (
@@ -53,7 +91,7 @@ class Address:
         return Address(rtype, name)
 
     def __str__(self) -> str:
-        return f"{self.type}.{self.name}"
+        return address_of(self.type, self.name)
 
     @property
     def rank(self) -> int:
