@@ -32,6 +32,8 @@ range, or not the CIDR's own length).
 
 from __future__ import annotations
 
+from typing import cast
+
 from reconciler.cloud.ipam_api import op
 from reconciler.cloud.pool_api import get_pool, is_public_top
 from reconciler.cloud.sandbox import Request, fail, page_by_token
@@ -91,11 +93,12 @@ def place(req: Request, pool: dict, cidr: Cidr | None, mask: int | None,
             raise fail("OperationDenied.CidrUnavailableInPool",
                        f"{cidr} is not free in the provisioned CIDRs of {pool['IpamPoolId']}")
         return cidr, source
+    assert mask is not None  # every caller gives a mask when it gives no CIDR
     found = first_free(own, mask, *taken)
     if found is None:
         raise fail("OperationDenied.AvailableCidrInsufficient",
                    f"{pool['IpamPoolId']} has no free /{mask} block")
-    return found, containing(own, found)
+    return found, cast(Cidr, containing(own, found))  # first_free found it inside one of own
 
 
 def record(req: Request, pool: dict, cidr: Cidr, source: Cidr, rtype: str, resource_id: str,
@@ -131,6 +134,7 @@ def add_pool_cidr(req: Request) -> dict:
         if cidr is not None:
             raise fail("InvalidParameter.Cidr",
                        "a public IPv6 top-level pool is provisioned by NetmaskLength only")
+        assert mask is not None  # no CIDR here, and giving neither was refused above
         cidr = first_free([req.cloud.IPV6_SUPPLY], mask, req.store.space("pub6"))
         if cidr is None:
             raise fail("OperationDenied.AvailableCidrInsufficient", f"no free IPv6 /{mask} block")
@@ -144,6 +148,7 @@ def add_pool_cidr(req: Request) -> dict:
                        f"{cidr} overlaps a top-level CIDR of {hits[0][2]} in {pool['IpamScopeId']}")
     else:
         source = req.store.get("ipam_pool", pool["SourceIpamPoolId"])
+        assert source is not None  # a pool with sub-pools is not deleted
         cidr, within = place(req, source, cidr, mask)
         record(req, source, cidr, within, "IpamPool", pool["IpamPoolId"], pool["PoolRegionId"])
     req.store.put(changed(pool, Cidrs=_sorted_cidrs(pool["Cidrs"] + [str(cidr)])))

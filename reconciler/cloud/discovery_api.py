@@ -49,6 +49,7 @@ from __future__ import annotations
 import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import cast
 
 from reconciler.cloud.allocation_api import KIND as ALLOC
 from reconciler.cloud.allocation_api import record
@@ -56,7 +57,7 @@ from reconciler.cloud.ipam_api import get_ipam, get_scope, op
 from reconciler.cloud.pool_api import get_pool
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import containing, is_free
-from reconciler.cloud.store import Store
+from reconciler.cloud.store import Resource, Store
 from reconciler.cloud.vswitch_api import available
 from reconciler.net.cidr import Cidr
 
@@ -136,6 +137,7 @@ def _discover(store: Store, ipam: dict) -> list[Found]:
 def _usage(f: Found) -> tuple[str, dict]:
     if f.total is None:
         return "", {}
+    assert f.used is not None  # an IPv4 row has both counts, an IPv6 row neither
     ratio = f.used / f.total if f.total else 0.0
     return f"{ratio:.4f}", {"TotalIpCount": f.total, "UsedIpCount": f.used, "FreeIpCount": f.total - f.used}
 
@@ -146,6 +148,7 @@ def _compliance(store: Store, f: Found) -> str:
     if f.resource_type != "VPC":
         return "Compliant"
     pool = store.get("ipam_pool", f.pool_id)
+    assert pool is not None  # f.pool_id is a pool of this store state (discovered() is per state)
     inside = containing([Cidr.parse(c) for c in pool["Cidrs"]], f.cidr) is not None
     ok = pool["AllocationMinCidrMask"] <= f.cidr.prefix <= pool["AllocationMaxCidrMask"]
     return "Compliant" if inside and ok else "Noncompliant"
@@ -163,12 +166,13 @@ def _filters(req: Request, rows: list[Found]) -> list[Found]:
 def list_resource_cidrs(req: Request) -> dict:
     if req.text("IpamScopeId") is not None:
         scope = get_scope(req)
-        everything = [f for f in discovered(req.store, req.store.get("ipam", scope["IpamId"]))
+        # DeleteIpam deletes its scopes and refuses while pools remain: their IPAM exists
+        everything = [f for f in discovered(req.store, cast(Resource, req.store.get("ipam", scope["IpamId"])))
                       if f.scope_id == scope["IpamScopeId"]]
         rows = everything
     elif req.text("IpamPoolId") is not None:
         pool = get_pool(req)
-        everything = [f for f in discovered(req.store, req.store.get("ipam", pool["IpamId"]))
+        everything = [f for f in discovered(req.store, cast(Resource, req.store.get("ipam", pool["IpamId"])))
                       if f.scope_id == pool["IpamScopeId"]]
         rows = [f for f in everything if f.pool_id == pool["IpamPoolId"]]
     else:
@@ -269,7 +273,7 @@ def run_discovery(req: Request) -> dict:
                 if pool["PoolRegionId"] == f.region and f.cidr.version == version and containing(blocks, f.cidr):
                     candidates.append((f.cidr.prefix, f.cidr.start, f.resource_id, pool["_seq"], f, pool))
         for *_, f, pool in sorted(candidates, key=lambda c: c[:4]):
-            pool = req.store.get("ipam_pool", pool["IpamPoolId"])
+            pool = cast(Resource, req.store.get("ipam_pool", pool["IpamPoolId"]))  # nothing here deletes a pool
             taken = req.store.space("pool", pool["IpamPoolId"])
             if not is_free(f.cidr, taken):
                 hit = taken.overlapping(f.cidr.start, f.cidr.end)[0][2]
@@ -277,6 +281,7 @@ def run_discovery(req: Request) -> dict:
                                 "Reason": f"not free in the pool: overlaps {_holder(req.store, hit)}"})
                 continue
             source = containing([Cidr.parse(c) for c in pool["Cidrs"]], f.cidr)
+            assert source is not None  # a candidate lies inside one of the pool's CIDRs
             alloc = record(req, pool, f.cidr, source, "VPC", f.resource_id, f.region)
             imported.append({"IpamPoolId": pool["IpamPoolId"], "IpamPoolAllocationId": alloc["IpamPoolAllocationId"],
                              "Cidr": str(f.cidr), "ResourceId": f.resource_id})

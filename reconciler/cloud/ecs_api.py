@@ -39,11 +39,11 @@ default 10), answering TotalCount, PageNumber, PageSize.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, cast
 
 from reconciler.cloud import vswitch_api
 from reconciler.cloud.sandbox import Request, fail, guard, operation
-from reconciler.cloud.store import Store, changed, public, register_kind
+from reconciler.cloud.store import Resource, Store, changed, public, register_kind
 from reconciler.net import eni_limits as L
 from reconciler.net.cidr import Cidr, CidrSyntaxError, format_address, parse_address
 
@@ -210,7 +210,8 @@ def instance_type_of(req: Request, eni: dict) -> L.InstanceType | None:
     """The type whose limits govern ``eni``: its instance's when InUse, None when Available."""
     if eni["Status"] != "InUse":
         return None
-    return instance_types(req)[req.store.get(INSTANCE, eni["InstanceId"])["InstanceType"]]
+    # DeleteInstance frees or deletes its ENIs first, so an InUse ENI's instance exists
+    return instance_types(req)[cast(Resource, req.store.get(INSTANCE, eni["InstanceId"]))["InstanceType"]]
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -262,6 +263,7 @@ def save_eni(req: Request, new: dict | None, old: dict | None = None) -> None:
         if not grow and not joined:
             continue
         sg = req.store.get(SG, gid)
+        assert sg is not None  # checked by security_groups(); a group an ENI uses is not deleted
         total = sg["_ips"] + grow
         if grow > 0 and total > _quota(req, sg):
             raise fail("QuotaExceeded.SecurityGroupPrivateIp",
@@ -269,7 +271,7 @@ def save_eni(req: Request, new: dict | None, old: dict | None = None) -> None:
                        f"over its quota of {_quota(req, sg)}")
         req.store.put(changed(sg, _ips=total, _enis=sg["_enis"] + joined))
     if new is None:
-        req.store.delete(old)
+        req.store.delete(cast(Resource, old))  # callers give at least one of the two
     else:
         req.store.put(new)
 

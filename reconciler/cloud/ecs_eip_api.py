@@ -22,6 +22,8 @@ OperationDenied.Ipv6InternetBandwidthExists, InvalidParameter.Bandwidth.
 
 from __future__ import annotations
 
+from typing import cast
+
 from reconciler.cloud.ecs_api import (
     BANDWIDTH,
     ENI,
@@ -31,6 +33,7 @@ from reconciler.cloud.ecs_api import (
     host,
 )
 from reconciler.cloud.sandbox import Request, fail
+from reconciler.cloud.store import Resource
 from reconciler.cloud.vpc_api import op
 
 
@@ -72,7 +75,7 @@ def _eni_of_address(req: Request) -> tuple[str, dict]:
     hits = [] if ":" not in address else req.store.space("ip6").overlapping(host(address).start, host(address).start)
     if not hits:
         raise fail("InvalidIpv6AddressId.NotFound", f"no ENI holds the IPv6 address {text!r}")
-    return address, req.store.get(ENI, hits[0][2])
+    return address, cast(Resource, req.store.get(ENI, hits[0][2]))  # the "ip6" space holds ENIs only
 
 
 def _bandwidth(req: Request) -> int:
@@ -114,6 +117,6 @@ def modify_ipv6_bandwidth(req: Request) -> dict:
 @op("DeleteIpv6InternetBandwidth")
 def delete_ipv6_bandwidth(req: Request) -> dict:
     bw = _find_bandwidth(req)
-    check_managed(req, req.store.get(ENI, bw["_eni"]))
+    check_managed(req, cast(Resource, req.store.get(ENI, bw["_eni"])))  # an ENI's bandwidths go with it
     req.store.delete(bw)
     return {}

@@ -148,7 +148,8 @@ def delete_eni(req: Request) -> dict:
 def modify_eni(req: Request) -> dict:
     eni = get_eni(req)
     check_managed(req, eni)
-    fields = {k: req.text(k) for k in ("NetworkInterfaceName", "Description") if req.text(k) is not None}
+    fields: dict[str, object] = {k: req.text(k) for k in ("NetworkInterfaceName", "Description")
+                                 if req.text(k) is not None}
     if req.items("SecurityGroupId"):
         fields["SecurityGroupIds"] = security_groups(req, eni["VpcId"], "", "SecurityGroupId", required=True)
     save_eni(req, {**eni, **fields}, eni)

@@ -23,6 +23,8 @@ ENI does not hold, 404, inferred).
 
 from __future__ import annotations
 
+from typing import cast
+
 from reconciler.cloud.ecs_address import Allocator
 from reconciler.cloud.ecs_api import (
     INSTANCE,
@@ -41,6 +43,7 @@ from reconciler.cloud.ecs_api import (
     save_eni,
 )
 from reconciler.cloud.sandbox import Request, fail
+from reconciler.cloud.store import Resource
 
 
 def _target(req: Request) -> tuple[dict, dict]:
@@ -48,10 +51,11 @@ def _target(req: Request) -> tuple[dict, dict]:
     check_managed(req, eni)
     if eni["Type"] == "Primary":
         inst = req.store.get(INSTANCE, eni["InstanceId"])
+        assert inst is not None  # a primary ENI goes with its instance
         if inst["Status"] not in RUNNING_OR_STOPPED:
             raise fail("IncorrectInstanceStatus", f"{inst['InstanceId']} is {inst['Status']}: the addresses of "
                        "its primary ENI change only while it is Running or Stopped")
-    return eni, req.store.get("vswitch", eni["VSwitchId"])
+    return eni, cast(Resource, req.store.get("vswitch", eni["VSwitchId"]))  # a vSwitch with ENIs is not deleted
 
 
 def _grow(req: Request, eni: dict, add: tuple[int, int, int, int]) -> None:

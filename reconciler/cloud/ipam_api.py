@@ -91,7 +91,7 @@ def update_ipam(req: Request) -> dict:
                        f"pools of {ipam['IpamId']} still have {region} as their region")
         if region in regions:
             regions.remove(region)
-    fields = {"OperatingRegionList": regions}
+    fields: dict[str, object] = {"OperatingRegionList": regions}
     for key in ("IpamName", "IpamDescription"):
         if req.text(key) is not None:
             fields[key] = req.text(key)

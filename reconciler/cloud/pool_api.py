@@ -24,9 +24,11 @@ QuotaExceeded.PublicIpv6TopPool, DependencyViolation.SubCidr and DependencyViola
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 from reconciler.cloud.ipam_api import get_scope, op
 from reconciler.cloud.sandbox import Request, fail, page_by_token
-from reconciler.cloud.store import changed, public, register_kind
+from reconciler.cloud.store import Resource, changed, public, register_kind
 from reconciler.net import limits
 from reconciler.net.cidr import Cidr
 
@@ -58,8 +60,20 @@ register_kind(
 )
 
 
-def get_pool(req: Request, name: str = "IpamPoolId", required: bool = True) -> dict | None:
+@overload
+def get_pool(req: Request, name: str = "IpamPoolId", required: Literal[True] = True) -> Resource: ...
+@overload
+def get_pool(req: Request, name: str, required: bool) -> Resource | None: ...
+
+
+def get_pool(req: Request, name: str = "IpamPoolId", required: bool = True) -> Resource | None:
     return req.resource("ipam_pool", name, "ResourceNotFound.IpamPool", required=required)
+
+
+@overload
+def ip_version(req: Request, name: str = "IpVersion", default: str = "IPv4") -> str: ...
+@overload
+def ip_version(req: Request, name: str = "IpVersion", *, default: None) -> str | None: ...
 
 
 def ip_version(req: Request, name: str = "IpVersion", default: str | None = "IPv4") -> str | None:
@@ -100,6 +114,7 @@ def create_pool(req: Request) -> dict:
                    f"{version} pools belong in a {wanted} scope; {scope['IpamScopeId']} is "
                    f"{scope['IpamScopeType']}")
     ipam = req.store.get("ipam", scope["IpamId"])
+    assert ipam is not None  # DeleteIpam deletes its scopes, so a scope's IPAM exists
     given = req.text("PoolRegionId")
     isp = req.text("Ipv6Isp")
     if source is not None:

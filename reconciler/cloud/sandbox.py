@@ -37,11 +37,11 @@ import os
 import pkgutil
 import threading
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Literal, Mapping, overload
 
 import orjson
 
-from reconciler.cloud.store import Store, public
+from reconciler.cloud.store import Resource, Store, public
 from reconciler.errors import CloudError
 from reconciler.net.cidr import Cidr, CidrSyntaxError
 
@@ -114,6 +114,12 @@ class Request:
         value = self.params.get(name)
         return None if value is None or value == "" else value
 
+    # The overloads say what the code guarantees: ``required=True`` never answers None.
+    @overload
+    def text(self, name: str, *, required: Literal[True], code: str | None = None) -> str: ...
+    @overload
+    def text(self, name: str, *, required: bool = False, code: str | None = None) -> str | None: ...
+
     def text(self, name: str, *, required: bool = False, code: str | None = None) -> str | None:
         value = self.raw(name)
         if value is None:
@@ -123,6 +129,13 @@ class Request:
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
+
+    @overload
+    def integer(self, name: str, *, lo: int | None = None, hi: int | None = None,
+                required: Literal[True], code: str | None = None) -> int: ...
+    @overload
+    def integer(self, name: str, *, lo: int | None = None, hi: int | None = None,
+                required: bool = False, code: str | None = None) -> int | None: ...
 
     def integer(self, name: str, *, lo: int | None = None, hi: int | None = None,
                 required: bool = False, code: str | None = None) -> int | None:
@@ -167,6 +180,11 @@ class Request:
             found.extend((i + 1, str(v)) for i, v in enumerate(whole))
         return [v for _, v in sorted(found, key=lambda p: p[0])]
 
+    @overload
+    def cidr(self, name: str, *, required: Literal[True], code: str | None = None) -> Cidr: ...
+    @overload
+    def cidr(self, name: str, *, required: bool = False, code: str | None = None) -> Cidr | None: ...
+
     def cidr(self, name: str, *, required: bool = False, code: str | None = None) -> Cidr | None:
         """A CIDR parameter; syntax errors raise the CidrSyntaxError's code unless ``code``."""
         value = self.text(name, required=required)
@@ -178,7 +196,13 @@ class Request:
             raise fail(code or exc.code, f"{name}: {exc}")
 
     # ---- resources ----------------------------------------------------------------------
-    def resource(self, kind: str, name: str, code: str, *, required: bool = True) -> dict | None:
+    @overload
+    def resource(self, kind: str, name: str, code: str, *,
+                 required: Literal[True] = True) -> Resource: ...
+    @overload
+    def resource(self, kind: str, name: str, code: str, *, required: bool) -> Resource | None: ...
+
+    def resource(self, kind: str, name: str, code: str, *, required: bool = True) -> Resource | None:
         """The resource whose id is parameter ``name``; ``code`` (404) when there is none."""
         rid = self.text(name, required=required)
         if rid is None:
@@ -212,9 +236,9 @@ class Request:
         self.store.delete(res)
 
 
-def page_by_token(req: Request, rows: list, key: str, row: Callable[[dict], dict] = public) -> dict:
+def page_by_token(req: Request, rows: list, key: str, row: Callable[[Any], dict] = public) -> dict:
     """IPAM-style paging: MaxResults (1-100, default 10) and an opaque NextToken; ``row`` makes
-    the response row of each resource on the page."""
+    the response row of each item on the page (a resource, or what the caller lists)."""
     size = req.integer("MaxResults", lo=1, hi=100) or 10
     token = req.text("NextToken")
     start = 0
@@ -229,7 +253,7 @@ def page_by_token(req: Request, rows: list, key: str, row: Callable[[dict], dict
 
 
 def page_by_number(req: Request, rows: list, outer: str, inner: str,
-                   row: Callable[[dict], dict] = public) -> dict:
+                   row: Callable[[Any], dict] = public) -> dict:
     """VPC-style paging: PageNumber (from 1) and PageSize (1-50, default 10)."""
     number = req.integer("PageNumber", lo=1) or 1
     size = req.integer("PageSize", lo=1, hi=50) or 10

@@ -24,16 +24,17 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, TypeAlias
 
 import orjson
 
 from reconciler.cloud.space import EMPTY, IntervalSet
 from reconciler.net.cidr import Cidr
 
-Resource = dict
-IndexFn = Callable[[Resource], object]
-SpacesFn = Callable[[Resource], Iterable[tuple[tuple, Cidr]]]
+# A resource in the API's key names plus ``_kind``, ``_id`` and ``_seq``; kinds differ in their keys.
+Resource: TypeAlias = dict[str, Any]
+IndexFn: TypeAlias = Callable[[Resource], object]
+SpacesFn: TypeAlias = Callable[[Resource], Iterable[tuple[tuple, Cidr]]]
 
 
 @dataclass
@@ -51,14 +52,14 @@ def register_kind(kind: str, *, indexes: dict[str, IndexFn] | None = None,
     KINDS[kind] = KindSpec(dict(indexes or {}), spaces)
 
 
-def changed(res: Resource, **fields) -> Resource:
+def changed(res: Resource, **fields: Any) -> Resource:
     """A copy of ``res`` with ``fields`` replaced: what a writer puts back."""
     new = dict(res)
     new.update(fields)
     return new
 
 
-def public(res: Resource) -> dict:
+def public(res: Resource) -> dict[str, Any]:
     """The resource without its internal keys."""
     return {k: v for k, v in res.items() if not k.startswith("_")}
 

@@ -67,6 +67,7 @@ def _ipv6_block(req: Request, vpc: dict) -> Cidr | None:
         base = chosen
     count = 1 << (limits.VSWITCH_IPV6_MASK - base.prefix)
     index = req.integer("Ipv6CidrBlock", lo=0, hi=count - 1, code="InvalidParameter.Ipv6CidrBlock")
+    assert index is not None  # its raw value was not None above
     block = base.subnet(limits.VSWITCH_IPV6_MASK, index)
     if req.store.space("vsw6", vpc["VpcId"]).overlapping(block.start, block.end):
         raise fail("InvalidCidrBlock.Overlapped", f"IPv6 block {block} is used by another vSwitch")

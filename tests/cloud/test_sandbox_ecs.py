@@ -11,53 +11,11 @@ from types import SimpleNamespace
 import pytest
 
 from reconciler.cloud.sandbox import SandboxCloud
-from reconciler.errors import CloudError
 from reconciler.net import eni_limits as L
+from tests.support.sandbox import HZ, ZONE, Net, eni_row, new_eni, new_instance, refused
 
-HZ, ZONE = "cn-hangzhou", "cn-hangzhou-h"
 FAMILIES = ("g7", "c7", "r7", "g8i", "c8i", "r8i", "g6", "c6")
 SIZES = ("large", "xlarge", "2xlarge", "3xlarge", "4xlarge", "6xlarge", "8xlarge")
-
-
-@pytest.fixture
-def cloud(tmp_path):
-    with SandboxCloud(tmp_path / "cloud.db") as c:
-        yield c
-
-
-def refused(cloud, code, action, params=None, status=400):
-    with pytest.raises(CloudError) as info:
-        cloud.call(action, params or {})
-    assert info.value.code == code, info.value.message
-    assert info.value.http_status == status
-    return info.value
-
-
-@pytest.fixture
-def net(cloud):
-    """A VPC 10.0.0.0/16 with IPv6, a vSwitch 10.0.0.0/24 (IPv6 index 0) and a basic security group."""
-    vpc = cloud.call("CreateVpc", {"RegionId": HZ, "CidrBlock": "10.0.0.0/16", "EnableIpv6": True})["VpcId"]
-    vsw = cloud.call("CreateVSwitch", {"VpcId": vpc, "ZoneId": ZONE, "CidrBlock": "10.0.0.0/24",
-                                       "Ipv6CidrBlock": 0})["VSwitchId"]
-    sg = cloud.call("CreateSecurityGroup", {"RegionId": HZ, "VpcId": vpc})["SecurityGroupId"]
-    return SimpleNamespace(vpc=vpc, vsw=vsw, sg=sg)
-
-
-def new_eni(cloud, net, **params) -> str:
-    return cloud.call("CreateNetworkInterface", {"RegionId": HZ, "VSwitchId": net.vsw, "SecurityGroupId": net.sg,
-                                                 **params})["NetworkInterfaceId"]
-
-
-def new_instance(cloud, net, itype="ecs.g7.large", **params) -> tuple[str, str]:
-    iid = cloud.call("CreateInstance", {"RegionId": HZ, "InstanceType": itype, "VSwitchId": net.vsw,
-                                        "SecurityGroupId": net.sg, **params})["InstanceId"]
-    primary = cloud.call("DescribeNetworkInterfaces", {"InstanceId": iid, "Type": "Primary"})
-    return iid, primary["NetworkInterfaceSets"]["NetworkInterfaceSet"][0]["NetworkInterfaceId"]
-
-
-def eni_row(cloud, eni_id) -> dict:
-    return cloud.call("DescribeNetworkInterfaces", {"NetworkInterfaceId.1": eni_id})["NetworkInterfaceSets"][
-        "NetworkInterfaceSet"][0]
 
 
 def instance_row(cloud, iid) -> dict:
@@ -311,8 +269,7 @@ def test_sandbox_eni_quantity_override(tmp_path):
     with TwoEniG7(tmp_path / "c.db") as cloud:
         vpc = cloud.call("CreateVpc", {"RegionId": HZ, "CidrBlock": "10.0.0.0/16"})["VpcId"]
         vsw = cloud.call("CreateVSwitch", {"VpcId": vpc, "ZoneId": ZONE, "CidrBlock": "10.0.0.0/24"})["VSwitchId"]
-        n = SimpleNamespace(vpc=vpc, vsw=vsw, sg=cloud.call("CreateSecurityGroup", {"RegionId": HZ, "VpcId": vpc})[
-            "SecurityGroupId"])
+        n = Net(vpc, vsw, cloud.call("CreateSecurityGroup", {"RegionId": HZ, "VpcId": vpc})["SecurityGroupId"])
         iid, _ = new_instance(cloud, n)
         cloud.call("AttachNetworkInterface", {"NetworkInterfaceId": new_eni(cloud, n), "InstanceId": iid})
         refused(cloud, "EniPerInstanceLimitExceeded", "AttachNetworkInterface",
@@ -332,7 +289,7 @@ def test_attach_rules(cloud, net):
     vpc2 = cloud.call("CreateVpc", {"RegionId": HZ, "CidrBlock": "10.0.0.0/16"})["VpcId"]
     vsw2 = cloud.call("CreateVSwitch", {"VpcId": vpc2, "ZoneId": ZONE, "CidrBlock": "10.0.0.0/24"})["VSwitchId"]
     sg2 = cloud.call("CreateSecurityGroup", {"RegionId": HZ, "VpcId": vpc2})["SecurityGroupId"]
-    alien = new_eni(cloud, SimpleNamespace(vsw=vsw2, sg=sg2))
+    alien = new_eni(cloud, Net(vpc2, vsw2, sg2))
     refused(cloud, "InvalidOperation.VpcMismatch", "AttachNetworkInterface", {"NetworkInterfaceId": alien, "InstanceId": iid})
     cloud.call("StopInstance", {"InstanceId": iid})
     cloud.call("AttachNetworkInterface", {"NetworkInterfaceId": eni, "InstanceId": iid})  # Stopped is fine

@@ -4,57 +4,10 @@ count, DryRun, ClientToken and persistence. Each rule has a test that fails with
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from reconciler.cloud.sandbox import SandboxCloud
-from reconciler.errors import CloudError
-
-HZ, ZONE = "cn-hangzhou", "cn-hangzhou-h"
-
-
-@pytest.fixture
-def cloud(tmp_path):
-    with SandboxCloud(tmp_path / "cloud.db") as c:
-        yield c
-
-
-def refused(cloud, code, action, params=None, status=400):
-    with pytest.raises(CloudError) as info:
-        cloud.call(action, params or {})
-    assert info.value.code == code, info.value.message
-    assert info.value.http_status == status
-    return info.value
-
-
-def make_net(cloud, block="10.0.0.0/24", ipv6=0):
-    vpc = cloud.call("CreateVpc", {"RegionId": HZ, "CidrBlock": "10.0.0.0/16", "EnableIpv6": True})["VpcId"]
-    params = {"VpcId": vpc, "ZoneId": ZONE, "CidrBlock": block}
-    if ipv6 is not None:
-        params["Ipv6CidrBlock"] = ipv6
-    vsw = cloud.call("CreateVSwitch", params)["VSwitchId"]
-    sg = cloud.call("CreateSecurityGroup", {"RegionId": HZ, "VpcId": vpc})["SecurityGroupId"]
-    return SimpleNamespace(vpc=vpc, vsw=vsw, sg=sg)
-
-
-@pytest.fixture
-def net(cloud):
-    return make_net(cloud)
-
-
-def create(cloud, net, **params) -> dict:
-    return cloud.call("CreateNetworkInterface", {"RegionId": HZ, "VSwitchId": net.vsw, "SecurityGroupId": net.sg,
-                                                 **params})
-
-
-def new_eni(cloud, net, **params) -> str:
-    return create(cloud, net, **params)["NetworkInterfaceId"]
-
-
-def row(cloud, eni_id) -> dict:
-    return cloud.call("DescribeNetworkInterfaces", {"NetworkInterfaceId.1": eni_id})["NetworkInterfaceSets"][
-        "NetworkInterfaceSet"][0]
+from tests.support.sandbox import HZ, ZONE, create_eni, eni_row, make_net, new_eni, new_instance, refused
 
 
 def ipv4(r) -> list[str]:
@@ -69,19 +22,12 @@ def available(cloud, vsw) -> int:
     return cloud.call("DescribeVSwitches", {"VSwitchId": vsw})["VSwitches"]["VSwitch"][0]["AvailableIpAddressCount"]
 
 
-def new_instance(cloud, net, itype="ecs.g7.large", **params) -> tuple[str, str]:
-    iid = cloud.call("CreateInstance", {"RegionId": HZ, "InstanceType": itype, "VSwitchId": net.vsw,
-                                        "SecurityGroupId": net.sg, **params})["InstanceId"]
-    got = cloud.call("DescribeNetworkInterfaces", {"InstanceId": iid, "Type": "Primary"})
-    return iid, got["NetworkInterfaceSets"]["NetworkInterfaceSet"][0]["NetworkInterfaceId"]
-
-
 # ---- creation ----------------------------------------------------------------------------------
 def test_create_answers_the_row_and_describe_agrees(cloud, net):
-    got = create(cloud, net, NetworkInterfaceName="a", Description="d", PrimaryIpAddress="10.0.0.9",
-                 **{"PrivateIpAddress.1": "10.0.0.10", "Tag.1.Key": "env", "Tag.1.Value": "dev"})
+    got = create_eni(cloud, net, NetworkInterfaceName="a", Description="d", PrimaryIpAddress="10.0.0.9",
+                     **{"PrivateIpAddress.1": "10.0.0.10", "Tag.1.Key": "env", "Tag.1.Value": "dev"})
     eni = got["NetworkInterfaceId"]
-    listed = row(cloud, eni)
+    listed = eni_row(cloud, eni)
     got.pop("RequestId")
     assert got == listed
     assert (listed["Status"], listed["Type"], listed["ServiceManaged"], listed["InstanceId"]) == ("Available", "Secondary", False, "")
@@ -119,7 +65,7 @@ def test_modify_eni_attributes(cloud, net):
     eni = new_eni(cloud, net)
     cloud.call("ModifyNetworkInterfaceAttribute", {"NetworkInterfaceId": eni, "NetworkInterfaceName": "n",
                                                    "Description": "x"})
-    r = row(cloud, eni)
+    r = eni_row(cloud, eni)
     assert (r["NetworkInterfaceName"], r["Description"]) == ("n", "x")
     refused(cloud, "InvalidEniId.NotFound", "ModifyNetworkInterfaceAttribute", {"NetworkInterfaceId": "eni-x"}, 404)
 
@@ -129,7 +75,7 @@ def test_available_eni_takes_ten_ipv4_addresses(cloud, net):
     refused(cloud, "InvalidOperation.Ipv4CountExceeded", "CreateNetworkInterface",
             {"RegionId": HZ, "VSwitchId": net.vsw, "SecurityGroupId": net.sg, "SecondaryPrivateIpAddressCount": 10})
     eni = new_eni(cloud, net, SecondaryPrivateIpAddressCount=9)
-    assert len(ipv4(row(cloud, eni))) == 10
+    assert len(ipv4(eni_row(cloud, eni))) == 10
     refused(cloud, "InvalidOperation.Ipv4CountExceeded", "AssignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "SecondaryPrivateIpAddressCount": 1})
     other = new_eni(cloud, net, SecondaryPrivateIpAddressCount=5)
@@ -143,7 +89,7 @@ def test_available_eni_takes_49_ipv4_prefixes(cloud):
     eni = new_eni(cloud, net, Ipv4PrefixCount=9)
     for _ in range(4):
         cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": eni, "Ipv4PrefixCount": 10})
-    assert len(prefixes(row(cloud, eni))) == 49
+    assert len(prefixes(eni_row(cloud, eni))) == 49
     refused(cloud, "InvalidOperation.Ipv4CountExceeded", "AssignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "Ipv4PrefixCount": 1})
     cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": eni, "SecondaryPrivateIpAddressCount": 9})
@@ -170,7 +116,7 @@ def test_g7_large_ipv4_prefix_arithmetic(cloud, net):
     refused(cloud, "InvalidOperation.Ipv4CountExceeded", "AssignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "Ipv4PrefixCount": 5})
     cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": eni, "Ipv4PrefixCount": 4})  # one secondary: 4
-    assert len(prefixes(row(cloud, eni))) == 4
+    assert len(prefixes(eni_row(cloud, eni))) == 4
     two = new_eni(cloud, net, SecondaryPrivateIpAddressCount=2, Ipv4PrefixCount=3)
     cloud.call("AttachNetworkInterface", {"NetworkInterfaceId": two, "InstanceId": iid})  # 1 + 2 + 3 = 6
     refused(cloud, "InvalidOperation.Ipv4CountExceeded", "AssignPrivateIpAddresses", {"NetworkInterfaceId": two,
@@ -252,7 +198,7 @@ def test_automatic_addresses_are_the_lowest_free_never_the_reserved_ones(cloud):
     net = make_net(cloud, "10.0.0.0/29")  # .0 and .5-.7 are the system's: .1-.4 are free
     assert available(cloud, net.vsw) == 4
     eni = new_eni(cloud, net, SecondaryPrivateIpAddressCount=2)
-    assert ipv4(row(cloud, eni)) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert ipv4(eni_row(cloud, eni)) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
     cloud.call("UnassignPrivateIpAddresses", {"NetworkInterfaceId": eni, "PrivateIpAddress.1": "10.0.0.2"})
     assert cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": eni, "SecondaryPrivateIpAddressCount": 2})[
         "AssignedPrivateIpAddressesSet"]["PrivateIpSet"]["PrivateIpAddress"] == ["10.0.0.2", "10.0.0.4"]
@@ -266,9 +212,9 @@ def test_automatic_addresses_are_the_lowest_free_never_the_reserved_ones(cloud):
 def test_automatic_addresses_skip_prefixes(cloud, net):
     first = new_eni(cloud, net, PrimaryIpAddress="10.0.0.1", **{"Ipv4Prefix.1": "10.0.0.16/28"})
     cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": first, "SecondaryPrivateIpAddressCount": 9})
-    assert ipv4(row(cloud, first)) == [f"10.0.0.{i}" for i in range(1, 11)]
+    assert ipv4(eni_row(cloud, first)) == [f"10.0.0.{i}" for i in range(1, 11)]
     second = new_eni(cloud, net, SecondaryPrivateIpAddressCount=8)
-    assert ipv4(row(cloud, second)) == [f"10.0.0.{i}" for i in (11, 12, 13, 14, 15, 32, 33, 34, 35)]
+    assert ipv4(eni_row(cloud, second)) == [f"10.0.0.{i}" for i in (11, 12, 13, 14, 15, 32, 33, 34, 35)]
 
 
 @pytest.mark.parametrize("address,code,status", [
@@ -297,12 +243,12 @@ def test_an_address_given_twice_in_one_call(cloud, net):
     refused(cloud, "InvalidPrivateIpAddress.Duplicated", "CreateNetworkInterface",
             {"RegionId": HZ, "VSwitchId": net.vsw, "SecurityGroupId": net.sg, "PrimaryIpAddress": "10.0.0.40",
              "PrivateIpAddress.1": "10.0.0.40"})
-    assert len(ipv4(row(cloud, eni))) == 1  # nothing of the failed call stayed
+    assert len(ipv4(eni_row(cloud, eni))) == 1  # nothing of the failed call stayed
 
 
 def test_unassign(cloud, net):
     eni = new_eni(cloud, net, SecondaryPrivateIpAddressCount=2, Ipv4PrefixCount=1)
-    r = row(cloud, eni)
+    r = eni_row(cloud, eni)
     primary, a, b = ipv4(r)
     refused(cloud, "OperationDenied.PrimaryIpAddress", "UnassignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "PrivateIpAddress.1": primary})
@@ -314,10 +260,10 @@ def test_unassign(cloud, net):
             {"NetworkInterfaceId": eni, "Ipv4Prefix.1": "10.0.0.128/27"})
     cloud.call("UnassignPrivateIpAddresses", {"NetworkInterfaceId": eni, "PrivateIpAddress.1": a,
                                               "Ipv4Prefix.1": prefixes(r)[0]})
-    r2 = row(cloud, eni)
+    r2 = eni_row(cloud, eni)
     assert ipv4(r2) == [primary, b] and prefixes(r2) == []
     other = new_eni(cloud, net, **{"PrivateIpAddress.1": a, "Ipv4Prefix.1": prefixes(r)[0]})  # free again
-    assert a in ipv4(row(cloud, other))
+    assert a in ipv4(eni_row(cloud, other))
 
 
 # ---- the vSwitch's free count --------------------------------------------------------------------
@@ -343,7 +289,7 @@ def test_dry_run_and_client_token(cloud, net):
     eni = first["NetworkInterfaceId"]
     refused(cloud, "DryRunOperation", "AssignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "Ipv4PrefixCount": 1, "DryRun": "true"})
-    assert len(prefixes(row(cloud, eni))) == 1
+    assert len(prefixes(eni_row(cloud, eni))) == 1
 
 
 def test_a_failed_call_changes_nothing(cloud):
@@ -351,7 +297,7 @@ def test_a_failed_call_changes_nothing(cloud):
     eni = new_eni(cloud, net, SecondaryPrivateIpAddressCount=8)
     refused(cloud, "InvalidVSwitchId.IpNotEnough", "AssignPrivateIpAddresses",
             {"NetworkInterfaceId": eni, "PrivateIpAddress.1": "10.0.0.12", "Ipv4PrefixCount": 1})
-    assert len(ipv4(row(cloud, eni))) == 9 and available(cloud, net.vsw) == 3
+    assert len(ipv4(eni_row(cloud, eni))) == 9 and available(cloud, net.vsw) == 3
     cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": eni, "PrivateIpAddress.1": "10.0.0.12"})
 
 
@@ -361,11 +307,11 @@ def test_reopen_keeps_enis_and_their_address_space(tmp_path):
         net = make_net(cloud)
         iid, primary = new_instance(cloud, net)
         eni = new_eni(cloud, net, SecondaryPrivateIpAddressCount=2, Ipv4PrefixCount=1, Ipv6PrefixCount=1)
-        before = row(cloud, eni)
+        before = eni_row(cloud, eni)
     with SandboxCloud(path) as cloud:
-        assert row(cloud, eni) == before
+        assert eni_row(cloud, eni) == before
         nxt = new_eni(cloud, net)
-        assert row(cloud, nxt)["PrivateIpAddress"] == "10.0.0.5"
+        assert eni_row(cloud, nxt)["PrivateIpAddress"] == "10.0.0.5"
         refused(cloud, "DependencyViolation.NetworkInterface", "DeleteSecurityGroup", {"SecurityGroupId": net.sg})
         refused(cloud, "InvalidIp.IpAssigned", "AssignPrivateIpAddresses",
                 {"NetworkInterfaceId": nxt, "Ipv4Prefix.1": before["Ipv4PrefixSets"]["Ipv4PrefixSet"][0]["Ipv4Prefix"]})
@@ -389,7 +335,7 @@ def test_changed_resources_keep_indexes_and_ranges_as_a_reload_builds_them(tmp_p
         iid, _ = new_instance(cloud, net)
         cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[0], "SecondaryPrivateIpAddressCount": 3})
         cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[1], "Ipv4PrefixCount": 1})
-        gone = ipv4(row(cloud, enis[0]))[1:3]
+        gone = ipv4(eni_row(cloud, enis[0]))[1:3]
         cloud.call("UnassignPrivateIpAddresses", {"NetworkInterfaceId": enis[0],
                                                   **{f"PrivateIpAddress.{i}": ip for i, ip in enumerate(gone, 1)}})
         cloud.call("AssignPrivateIpAddresses", {"NetworkInterfaceId": enis[2], "PrivateIpAddress.1": gone[0]})

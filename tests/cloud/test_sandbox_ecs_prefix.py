@@ -5,39 +5,18 @@ vSwitch prefix reservations. Each rule has a test that fails without it."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
 
-from reconciler.cloud.sandbox import SandboxCloud
-from reconciler.errors import CloudError
+from tests.support import sandbox
+from tests.support.sandbox import HZ, Net, eni_row, new_eni, refused
 
-HZ, ZONE = "cn-hangzhou", "cn-hangzhou-h"
 V6 = "2408:8000::/64"  # the vSwitch's /64: index 0 of the VPC's first automatic /56
 
 
-@pytest.fixture
-def cloud(tmp_path):
-    with SandboxCloud(tmp_path / "cloud.db") as c:
-        yield c
-
-
-def refused(cloud, code, action, params=None, status=400):
-    with pytest.raises(CloudError) as info:
-        cloud.call(action, params or {})
-    assert info.value.code == code, info.value.message
-    assert info.value.http_status == status
-    return info.value
-
-
-def make_net(cloud, region=HZ, block="10.0.0.0/24", ipv6=0):
-    vpc = cloud.call("CreateVpc", {"RegionId": region, "CidrBlock": "10.0.0.0/16", "EnableIpv6": True})["VpcId"]
-    params = {"VpcId": vpc, "ZoneId": f"{region}-a", "CidrBlock": block}
-    if ipv6 is not None:
-        params["Ipv6CidrBlock"] = ipv6
-    vsw = cloud.call("CreateVSwitch", params)["VSwitchId"]
-    sg = cloud.call("CreateSecurityGroup", {"RegionId": region, "VpcId": vpc})["SecurityGroupId"]
-    return SimpleNamespace(vpc=vpc, vsw=vsw, sg=sg, region=region)
+def make_net(cloud, region=HZ, block="10.0.0.0/24", ipv6=0) -> Net:
+    """The shared network, in zone ``<region>-a`` of ``region``."""
+    return sandbox.make_net(cloud, block, ipv6, region=region, zone=f"{region}-a")
 
 
 @pytest.fixture
@@ -45,22 +24,12 @@ def net(cloud):
     return make_net(cloud)
 
 
-def new_eni(cloud, net, **params) -> str:
-    return cloud.call("CreateNetworkInterface", {"RegionId": net.region, "VSwitchId": net.vsw,
-                                                 "SecurityGroupId": net.sg, **params})["NetworkInterfaceId"]
-
-
-def row(cloud, eni_id) -> dict:
-    return cloud.call("DescribeNetworkInterfaces", {"NetworkInterfaceId.1": eni_id})["NetworkInterfaceSets"][
-        "NetworkInterfaceSet"][0]
-
-
 def v4_prefixes(cloud, eni_id):
-    return [p["Ipv4Prefix"] for p in row(cloud, eni_id)["Ipv4PrefixSets"]["Ipv4PrefixSet"]]
+    return [p["Ipv4Prefix"] for p in eni_row(cloud, eni_id)["Ipv4PrefixSets"]["Ipv4PrefixSet"]]
 
 
 def v6_prefixes(cloud, eni_id):
-    return [p["Ipv6Prefix"] for p in row(cloud, eni_id)["Ipv6PrefixSets"]["Ipv6PrefixSet"]]
+    return [p["Ipv6Prefix"] for p in eni_row(cloud, eni_id)["Ipv6PrefixSets"]["Ipv6PrefixSet"]]
 
 
 def assign4(cloud, eni, **params):
@@ -118,14 +87,14 @@ def test_prefixes_and_addresses_of_one_call_do_not_overlap(cloud, net):
     assert got["AssignedPrivateIpAddressesSet"]["PrivateIpSet"]["PrivateIpAddress"] == ["10.0.0.2"]
     # explicit items are placed before automatic ones: the automatic primary skips the named .3
     eni2 = new_eni(cloud, net, **{"PrivateIpAddress.1": "10.0.0.3"}, SecondaryPrivateIpAddressCount=None)
-    assert [s["PrivateIpAddress"] for s in row(cloud, eni2)["PrivateIpSets"]["PrivateIpSet"]] == [
+    assert [s["PrivateIpAddress"] for s in eni_row(cloud, eni2)["PrivateIpSets"]["PrivateIpSet"]] == [
         "10.0.0.4", "10.0.0.3"]
 
 
 # ---- IPv6 addresses and prefixes -------------------------------------------------------------------
 def test_ipv6_addresses_and_prefixes(cloud, net):
     eni = new_eni(cloud, net, Ipv6AddressCount=2)
-    assert [s["Ipv6Address"] for s in row(cloud, eni)["Ipv6Sets"]["Ipv6Set"]] == ["2408:8000::1", "2408:8000::2"]
+    assert [s["Ipv6Address"] for s in eni_row(cloud, eni)["Ipv6Sets"]["Ipv6Set"]] == ["2408:8000::1", "2408:8000::2"]
     got = assign6(cloud, eni, Ipv6PrefixCount=2)
     assert got["Ipv6PrefixSets"] == {"Ipv6Prefix": ["2408:8000:0:0:1::/80", "2408:8000:0:0:2::/80"]}
     assert got["Ipv6Sets"] == {"Ipv6Address": []} and got["NetworkInterfaceId"] == eni
@@ -218,7 +187,7 @@ def test_automatic_addresses_never_land_in_a_reservation(cloud, net):
     reserve(cloud, net, VSwitchCidrReservationCidr="10.0.0.16/28")
     first = new_eni(cloud, net, SecondaryPrivateIpAddressCount=9)
     second = new_eni(cloud, net, SecondaryPrivateIpAddressCount=9)
-    addrs = lambda e: [s["PrivateIpAddress"] for s in row(cloud, e)["PrivateIpSets"]["PrivateIpSet"]]
+    addrs = lambda e: [s["PrivateIpAddress"] for s in eni_row(cloud, e)["PrivateIpSets"]["PrivateIpSet"]]
     assert addrs(first) == [f"10.0.0.{i}" for i in range(1, 11)]
     assert addrs(second) == [f"10.0.0.{i}" for i in (11, 12, 13, 14, 15, 32, 33, 34, 35, 36)]
     assign4(cloud, second, Ipv4PrefixCount=1)

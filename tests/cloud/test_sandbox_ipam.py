@@ -8,24 +8,10 @@ import re
 import pytest
 
 from reconciler.cloud.sandbox import SandboxCloud
-from reconciler.errors import CloudError
 from reconciler.net import limits
+from tests.support.sandbox import refused
 
 HZ, SH, BJ = "cn-hangzhou", "cn-shanghai", "cn-beijing"
-
-
-@pytest.fixture
-def cloud(tmp_path):
-    with SandboxCloud(tmp_path / "cloud.db") as c:
-        yield c
-
-
-def refused(cloud, code, action, params=None, status=400):
-    with pytest.raises(CloudError) as info:
-        cloud.call(action, params or {})
-    assert info.value.code == code, info.value.message
-    assert info.value.http_status == status
-    return info.value
 
 
 def make_ipam(cloud, region=HZ, *others):

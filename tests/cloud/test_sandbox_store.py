@@ -12,16 +12,9 @@ from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.cloud.space import IntervalSet, first_free, is_free
 from reconciler.errors import CloudError
 from reconciler.net.cidr import Cidr
+from tests.support.sandbox import refused
 
 HZ = "cn-hangzhou"
-
-
-def refused(cloud, code, action, params=None, status=400):
-    with pytest.raises(CloudError) as info:
-        cloud.call(action, params or {})
-    assert info.value.code == code, info.value.message
-    assert info.value.http_status == status
-    return info.value
 
 
 def build(cloud):
