@@ -7,10 +7,19 @@ address string such as ``ipam_pool.hz``; ``file`` and ``line`` point into the sp
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any, overload
 
 
-def printable(text):
+@overload
+def printable(text: str) -> str: ...
+
+
+@overload
+def printable(text: None) -> None: ...
+
+
+def printable(text: str | None) -> str | None:
     """``text`` with anything that cannot be written as UTF-8 (lone surrogates from a JSON escape)
     shown as a backslash escape, so that every message can be printed and put in JSON."""
     if not isinstance(text, str):
@@ -31,7 +40,7 @@ class ReconcilerError(Exception):
         address: str | None = None,
         file: str | None = None,
         line: int | None = None,
-    ):
+    ) -> None:
         self.code = code
         self.detail = printable(detail)
         self.address = printable(address)
@@ -58,7 +67,7 @@ class ReconcilerError(Exception):
         Exception.__init__(clone, clone.message)
         return clone
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "address": self.address,
@@ -83,7 +92,7 @@ class StateError(ReconcilerError):
 class CloudError(ReconcilerError):
     """A provider call was refused; ``code`` is the cloud's error code."""
 
-    def __init__(self, code: str, detail: str, *, address: str | None = None, http_status: int = 400):
+    def __init__(self, code: str, detail: str, *, address: str | None = None, http_status: int = 400) -> None:
         self.http_status = http_status
         super().__init__(code, detail, address=address)
 
@@ -91,7 +100,7 @@ class CloudError(ReconcilerError):
 class ErrorGroup(ReconcilerError):
     """Several errors found in one pass; every one of them is reported, in a stable order."""
 
-    def __init__(self, errors: Iterable[ReconcilerError]):
+    def __init__(self, errors: Iterable[ReconcilerError]) -> None:
         ordered = sorted(
             errors, key=lambda e: (e.file or "", e.line or 0, e.address or "", e.code, e.detail)
         )
@@ -107,11 +116,11 @@ class ErrorGroup(ReconcilerError):
     def message(self) -> str:
         return "\n".join(e.message for e in getattr(self, "errors", []))
 
-    def to_dict(self) -> dict:  # pragma: no cover - callers use .errors
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - callers use .errors
         return {"errors": [e.to_dict() for e in self.errors]}
 
 
-def raise_all(errors: list[ReconcilerError]) -> None:
+def raise_all(errors: Sequence[ReconcilerError]) -> None:
     """Raise nothing, the single error, or an :class:`ErrorGroup` of all of them."""
     if not errors:
         return

@@ -63,27 +63,27 @@ class AddressSet(_Model):
 
     @field_validator("primary_ip")
     @classmethod
-    def _primary(cls, v):
+    def _primary(cls, v: str | None) -> str | None:
         return v if v is None else _address(v, 4)
 
     @field_validator("secondary_private_ips")
     @classmethod
-    def _secondary(cls, v):
+    def _secondary(cls, v: AddressList | None) -> AddressList | None:
         return [_address(a, 4) for a in v] if isinstance(v, list) else v
 
     @field_validator("ipv6_addresses")
     @classmethod
-    def _v6(cls, v):
+    def _v6(cls, v: AddressList | None) -> AddressList | None:
         return [_address(a, 6) for a in v] if isinstance(v, list) else v
 
     @field_validator("ipv4_prefixes")
     @classmethod
-    def _p4(cls, v):
+    def _p4(cls, v: AddressList | None) -> AddressList | None:
         return [_prefix(a, 28) for a in v] if isinstance(v, list) else v
 
     @field_validator("ipv6_prefixes")
     @classmethod
-    def _p6(cls, v):
+    def _p6(cls, v: AddressList | None) -> AddressList | None:
         return [_prefix(a, 80) for a in v] if isinstance(v, list) else v
 
 

@@ -8,7 +8,7 @@ resources (references, regions, overlaps, quotas) are checked by :mod:`reconcile
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Self, Union
 
 from pydantic import (
     AfterValidator,
@@ -18,7 +18,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reconciler.errors import SpecError, raise_all
 from reconciler.models.compute import (
@@ -28,8 +28,10 @@ from reconciler.models.compute import (
     ReservationSpec,
     SecurityGroupSpec,
 )
+from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
 from reconciler.source.loader import SpecDocument
+from reconciler.source.locate import Problems, SpecPath
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -93,7 +95,7 @@ class AllocationSpec(_Model):
     description: str | None = None
 
     @model_validator(mode="after")
-    def _one(self):
+    def _one(self) -> Self:
         if self.cidr is not None and self.mask is not None:
             raise PydanticCustomError("Spec.Exclusive", "give either cidr or mask, not both")
         return self
@@ -107,7 +109,7 @@ class BlockSpec(_Model):
     mask: int | None = Field(default=None, ge=0, le=128)
 
     @model_validator(mode="after")
-    def _shape(self):
+    def _shape(self) -> Self:
         if self.cidr is not None and self.mask is not None:
             raise PydanticCustomError("Spec.Exclusive", "give either cidr or mask, not both")
         if self.pool is None and self.cidr is None:
@@ -184,17 +186,18 @@ KIND_TYPES = {
 }
 
 
-def _address(loc: tuple) -> str | None:
+def _address(loc: SpecPath) -> str | None:
+    """The resource an error location is about (``ipam`` for the singleton, which has no name)."""
     if not loc:
         return None
     if loc[0] == "ipam":
         return "ipam"
     if loc[0] in KIND_TYPES and len(loc) > 1:
-        return f"{KIND_TYPES[loc[0]]}.{loc[1]}"
+        return address_of(KIND_TYPES[loc[0]], str(loc[1]))
     return None
 
 
-def _error_code(err: dict) -> str:
+def _error_code(err: ErrorDetails) -> str:
     etype = err["type"]
     if etype in _CODES:
         return _CODES[etype]
@@ -205,12 +208,13 @@ def _error_code(err: dict) -> str:
     return "Spec.Invalid"
 
 
-def _clean_loc(loc: tuple, data: object) -> tuple:
+def _clean_loc(loc: SpecPath, data: object) -> SpecPath:
     """Drop pydantic's union-branch markers (``str``, ``MaskRequest``, ``function-after[...]``) from
     an error location, walking the document alongside: a part that is a key (or index) of the data
     there is the user's, whatever it looks like (a pool named ``str``, a key ``tags[0]``)."""
     markers = ("str", "int", "MaskRequest", "Count", "ReservationSpec", "none", "function-after")
-    node, kept = data, []
+    node = data
+    kept: list[str | int] = []
     for part in loc:
         if isinstance(node, dict) and part in node:
             node = node[part]
@@ -226,19 +230,16 @@ def _clean_loc(loc: tuple, data: object) -> tuple:
 
 def parse_spec(doc: SpecDocument) -> Spec:
     """Validate a loaded document; every error found is raised, each located at its file:line."""
-    errors: list[SpecError] = []
+    problems = Problems(doc.locate, SpecError)
     for kind in _KINDS_BY_NAME:
         for name in doc.data.get(kind, {}) or {}:
             if not isinstance(name, str) or not NAME_RE.match(name):
-                file, line = doc.locate((kind, name))
-                errors.append(
-                    SpecError(
-                        "Spec.InvalidName",
-                        f"{kind} name {name!r} must start with a letter or digit and use only "
-                        "letters, digits, '-', '_' and '.' (at most 128 characters)",
-                        file=file,
-                        line=line,
-                    )
+                problems.add(
+                    "Spec.InvalidName",
+                    f"{kind} name {name!r} must start with a letter or digit and use only "
+                    "letters, digits, '-', '_' and '.' (at most 128 characters)",
+                    None,
+                    (kind, name),
                 )
     try:
         spec = Spec.model_validate(doc.data)
@@ -253,15 +254,12 @@ def parse_spec(doc: SpecDocument) -> Spec:
             if key in seen:
                 continue
             seen.add(key)
-            file, line = doc.locate(loc)
             where = ".".join(str(p) for p in loc)
             msg = err["msg"]
             if code == "Spec.UnknownKey":
                 msg = f"unknown key {loc[-1]!r}"
-            errors.append(
-                SpecError(code, f"{where}: {msg}", address=_address(loc), file=file, line=line)
-            )
-        raise_all(errors)
+            problems.add(code, f"{where}: {msg}", _address(loc), loc)
+        raise_all(problems.errors)
         raise  # pragma: no cover - raise_all always raises when errors were found
-    raise_all(errors)
+    raise_all(problems.errors)
     return spec

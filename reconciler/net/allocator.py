@@ -187,14 +187,15 @@ class BlockAllocator:
             tops[length] = heap[0]
         return free
 
+    # _add, _remove, _cut and _give_back run only once the index is built (``_free`` not None)
     def _add(self, start: int, prefix: int) -> None:
-        self._free[start] = prefix
+        self._free[start] = prefix  # type: ignore[index]  # index built
         heappush(self._heaps[prefix], start)
         if start < self._tops[prefix]:
             self._tops[prefix] = start
 
     def _remove(self, start: int, prefix: int) -> None:
-        free = self._free
+        free: dict[int, int] = self._free  # type: ignore[assignment]  # index built
         del free[start]
         if self._tops[prefix] == start:
             heap = self._heaps[prefix]
@@ -209,7 +210,8 @@ class BlockAllocator:
         if i >= 0 and self._outer[i].end >= block.end:
             # the free block holding it starts at the start of one of its ancestors: try each
             # distinct one, from the block itself outwards (one per set bit of the start)
-            free, bits = self._free, self.bits
+            free: dict[int, int]
+            free, bits = self._free, self.bits  # type: ignore[assignment]  # index built
             s, k = block.start, block.prefix
             while True:
                 length = free.get(s)
@@ -236,7 +238,8 @@ class BlockAllocator:
         """Add the released ``block`` to the free blocks, merged with its free buddies."""
         i = bisect_right(self._outer_starts, block.start) - 1
         if i >= 0 and self._outer[i].end >= block.end:
-            free, bits, floor = self._free, self.bits, self._outer[i].prefix
+            free: dict[int, int]
+            free, bits, floor = self._free, self.bits, self._outer[i].prefix  # type: ignore[assignment]  # index built
             s, k = block.start, block.prefix
             while k > floor:
                 size = 1 << (bits - k)

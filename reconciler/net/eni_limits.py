@@ -20,9 +20,10 @@ Counting rules (the seed's "each IP prefix counts as one IP address"):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 # ---- IP prefixes (ecs-ip-prefixes.txt, "IP addresses") -------------------------------------
 IPV4_PREFIX_LEN = 28
@@ -139,7 +140,7 @@ class InstanceType:
     def max_ipv6_prefixes(self, ipv6_addresses: int = 0) -> int:
         return max(0, self.ipv6_per_eni - ipv6_addresses)
 
-    def row(self) -> dict:
+    def row(self) -> dict[str, Any]:
         """The DescribeInstanceTypes row."""
         return {"InstanceTypeId": self.name, "InstanceTypeFamily": self.family,
                 "EniQuantity": self.eni_quantity, "EniPrivateIpAddressQuantity": self.ipv4_per_eni,
@@ -150,7 +151,7 @@ _FIELDS = {"EniQuantity": "eni_quantity", "EniPrivateIpAddressQuantity": "ipv4_p
            "EniIpv6AddressQuantity": "ipv6_per_eni"}
 
 
-def _entry(name: str, raw: Mapping, base: InstanceType | None = None) -> InstanceType:
+def _entry(name: str, raw: Mapping[str, Any], base: InstanceType | None = None) -> InstanceType:
     values = {f: getattr(base, f) for f in _FIELDS.values()} if base is not None else {}
     for key, value in raw.items():
         field = _FIELDS.get(key, key if key in _FIELDS.values() else None)
@@ -166,7 +167,9 @@ def _entry(name: str, raw: Mapping, base: InstanceType | None = None) -> Instanc
     return InstanceType(name, values["eni_quantity"], values["ipv4_per_eni"], values["ipv6_per_eni"], notes)
 
 
-def load_instance_types(overrides: Mapping | None = None) -> dict[str, InstanceType]:
+def load_instance_types(
+    overrides: Mapping[str, InstanceType | Mapping[str, Any] | None] | None = None,
+) -> dict[str, InstanceType]:
     """The instance-type table of ``data/instance_types.json``, with ``overrides`` applied.
 
     ``overrides`` maps a type name to an :class:`InstanceType`, to a mapping of DescribeInstanceTypes

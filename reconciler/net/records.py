@@ -7,12 +7,24 @@ attributes, so the resolver, the planner and apply agree on them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+from reconciler.net.address import SUPPLY, ResourceAddress, SpaceKey, space_key
+
+if TYPE_CHECKING:
+    from reconciler.net.cidr import Cidr
 
 _NESTED = frozenset({dict, MappingProxyType, list, tuple})
 
+# refs_of and blocks_of run for every record in the planner's loops: they build addresses and space
+# keys as text and only cast the result to its type (no NewType call per item).
+_Addresses: TypeAlias = list[ResourceAddress]
+_Blocks: TypeAlias = list[tuple[SpaceKey, str, str]]
 
-def plain(value):
+
+def plain(value: Any) -> Any:
     """Plain JSON-able copies of mappings (dicts and read-only views) and sequences, recursively."""
     t = type(value)
     if t is dict or t is MappingProxyType:
@@ -22,7 +34,7 @@ def plain(value):
     return value
 
 
-def refs_of(record: dict) -> list[str]:
+def refs_of(record: Mapping[str, Any]) -> list[ResourceAddress]:
     """Addresses this record refers to (its dependencies)."""
     a, t = record["attributes"], record["type"]
     # (the most common types first: a large plan is mostly ENIs and instances)
@@ -32,25 +44,26 @@ def refs_of(record: dict) -> list[str]:
             out.append(f"security_group.{a['security_group']}")
         if a.get("instance"):
             out.append(f"instance.{a['instance']}")
-        return out
+        return cast(_Addresses, out)
     if t == "instance":
-        return [f"vswitch.{a['vswitch']}"] + ([f"security_group.{a['security_group']}"] if a.get("security_group") else [])
+        return cast(_Addresses, [f"vswitch.{a['vswitch']}"] + (
+            [f"security_group.{a['security_group']}"] if a.get("security_group") else []))
     if t == "ipam_scope":
-        return [f"ipam.{a['ipam']}"]
+        return cast(_Addresses, [f"ipam.{a['ipam']}"])
     if t == "ipam_pool":
         out = [f"ipam_scope.{a['scope']}"]
         if a.get("source"):
             out.append(f"ipam_pool.{a['source']}")
-        return out
+        return cast(_Addresses, out)
     if t == "ipam_pool_allocation":
-        return [f"ipam_pool.{a['pool']}"]
+        return cast(_Addresses, [f"ipam_pool.{a['pool']}"])
     if t == "vpc":
         blocks = [a.get("ipv4"), a.get("ipv6"), *a.get("secondary_cidrs", [])]
-        return sorted({f"ipam_pool.{b['pool']}" for b in blocks if b and b.get("pool")})
+        return cast(_Addresses, sorted({f"ipam_pool.{b['pool']}" for b in blocks if b and b.get("pool")}))
     if t == "vswitch":
-        return [f"vpc.{a['vpc']}"]
+        return cast(_Addresses, [f"vpc.{a['vpc']}"])
     if t == "security_group":
-        return [f"vpc.{a['vpc']}"]
+        return cast(_Addresses, [f"vpc.{a['vpc']}"])
     return []
 
 
@@ -58,16 +71,16 @@ ENI_FIELDS = (("primary_ip", 4), ("secondary_private_ips", 4), ("ipv4_prefixes",
               ("ipv6_prefixes", 6))
 
 
-def item_key(item: str):
+def item_key(item: str) -> Cidr:
     """Numeric order of an address or prefix string (10.0.0.9 before 10.0.0.10)."""
     from reconciler.net.cidr import Cidr
 
     return Cidr.parse(item if "/" in item else f"{item}/{128 if ':' in item else 32}")
 
 
-def eni_blocks(attributes: dict) -> list[tuple[str, str]]:
+def eni_blocks(attributes: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, cidr) of every address (as a /32 or /128) and prefix an ENI holds."""
-    out = []
+    out: list[tuple[str, str]] = []
     for key, version in ENI_FIELDS:
         value = attributes.get(key)
         for item in ([value] if isinstance(value, str) else value or []):
@@ -75,16 +88,16 @@ def eni_blocks(attributes: dict) -> list[tuple[str, str]]:
     return out
 
 
-def space_of_pool(attributes: dict) -> str:
+def space_of_pool(attributes: Mapping[str, Any]) -> SpaceKey:
     """Where a pool's own CIDRs are carved from."""
     if attributes.get("source"):
-        return f"pool:{attributes['source']}"
+        return space_key("pool", attributes["source"])
     if attributes["ip_version"] == "IPv6":
-        return "supply"
-    return f"scope:{attributes['scope']}"
+        return SUPPLY
+    return space_key("scope", attributes["scope"])
 
 
-def blocks_of(record: dict) -> list[tuple[str, str, str]]:
+def blocks_of(record: Mapping[str, Any]) -> list[tuple[SpaceKey, str, str]]:
     """(space key, slot, cidr) of every block a record holds.
 
     Space keys: ``scope:<scope>`` (top-level IPv4 pools), ``supply`` (public IPv6 top-level pools),
@@ -97,21 +110,21 @@ def blocks_of(record: dict) -> list[tuple[str, str, str]]:
         key = space_of_pool(a)
         return [(key, "cidrs", c) for c in a.get("cidrs", [])]
     if t == "ipam_pool_allocation":
-        return [(f"pool:{a['pool']}", "cidr", a["cidr"])] if a.get("cidr") else []
+        return cast(_Blocks, [(f"pool:{a['pool']}", "cidr", a["cidr"])]) if a.get("cidr") else []
     if t == "vpc":
-        out = []
+        out: list[tuple[str, str, str]] = []
         entries = [("ipv4", a.get("ipv4")), ("ipv6", a.get("ipv6"))]
         entries += [("secondary_cidrs", b) for b in a.get("secondary_cidrs", [])]
         for slot, block in entries:
             if block and block.get("cidr"):
-                key = f"pool:{block['pool']}" if block.get("pool") else f"vpc-free:{record['name']}"
-                out.append((key, slot, block["cidr"]))
-        return out
+                space = f"pool:{block['pool']}" if block.get("pool") else f"vpc-free:{record['name']}"
+                out.append((space, slot, block["cidr"]))
+        return cast(_Blocks, out)
     if t == "vswitch":
         out = [(f"vpc:{a['vpc']}", "cidr", a["cidr"])] if a.get("cidr") else []
         if a.get("ipv6_cidr"):
             out.append((f"vpc6:{a['vpc']}", "ipv6_cidr", a["ipv6_cidr"]))
-        return out
+        return cast(_Blocks, out)
     if t == "eni" and a.get("vswitch"):
-        return [(f"eni{6 if ':' in c else 4}:{a['vswitch']}", key, c) for key, c in eni_blocks(a)]
+        return cast(_Blocks, [(f"eni{6 if ':' in c else 4}:{a['vswitch']}", key, c) for key, c in eni_blocks(a)])
     return []

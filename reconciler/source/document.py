@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias
 
 from reconciler.source.files import _read_text_if_unchanged
+from reconciler.source.locate import SpecPath
 
 #: Kinds whose value is one mapping of fields, defined in at most one file.
 SINGLETON_KINDS = frozenset({"ipam", "provider"})
 #: Named kinds whose entries are plain values, not mappings of fields (``import: {vpc.legacy: vpc-2ze...}``).
 SCALAR_KINDS = frozenset({"import"})
 
+#: Where one declaration came from: (file index or None when built by hand, declaration order, line or None).
+_Entry: TypeAlias = tuple[int | None, int, int | None]
+
+
+class _LineMap(Protocol):
+    """The line map of one file's text (:class:`~reconciler.source.yaml_lines._YamlLocator`,
+    :class:`~reconciler.source.json_text._JsonLocator`)."""
+
+    def locate(self, path: SpecPath) -> int | None: ...
+
 
 @dataclass(frozen=True)
 class SpecDocument:
     """The merged desired state and where each part of it came from."""
 
-    data: dict
+    data: dict[str, Any]
     files: tuple[str, ...] = ()
-    _index: Any = field(default=None, repr=False, compare=False)
+    _index: _Index | None = field(default=None, repr=False, compare=False)
 
     def _idx(self) -> "_Index":
         index = self._index
@@ -52,14 +65,14 @@ class SpecDocument:
         names = self._idx().names.get(kind) or {}
         return {name: entry[1] for name, entry in names.items()}
 
-    def locate(self, path: Iterable[str | int]) -> tuple[str | None, int | None]:
+    def locate(self, path: SpecPath) -> tuple[str | None, int | None]:
         """File and 1-based line of the node at ``path`` (``("pools", "hz", "cidrs", 0)``).
 
         The line is the key's for a mapping entry and the item's for a list entry. A path that
         goes past what exists resolves to its nearest existing ancestor; ``(None, None)`` when
         even the kind is unknown.
         """
-        path = tuple(path)
+        path = tuple(path)  # (a list from an untyped caller works too)
         if not path:
             return (None, None)
         index = self._idx()
@@ -73,7 +86,8 @@ class SpecDocument:
             file_i, _, line = index.singletons[kind]
         elif kind in index.kinds:
             file_i, _, line = index.kinds[kind]
-            names = index.names.get(kind, {})
+            # looked up by any path element (the names of a hand-built document need not be text)
+            names: Mapping[Any, _Entry] = index.names.get(kind, {})
             if len(path) >= 2:
                 try:
                     entry = names.get(path[1])
@@ -97,13 +111,14 @@ class _Index:
     """Where each declaration came from: (file index, declaration order, line or None)."""
 
     def __init__(self) -> None:
-        self.singletons: dict[str, tuple] = {}
-        self.kinds: dict[str, tuple] = {}  # named kind -> its first appearance
-        self.names: dict[str, dict[str, tuple]] = {}
-        self.paths: list[tuple] = []  # per file: (path to re-read, is JSON, (size, mtime) when loaded)
-        self._locators: dict[int, Any] = {}
+        self.singletons: dict[str, _Entry] = {}
+        self.kinds: dict[str, _Entry] = {}  # named kind -> its first appearance
+        self.names: dict[str, dict[str, _Entry]] = {}
+        # per file: (path to re-read, is JSON, (size, mtime) when loaded)
+        self.paths: list[tuple[Path, bool, tuple[int, int] | None]] = []
+        self._locators: dict[int, _LineMap | None] = {}
         #: (text, is JSON) -> a line map with ``locate(path)``; set by the loader
-        self.make_locator: Callable[[str, bool], Any] | None = None
+        self.make_locator: Callable[[str, bool], _LineMap] | None = None
 
     @classmethod
     def from_data(cls, data: Any) -> "_Index":
@@ -125,7 +140,7 @@ class _Index:
                         counter += 1
         return index
 
-    def entry(self, kind: Any, name: Any) -> tuple | None:
+    def entry(self, kind: Any, name: Any) -> _Entry | None:
         try:
             if name is None:
                 return self.singletons.get(kind) or self.kinds.get(kind)
@@ -134,11 +149,11 @@ class _Index:
         except TypeError:  # unhashable argument
             return None
 
-    def locator(self, file_i: int):
+    def locator(self, file_i: int) -> _LineMap | None:
         """The line map of one file, built on first use; None if the file changed since."""
         if file_i in self._locators:
             return self._locators[file_i]
-        locator = None
+        locator: _LineMap | None = None
         if 0 <= file_i < len(self.paths):
             path, is_json, stamp = self.paths[file_i]
             try:
@@ -150,7 +165,7 @@ class _Index:
         self._locators[file_i] = locator
         return locator
 
-    def line(self, file_i: int, path: tuple) -> int | None:
+    def line(self, file_i: int, path: SpecPath) -> int | None:
         """The line of ``path`` in one file, or None."""
         locator = self.locator(file_i)
         if locator is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Iterable
 
-from reconciler.errors import SpecError
+from reconciler.errors import ReconcilerError, SpecError
 from reconciler.source.limits import MAX_FILE_BYTES, SPEC_SUFFIXES
 from reconciler.source.lines import _line_at
 
@@ -30,7 +30,9 @@ def _within(target: str, roots: Iterable[str]) -> bool:
     return False
 
 
-def _discover(spec_dir: Path, errors: list, show) -> list[tuple[str, str, str]]:
+def _discover(
+    spec_dir: Path, errors: list[ReconcilerError], show: Callable[[str], str]
+) -> list[tuple[str, str, str]]:
     """Spec files under ``spec_dir``: (relative path, path as found, path to open), sorted."""
     workspace = os.path.realpath(spec_dir.parent)
     allowed = (workspace, os.path.realpath(spec_dir))
@@ -132,7 +134,7 @@ _OPEN_FLAGS = (
 
 
 class _FileProblem(Exception):
-    def __init__(self, code: str, detail: str, line: int | None = None):
+    def __init__(self, code: str, detail: str, line: int | None = None) -> None:
         super().__init__(detail)
         self.code, self.detail, self.line = code, detail, line
 

@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 import re
 import sys
-from json.decoder import scanstring as _json_scanstring
+from collections.abc import Callable
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # not in typeshed
+from typing import Any
 
-from reconciler.errors import SpecError
+from reconciler.errors import ReconcilerError, SpecError
 from reconciler.source.limits import MAX_DEPTH
 from reconciler.source.lines import _line_at
+from reconciler.source.locate import SpecPath
 from reconciler.source.merge import _Parsed
 from reconciler.source.messages import _show
+
+#: (text, position after the opening quote) -> (the string, position after its closing quote)
+_json_scanstring: Callable[[str, int], tuple[str, int]] = _scanstring
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
@@ -22,12 +28,12 @@ _JSON_BARE_STRING = re.compile(r'"[^"]*"')
 _JSON_INNERMOST = re.compile(r"\[\]|\{\}")
 
 
-def _parse_json(text: str, display: str, errors: list) -> _Parsed | None:
+def _parse_json(text: str, display: str, errors: list[ReconcilerError]) -> _Parsed | None:
     if not text.strip():
         return _Parsed(None, None, None, None)
     duplicates = False
 
-    def pairs_hook(pairs: list) -> dict:
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         nonlocal duplicates
         result = dict(pairs)
         if len(result) != len(pairs):
@@ -68,7 +74,7 @@ def _parse_json(text: str, display: str, errors: list) -> _Parsed | None:
         for line, key in _json_duplicate_keys(text):
             errors.append(SpecError("Spec.DuplicateKey", f"key '{_show(key)}' appears twice in the same object",
                                     file=display, line=line))
-    root_line = _line_at(text, _JSON_WS.match(text).end())
+    root_line = _line_at(text, _JSON_WS.match(text).end())  # type: ignore[union-attr]  # matches "" at worst
     return _Parsed(root, root_line, None, None)
 
 
@@ -109,7 +115,7 @@ def _json_duplicate_keys(text: str) -> list[tuple[int, str]]:
         pos = stack.pop()
         char = text[pos] if pos < len(text) else ""
         if char == "{":
-            seen: set = set()
+            seen: set[str] = set()
             for key, key_pos, value_pos in locator.object_entries(pos):
                 if key in seen:
                     found.append((locator.line(key_pos), key))
@@ -123,21 +129,22 @@ def _json_duplicate_keys(text: str) -> list[tuple[int, str]]:
 class _JsonLocator:
     """Walks JSON text along a path, skipping siblings at C speed; caches what it walked."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self.text = text
-        self.scan = json.JSONDecoder().scan_once
-        self._objects: dict[int, dict] = {}
-        self._arrays: dict[int, list] = {}
+        # (text, position) -> (the value there, position after it); typeshed omits the attribute
+        self.scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+        self._objects: dict[int, dict[str, tuple[int, int]]] = {}
+        self._arrays: dict[int, list[int]] = {}
 
     def skip_ws(self, pos: int) -> int:
-        return _JSON_WS.match(self.text, pos).end()
+        return _JSON_WS.match(self.text, pos).end()  # type: ignore[union-attr]  # matches "" at worst
 
     def line(self, pos: int) -> int:
         return _line_at(self.text, pos)
 
     def object_entries(self, pos: int) -> list[tuple[str, int, int]]:
         text = self.text
-        entries = []
+        entries: list[tuple[str, int, int]] = []
         i = self.skip_ws(pos + 1)
         if text[i] == "}":
             return entries
@@ -166,7 +173,7 @@ class _JsonLocator:
                 return items
             i = self.skip_ws(k + 1)
 
-    def locate(self, path: tuple) -> int | None:
+    def locate(self, path: SpecPath) -> int | None:
         text = self.text
         pos = self.skip_ws(0)
         found = None

@@ -108,7 +108,7 @@ def load_specs(spec_dir: Path | str, *, display_base: Path | str | None = None) 
 
     index = _Index()
     index.make_locator = _make_locator
-    data: dict = {}
+    data: dict[str, Any] = {}
     files: list[str] = []
     counter = 0
     jobs = [(open_path, show(given_path), rel.lower().endswith(".json")) for rel, given_path, open_path in found]
@@ -125,11 +125,11 @@ def load_specs(spec_dir: Path | str, *, display_base: Path | str | None = None) 
     return SpecDocument(data=data, files=tuple(files), _index=index)
 
 
-def _load_files(jobs: list[tuple[str, str, bool]]) -> list[tuple[_Parsed | None, list]]:
+def _load_files(jobs: list[tuple[str, str, bool]]) -> list[tuple[_Parsed | None, list[ReconcilerError]]]:
     """:func:`_load_file` of each ``(path, display, is_json)``, with its own problems, in order. Two
     threads when there are several files: the YAML parser (yaml-rs) lets go of the interpreter while
     it parses, so one file parses while the other's result is checked."""
-    def one(job: tuple[str, str, bool]) -> tuple[_Parsed | None, list]:
+    def one(job: tuple[str, str, bool]) -> tuple[_Parsed | None, list[ReconcilerError]]:
         own: list[ReconcilerError] = []
         return _load_file(*job, own), own
 
@@ -144,7 +144,7 @@ def _load_files(jobs: list[tuple[str, str, bool]]) -> list[tuple[_Parsed | None,
     return [one(job) for job in jobs]
 
 
-def _load_file(path: str, display: str, is_json: bool, errors: list) -> _Parsed | None:
+def _load_file(path: str, display: str, is_json: bool, errors: list[ReconcilerError]) -> _Parsed | None:
     """Parse one file; its problems go to ``errors``. None when nothing usable came out."""
     try:
         raw, stamp = _read_bytes(path)
@@ -188,7 +188,7 @@ def _load_file(path: str, display: str, is_json: bool, errors: list) -> _Parsed 
     return parsed
 
 
-def _make_locator(text: str, is_json: bool) -> Any:
+def _make_locator(text: str, is_json: bool) -> _JsonLocator | _YamlLocator:
     """The line map of one file's text, built when an error needs a line."""
     if is_json:
         return _JsonLocator(text)

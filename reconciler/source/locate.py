@@ -23,12 +23,13 @@ def nowhere(path: SpecPath) -> tuple[str | None, int | None]:
 class Problems:
     """The errors one check finds, each placed where the specs wrote the offending part."""
 
-    __slots__ = ("locate", "errors")
+    __slots__ = ("locate", "errors", "error_type")
 
-    def __init__(self, locate: Locator) -> None:
+    def __init__(self, locate: Locator, error_type: type[ReconcilerError] = PlanError) -> None:
         self.locate = locate
         self.errors: list[ReconcilerError] = []
+        self.error_type = error_type  # PlanError for the rules; SpecError for the spec's own checks
 
     def add(self, code: str, detail: str, address: str | None, path: SpecPath) -> None:
         file, line = self.locate(path)
-        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
+        self.errors.append(self.error_type(code, detail, address=address, file=file, line=line))

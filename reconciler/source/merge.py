@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from reconciler.errors import SpecError
-from reconciler.source.document import SCALAR_KINDS, SINGLETON_KINDS, _Index
+from collections.abc import Mapping
+from typing import Any, cast
+
+from reconciler.errors import ReconcilerError, SpecError
+from reconciler.source.document import SCALAR_KINDS, SINGLETON_KINDS, _Entry, _Index
 from reconciler.source.messages import _at, _describe, _show
 
 
@@ -12,7 +15,13 @@ class _Parsed:
 
     __slots__ = ("root", "root_line", "kind_lines", "name_lines", "stamp")
 
-    def __init__(self, root: dict, root_line: int | None, kind_lines: dict | None, name_lines: dict | None):
+    def __init__(
+        self,
+        root: Any,  # the file's top-level value: a mapping once the loader has checked it
+        root_line: int | None,
+        kind_lines: Mapping[str, int | None] | None,
+        name_lines: Mapping[str, Mapping[str, int | None]] | None,
+    ) -> None:
         self.stamp: tuple[int, int] | None = None
         self.root = root
         self.root_line = root_line
@@ -20,8 +29,8 @@ class _Parsed:
         self.name_lines = name_lines  # kind -> {name -> line}
 
 
-def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index, counter: int,
-           errors: list, files: list) -> int:
+def _merge(parsed: _Parsed, file_i: int, display: str, data: dict[str, Any], index: _Index, counter: int,
+           errors: list[ReconcilerError], files: list[str]) -> int:
     """Merge one file's kinds into ``data`` and ``index``; returns the next declaration index."""
     kind_lines = parsed.kind_lines
     name_lines = parsed.name_lines
@@ -31,14 +40,16 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
         if kind_lines is not None:
             if len(path) == 1:
                 return kind_lines.get(path[0])
-            return (name_lines.get(path[0]) or {}).get(path[1]) or kind_lines.get(path[0])
+            # the loader records both levels or neither: name_lines is set here
+            return (name_lines.get(path[0]) or {}).get(path[1]) or kind_lines.get(path[0])  # type: ignore[union-attr]
         return index.line(file_i, path)
 
-    def where(entry: tuple, *path: str) -> str:
-        other_file = files[entry[0]]
+    def where(entry: _Entry, *path: str) -> str:
+        other_i = cast(int, entry[0])  # an entry merged from a file (only hand-built indexes hold None)
+        other_file = files[other_i]
         line = entry[2]
         if line is None:  # JSON: looked up only now that it is needed
-            line = index.line(entry[0], path)
+            line = index.line(other_i, path)
         return _at(other_file, line)
 
     for kind, value in parsed.root.items():
@@ -80,7 +91,7 @@ def _merge(parsed: _Parsed, file_i: int, display: str, data: dict, index: _Index
         lines = name_lines.get(kind) if name_lines is not None else None
         for name, entry in value.items():
             if lines is not None:
-                line = lines.get(name) or kind_lines.get(kind)
+                line = lines.get(name) or kind_lines.get(kind)  # type: ignore[union-attr]  # both levels recorded
             else:
                 line = None
             if type(entry) is not dict and kind not in SCALAR_KINDS:

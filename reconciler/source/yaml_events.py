@@ -4,6 +4,7 @@ the lines of the first two levels recorded; no node tree or marks kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -18,7 +19,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from reconciler.errors import SpecError
+from reconciler.errors import ReconcilerError, SpecError
 from reconciler.source.limits import MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH
 from reconciler.source.lines import _event_liner, _last_line, _line_at, _mark_liner
 from reconciler.source.merge import _Parsed
@@ -30,6 +31,7 @@ from reconciler.source.yaml_scalars import (
     _NOKEY,
     _TAG,
     _construct,
+    _Report,
 )
 
 # libyaml when present; the pure-Python parser otherwise. Only the parser is used.
@@ -92,7 +94,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     return f"YAML syntax error: {problem}"
 
 
-def _parse_yaml(text: str, display: str, errors: list, loader_class: Any = None) -> _Parsed | None:
+def _parse_yaml(text: str, display: str, errors: list[ReconcilerError], loader_class: Any = None) -> _Parsed | None:
     """Parse one YAML file's text (with ``loader_class``'s parser, libyaml's by default); its
     problems go to ``errors``. None when nothing usable came out."""
     loader_class = loader_class or _Loader
@@ -135,14 +137,16 @@ def _parse_yaml(text: str, display: str, errors: list, loader_class: Any = None)
     return None
 
 
-def _build_yaml(loader: Any, display: str, errors: list, _line) -> _Parsed:
+def _build_yaml(
+    loader: Any, display: str, errors: list[ReconcilerError], _line: Callable[[Any], int | None]
+) -> _Parsed:
     """Build plain data from the event stream, checking every rule as it goes."""
     get_event = loader.get_event
 
     def err(code: str, detail: str, event: Any) -> None:
         errors.append(SpecError(code, detail, file=display, line=_line(event)))
 
-    stack: list[tuple] = []
+    stack: list[tuple[Any, ...]] = []
     push = stack.append
     pop = stack.pop
     # the open collection ("frame"): container, is-mapping, pending key and where it came
@@ -152,8 +156,8 @@ def _build_yaml(loader: Any, display: str, errors: list, _line) -> _Parsed:
     is_map = False
     key: Any = _NOKEY
     key_event: Any = None
-    lines: dict | None = None
-    merges: list | None = None
+    lines: dict[str, int | None] | None = None
+    merges: list[tuple[Any, Any]] | None = None  # (merged value, the '<<' key's event)
     anchor: str | None = None
     start: Any = None
 
@@ -165,8 +169,8 @@ def _build_yaml(loader: Any, display: str, errors: list, _line) -> _Parsed:
     documents = 0
     root: Any = None
     root_line: int | None = None
-    kind_lines: dict = {}
-    name_lines: dict = {}
+    kind_lines: dict[str, int | None] = {}
+    name_lines: dict[str, dict[str, int | None]] = {}
 
     while True:
         event = get_event()
@@ -304,7 +308,7 @@ def _build_yaml(loader: Any, display: str, errors: list, _line) -> _Parsed:
     return _Parsed(root, root_line, kind_lines, name_lines)
 
 
-def _key_type_error(key: Any, event: Any, depth: int, err) -> None:
+def _key_type_error(key: Any, event: Any, depth: int, err: _Report) -> None:
     where = "kind" if depth == 1 else "key"
     raw = getattr(event, "value", None)
     if isinstance(key, bool):
@@ -322,10 +326,10 @@ def _key_type_error(key: Any, event: Any, depth: int, err) -> None:
         err("Spec.KeyType", f"{where} is {_describe(key)}; keys must be strings", event)
 
 
-def _apply_merges(obj: dict, merges: list, err) -> dict:
+def _apply_merges(obj: dict[str, Any], merges: list[tuple[Any, Any]], err: _Report) -> dict[str, Any]:
     """YAML merge keys (``<<: *base``) as PyYAML applies them: explicit keys win, then
     later merge keys over earlier ones, then earlier list items over later ones."""
-    combined: dict = {}
+    combined: dict[str, Any] = {}
     for source, key_event in merges:
         if type(source) is dict:
             sources = [source]

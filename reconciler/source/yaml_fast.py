@@ -36,8 +36,8 @@ import re
 from typing import Any
 
 # yaml-rs allocates through its own mimalloc, which keeps freed memory for later use unless told
-# to give it back at once (read when the library loads): else some 20 MB stay taken after the
-# 100,000-resource specs, for the whole run
+# to give it back at once (read when the library loads): else what it took for large specs stays
+# taken for the whole run
 _PURGE = "MIMALLOC_PURGE_DELAY"
 _SET_PURGE = _PURGE not in os.environ
 if _SET_PURGE:
@@ -45,7 +45,7 @@ if _SET_PURGE:
 try:
     import yaml_rs
 except ImportError:  # pragma: no cover - an optional speed-up
-    yaml_rs = None
+    yaml_rs = None  # type: ignore[assignment]  # an optional module: None when it cannot be had
 finally:
     if _SET_PURGE:  # not passed on to child processes
         os.environ.pop(_PURGE, None)
@@ -139,7 +139,7 @@ def _typed(text: str) -> bool:
     return False
 
 
-def _plain_data(root: dict) -> bool:
+def _plain_data(root: dict[str, Any]) -> bool:
     implicit = _IMPLICIT
     plain_key = _PLAIN_KEY.fullmatch
     keys: set[str] = set()  # the keys checked already
@@ -170,14 +170,14 @@ def _plain_data(root: dict) -> bool:
     return True
 
 
-def _first_two_levels(lines: list[str], root: dict) -> _Parsed | None:
+def _first_two_levels(lines: list[str], root: dict[str, Any]) -> _Parsed | None:
     """The lines of the kinds and of the names under each kind, as the loader records them."""
     kinds = list(root)
     kind_lines: dict[str, int] = {}
     name_lines: dict[str, dict[str, int]] = {}
     next_kind = 0
     kind: Any = None
-    names: list = []  # the names still to be found under the current kind
+    names: list[str] = []  # the names still to be found under the current kind
     found: dict[str, int] = {}
     wanted = False  # whether the current kind's value is a mapping (its names are recorded)
     indent: int | None = None  # the indentation of the current kind's names

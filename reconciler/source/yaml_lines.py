@@ -3,7 +3,7 @@ an error needs a line the loader did not record."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from yaml.events import (
     AliasEvent,
@@ -18,33 +18,41 @@ from yaml.events import (
 
 from reconciler.source.limits import MAX_DEPTH
 from reconciler.source.lines import _mark_liner
+from reconciler.source.locate import SpecPath
 from reconciler.source.yaml_events import _Loader as _DEFAULT_LOADER
 from reconciler.source.yaml_scalars import _MERGE, _NOKEY
+
+#: A node of the map: a mapping's {key: entry}, a sequence's [entry], None for a scalar.
+_Node: TypeAlias = "dict[Any, _Entry] | list[_Entry] | None"
+#: A node and the line that wrote it (a mapping entry's key, a sequence item).
+_Entry: TypeAlias = "tuple[int | None, _Node]"
 
 
 class _YamlLocator:
     """A light line map of one YAML file: mapping -> {key: (line, child)}, sequence ->
     [(line, child)], scalar -> None. Built once, on first use, from the event stream."""
 
-    def __init__(self, text: str, loader: Any = None):
+    def __init__(self, text: str, loader: Any = None) -> None:
         self.root = self._build(text, loader or _DEFAULT_LOADER)
 
     @staticmethod
-    def _build(text: str, loader_class: Any):
+    def _build(text: str, loader_class: Any) -> _Entry | None:
         mark_line = _mark_liner(text)
         loader = loader_class(text)
         try:
             get_event = loader.get_event
-            stack: list = []
+            stack: list[tuple[Any, ...]] = []
             node: Any = None
             is_map = False
             key: Any = _NOKEY
-            key_line = None
-            merges: list | None = None
-            anchor = None
-            start_line = None
-            anchors: dict = {}
-            root = None
+            key_line: int | None = None
+            merges: list[_Node] | None = None
+            anchor: str | None = None
+            start_line: int | None = None
+            anchors: dict[str, _Node] = {}
+            root: _Entry | None = None
+            line: int | None
+            child: _Node
             while True:
                 event = get_event()
                 etype = type(event)
@@ -75,7 +83,7 @@ class _YamlLocator:
                                     item = item[1]
                                 if isinstance(item, dict):
                                     for k, v in item.items():
-                                        child.setdefault(k, v)
+                                        node.setdefault(k, v)  # (node is child: merges come in mappings only)
                     if anchor is not None:
                         anchors[anchor] = child
                     line = start_line
@@ -113,7 +121,7 @@ class _YamlLocator:
         finally:
             loader.dispose()
 
-    def locate(self, path: tuple) -> int | None:
+    def locate(self, path: SpecPath) -> int | None:
         if self.root is None:
             return None
         line, node = self.root

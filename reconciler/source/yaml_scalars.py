@@ -4,7 +4,9 @@ reads them."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -23,7 +25,7 @@ _SCALAR_CONSTRUCTORS = {
 }
 # first character -> [(tag, regexp)] of the YAML 1.1 implicit resolvers; tags read as plain
 # strings ('=' and the like) are left out, and the merge tag is handled by the loader.
-_IMPLICIT: dict[str, list] = {}
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
 for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
     if _first is None:
         continue
@@ -43,8 +45,11 @@ class _MergeKey:
 _MERGE = _MergeKey()
 _NOKEY = object()
 
+#: Reports a problem: (code, detail, the event it is about, for its line).
+_Report: TypeAlias = Callable[[str, str, Any], None]
 
-def _construct(tag: str, event: Any, err) -> Any:
+
+def _construct(tag: str, event: Any, err: _Report) -> Any:
     """A scalar of a standard tag through PyYAML's SafeConstructor; bad ones are errors."""
     constructor = _SCALAR_CONSTRUCTORS.get(tag)
     if constructor is None:
