@@ -5,12 +5,13 @@ state -> diff -> ordered Plan. No files, clocks, terminals or providers are touc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeAlias
 
 from reconciler.desired.graph import DependencyGraph
 from reconciler.desired.network import Desired, resolve
 from reconciler.errors import ReconcilerError, raise_all
 from reconciler.models.network import Spec, parse_spec
+from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
 from reconciler.plans.diff import diff
@@ -33,14 +34,15 @@ class Validated:
     graph: DependencyGraph
 
 
-Stage = Callable[[str], None]  # told the name of each stage as it starts (a progress bar at the CLI edge)
+Records: TypeAlias = Mapping[ResourceAddress, dict[str, Any]]  # JSON-like records by address
+Stage: TypeAlias = Callable[[str], None]  # told the name of each stage as it starts (a progress bar at the CLI edge)
 
 
 def _quiet(name: str) -> None:
     pass
 
 
-def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None, stage: Stage = _quiet) -> Validated:
+def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = _quiet) -> Validated:
     """Parse and graph the specs; raises every error found (SpecError / ErrorGroup)."""
     stage("validate")
     spec = parse_spec(doc)
@@ -49,8 +51,8 @@ def validate(doc: SpecDocument, recorded: Mapping[str, dict] | None = None, stag
     return Validated(spec, graph)
 
 
-def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
-                  external: Mapping[str, dict] | None = None, stage: Stage = _quiet) -> tuple[Desired, Validated]:
+def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
+                  external: Records | None = None, stage: Stage = _quiet) -> tuple[Desired, Validated]:
     """The concrete desired state; raises every rule broken, each with file, line and address.
 
     ``external`` holds records read from the cloud for resources the spec refers to but never
@@ -71,13 +73,13 @@ def desired_state(doc: SpecDocument, recorded: Mapping[str, dict], *, supply: Ci
 
 def make_plan(
     doc: SpecDocument,
-    recorded: Mapping[str, dict],
+    recorded: Records,
     *,
     lineage: str | None,
     serial: int,
     supply: Cidr = DEFAULT_IPV6_SUPPLY,
-    external: Mapping[str, dict] | None = None,
-    imports: Mapping[str, dict] | None = None,
+    external: Records | None = None,
+    imports: Records | None = None,
     discovered: Iterable[DiscoveredCidr] = (),
     stage: Stage = _quiet,
 ) -> Plan:

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
-from reconciler.desired.keep import PREFIX, held_blocks, keep, spec_block
+from reconciler.desired.keep import PREFIX, Records, Want, held_blocks, keep, spec_block
 from reconciler.desired.vswitch_space import VSwitchSpace
-from reconciler.errors import PlanError, ReconcilerError
+from reconciler.errors import ReconcilerError
 from reconciler.models.compute import AddressSet, Count
 from reconciler.models.network import Spec
+from reconciler.net.address import ResourceAddress, SpaceKey, address_of
 from reconciler.net.cidr import Cidr, format_address
 from reconciler.net.records import ENI_FIELDS, eni_blocks
+from reconciler.source.locate import Locator, Problems, SpecPath
 
-Locator = Callable[[tuple], tuple[str | None, int | None]]
 SINGLE = {"primary_ip": 32, "secondary_private_ips": 32, "ipv6_addresses": 128}
 MISMATCH = {4: "InvalidPrivateIpAddress.Mismatch", 6: "InvalidIpv6Address.Mismatch"}  # as the sandbox
 _BY_ORDER = attrgetter("order", "address")
@@ -37,19 +38,20 @@ def primary_eni(instance: str) -> str:
 
 @dataclass(slots=True, init=False)
 class _Eni:
-    address: str
+    address: ResourceAddress
     name: str
     spec: AddressSet
-    path: tuple
+    path: SpecPath
     order: int
     vswitch: str | None
-    values: dict = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
-    wants: tuple = ()  # (field, IP version, what the spec asks) of every field the spec sets, in ENI_FIELDS order
+    values: dict[str, list[Cidr]] = field(default_factory=dict)  # field -> list of Cidr (primary_ip: one)
+    wants: tuple[Want, ...] = ()  # of every field the spec sets, in ENI_FIELDS order
     # the recorded attributes, when the ENI keeps exactly what it holds and they are written as this
     # module writes them (its address fields are then copied, not rebuilt; see reconciler.desired.keep)
-    exact: dict | None = None
+    exact: dict[str, Any] | None = None
 
-    def __init__(self, address: str, name: str, spec: AddressSet, path: tuple, order: int, vswitch: str | None):
+    def __init__(self, address: ResourceAddress, name: str, spec: AddressSet, path: SpecPath, order: int,
+                 vswitch: str | None) -> None:
         # (written out, not the dataclass's own __init__ and a __post_init__: one per ENI of the plan)
         self.address, self.name, self.spec, self.path, self.order, self.vswitch = address, name, spec, path, order, vswitch
         self.values, self.exact = {}, None
@@ -57,32 +59,38 @@ class _Eni:
         self.wants = tuple([(key, version, fields[key]) for key, version in ENI_FIELDS if fields[key] is not None])
 
 
+# The constructor, typed for the f-string addresses of :meth:`EniResolver.enis` (a NewType call per ENI would cost).
+_new_eni = cast("Callable[[str, str, AddressSet, SpecPath, int, str | None], _Eni]", _Eni)
+
+
 class EniResolver:
-    def __init__(self, spec: Spec, vswitches: Mapping[str, dict], recorded: Mapping[str, dict],
-                 external: Mapping[str, dict], order: Callable[[str], int], locate: Locator):
+    def __init__(self, spec: Spec, vswitches: Mapping[ResourceAddress, dict[str, Any]], recorded: Records,
+                 external: Records, order: Callable[[ResourceAddress], int], locate: Locator) -> None:
         self.spec, self.vswitches, self.recorded = spec, vswitches, recorded
         self.external, self.order, self.locate = external, order, locate
-        self.errors: list[ReconcilerError] = []
-        self.chosen: dict[tuple[str, str], str] = {}
-        self.spaces: dict[str, VSwitchSpace | None] = {}
-        self._pairs: dict[str, dict[int, VSwitchSpace | None]] = {}
+        self.problems = Problems(locate)
+        self.errors: list[ReconcilerError] = self.problems.errors
+        self.chosen: dict[tuple[ResourceAddress, str], str] = {}
+        self.spaces: dict[SpaceKey, VSwitchSpace | None] = {}
+        self._pairs: dict[str | None, dict[int, VSwitchSpace | None]] = {}
 
-    def error(self, code: str, detail: str, address: str, path: tuple) -> None:
-        file, line = self.locate(path)
-        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
+    def error(self, code: str, detail: str, address: ResourceAddress, path: SpecPath) -> None:
+        self.problems.add(code, detail, address, path)
 
     def enis(self) -> list[_Eni]:
         out = []
+        order = cast("Callable[[str], int]", self.order)  # (for the f-string addresses, as _new_eni)
         for name, inst in self.spec.instances.items():
-            eni = primary_eni(name)
-            out.append(_Eni(f"eni.{eni}", eni, inst, ("instances", name), self.order(f"instance.{name}"), inst.vswitch))
+            primary = primary_eni(name)
+            out.append(_new_eni(f"eni.{primary}", primary, inst, ("instances", name), order(f"instance.{name}"),
+                                inst.vswitch))
         for name, eni in self.spec.enis.items():
             if not eni.managed:
-                out.append(_Eni(f"eni.{name}", name, eni, ("enis", name), self.order(f"eni.{name}"), eni.vswitch))
+                out.append(_new_eni(f"eni.{name}", name, eni, ("enis", name), order(f"eni.{name}"), eni.vswitch))
         out.sort(key=_BY_ORDER)
         return out
 
-    def spaces_of(self, vswitch: str) -> dict[int, VSwitchSpace | None]:
+    def spaces_of(self, vswitch: str | None) -> dict[int, VSwitchSpace | None]:
         """IP version -> the vSwitch's space (made at the first question)."""
         try:
             return self._pairs[vswitch]
@@ -90,14 +98,14 @@ class EniResolver:
             pair = self._pairs[vswitch] = {4: self.space_for(vswitch, 4), 6: self.space_for(vswitch, 6)}
             return pair
 
-    def space_for(self, vswitch: str, version: int) -> VSwitchSpace | None:
-        key = f"eni{version}:{vswitch}"
+    def space_for(self, vswitch: str | None, version: int) -> VSwitchSpace | None:
+        key: SpaceKey = f"eni{version}:{vswitch}"  # type: ignore[assignment]  # (no NewType call per question)
         try:
             return self.spaces[key]
         except KeyError:
             pass
         space = None
-        rec = self.vswitches.get(f"vswitch.{vswitch}")
+        rec = self.vswitches.get(f"vswitch.{vswitch}")  # type: ignore[call-overload]  # (as key above)
         if rec is not None:
             a = rec["attributes"]
             block = a.get("cidr") if version == 4 else a.get("ipv6_cidr")
@@ -108,7 +116,7 @@ class EniResolver:
         self.spaces[key] = space
         return space
 
-    def resolve(self) -> dict[str, _Eni]:
+    def resolve(self) -> dict[ResourceAddress, _Eni]:
         enis = self.enis()
         for rec in self.external.values():  # managed ENIs only occupy space
             a = rec["attributes"]
@@ -124,9 +132,8 @@ class EniResolver:
             if e.exact is None:
                 self._explicit(e)
         for address, rec in self.recorded.items():  # unassigned by this plan: not handed out again yet
-            if rec["type"] == "eni" and kept.get(address) is not True and rec["attributes"].get("vswitch"):
+            if rec["type"] == "eni" and (mine := kept.get(address, ())) is not True and rec["attributes"].get("vswitch"):
                 vswitch = rec["attributes"]["vswitch"]
-                mine = kept.get(address, ())
                 for values in held_blocks(rec["attributes"]).values():
                     for block in values:
                         if block not in mine:
@@ -166,19 +173,20 @@ class EniResolver:
                     where = "its prefix reservations" if reserved and inside else "its block"
                     self.error(code, f"{block} is not inside vswitch.{e.vswitch} ({where})", e.address, path)
                 else:
-                    code = "InvalidIp.SystemReserved" if found.holder.startswith("the system") else "InvalidIp.IpAssigned"
+                    code = ("InvalidIp.SystemReserved" if found.holder.startswith("the system")  # type: ignore[union-attr]  # (an overlap names its holder)
+                            else "InvalidIp.IpAssigned")
                     self.error(code, f"{block} overlaps {found.held} of {found.holder}", e.address, path)
 
-    def _no_space(self, e: _Eni, key: str, version: int, path: tuple) -> None:
+    def _no_space(self, e: _Eni, key: str, version: int, path: SpecPath) -> None:
         """No space to place ``key`` in: report a vSwitch without IPv6; a vSwitch without a block at all
         (unknown, or refused for its own error, already reported) adds nothing."""
-        rec = self.vswitches.get(f"vswitch.{e.vswitch}") if e.vswitch else None
+        rec = self.vswitches.get(address_of("vswitch", e.vswitch)) if e.vswitch else None
         if version == 6 and rec is not None and rec["attributes"].get("cidr"):
             self.error("InvalidVSwitchId.Ipv6NotTurnOn", f"vswitch.{e.vswitch} has no IPv6 block for {key}",
                        e.address, path)
 
     def _counts(self, e: _Eni) -> None:
-        wants = e.wants
+        wants: tuple[tuple[str, int, str | list[str] | Count | None], ...] = e.wants
         if not (wants and wants[0][0] == "primary_ip"):  # no primary_ip asked: the lowest free address, first
             wants = (("primary_ip", 4, None),) + wants
         values, address, vswitch = e.values, e.address, e.vswitch
@@ -224,7 +232,8 @@ def text(block: Cidr, key: str) -> str:
     return str(block) if key in PREFIX else format_address(block.version, block.start)
 
 
-def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instance, primary: bool) -> dict:
+def eni_attributes(e_spec: AddressSet, eni: _Eni | None, *, vswitch: str | None, security_group: str | None,
+                   instance: str | None, primary: bool) -> dict[str, Any]:
     if eni is not None and eni.exact is not None:  # what it holds, written as below already: copied
         held = eni.exact.get  # (its primary address is there: it keeps one)
         return {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
@@ -233,9 +242,9 @@ def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instanc
                 "ipv4_prefixes": list(held("ipv4_prefixes") or ()), "ipv6_addresses": list(held("ipv6_addresses") or ()),
                 "ipv6_prefixes": list(held("ipv6_prefixes") or ()),
                 "description": getattr(e_spec, "description", None) if not primary else None}
-    attrs = {"vswitch": vswitch, "security_group": security_group, "instance": instance, "primary": primary,
-             "managed": False}
-    values = eni.values if eni is not None else {}
+    attrs: dict[str, Any] = {"vswitch": vswitch, "security_group": security_group, "instance": instance,
+                             "primary": primary, "managed": False}
+    values: dict[str, list[Cidr]] = eni.values if eni is not None else {}
     for key, _ in ENI_FIELDS:
         blocks = values.get(key)
         if not blocks:
@@ -253,33 +262,35 @@ def eni_attributes(e_spec, eni: _Eni | None, *, vswitch, security_group, instanc
     return attrs
 
 
-def _record(rtype: str, name: str, attrs: dict) -> dict:
+def _record(rtype: str, name: str, attrs: dict[str, Any]) -> dict[str, Any]:
     return {"type": rtype, "name": name, "attributes": attrs}
 
 
-def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[str, dict],
-                    external: Mapping[str, dict], order: Callable[[str], int], locate: Locator):
+def compute_records(
+    spec: Spec, network: Mapping[ResourceAddress, dict[str, Any]], recorded: Records, external: Records,
+    order: Callable[[ResourceAddress], int], locate: Locator,
+) -> tuple[dict[ResourceAddress, dict[str, Any]], dict[tuple[ResourceAddress, str], str], list[ReconcilerError]]:
     """Records of security groups, instances and ENIs; the CIDRs chosen by count; the errors."""
     r = EniResolver(spec, network, recorded, external, order, locate)
     resolved = r.resolve()
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}  # (keyed by f-string addresses: typed as addresses when returned)
     for name, sg in spec.security_groups.items():
         out[f"security_group.{name}"] = _record("security_group", name, {
             "vpc": sg.vpc, "type": sg.type, "description": sg.description})
     for name, inst in spec.instances.items():
-        eni = primary_eni(name)
-        if name in spec.enis or eni in spec.enis:
-            r.error("Spec.DuplicateName", f"eni.{eni} is the implicit primary ENI of instance.{name}; "
-                    "rename the ENI", f"eni.{eni}", ("enis", eni))
-        address = f"eni.{eni}"
+        primary = primary_eni(name)
+        address: ResourceAddress = f"eni.{primary}"  # type: ignore[assignment]  # (no NewType call per ENI)
+        if name in spec.enis or primary in spec.enis:
+            r.error("Spec.DuplicateName", f"eni.{primary} is the implicit primary ENI of instance.{name}; "
+                    "rename the ENI", address, ("enis", primary))
         attrs = eni_attributes(inst, resolved.get(address), vswitch=inst.vswitch,
                                security_group=inst.security_group, instance=name, primary=True)
-        out[address] = {"type": "eni", "name": eni, "attributes": attrs}
+        out[address] = {"type": "eni", "name": primary, "attributes": attrs}
         out[f"instance.{name}"] = {"type": "instance", "name": name, "attributes": {
             "instance_type": inst.instance_type, "vswitch": inst.vswitch, "security_group": inst.security_group,
             "status": inst.status, "primary_ip": attrs["primary_ip"], "description": inst.description}}
     for name, eni in spec.enis.items():
-        address = f"eni.{name}"
+        address = f"eni.{name}"  # type: ignore[assignment]  # (no NewType call per ENI)
         if eni.managed:
             if address in external:
                 out[address] = dict(external[address])
@@ -287,4 +298,4 @@ def compute_records(spec: Spec, network: Mapping[str, dict], recorded: Mapping[s
         out[address] = _record("eni", name, eni_attributes(eni, resolved.get(address), vswitch=eni.vswitch,
                                                            security_group=eni.security_group, instance=eni.instance,
                                                            primary=False))
-    return out, r.chosen, r.errors
+    return cast("dict[ResourceAddress, dict[str, Any]]", out), r.chosen, r.errors

@@ -16,19 +16,27 @@ from __future__ import annotations
 
 from types import MappingProxyType
 from typing import (
+    TYPE_CHECKING,
     AbstractSet,
+    Any,
     Callable,
     Collection,
     Iterable,
     Iterator,
     Mapping,
     NamedTuple,
+    TypeVar,
+    cast,
 )
 
 from reconciler.errors import PlanError, ReconcilerError, SpecError, raise_all
-from reconciler.models.network import Spec
-from reconciler.net.address import SPEC_KIND, TYPE_RANK, TYPES
+from reconciler.models.network import BlockSpec, Spec
+from reconciler.net.address import SPEC_KIND, TYPE_RANK, TYPES, ResourceAddress
 from reconciler.net.limits import DEFAULT_SCOPES
+from reconciler.source.locate import Locator, SpecPath, nowhere
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsGetItem, SupportsRichComparison
 
 # The cloud's refusal when the referenced resource is to be deleted while this one still uses it.
 DEPENDENT_CODES = {
@@ -46,64 +54,70 @@ DEPENDENT_CODES = {
     ("eni", "instance"): "InvalidOperation.InvalidEniState",
 }
 
-Locator = Callable[[tuple], tuple[str | None, int | None]]
+Node = TypeVar("Node", bound="SupportsRichComparison")
+Key = TypeVar("Key", bound="SupportsRichComparison")
 
 
-class Reference(NamedTuple):  # a tuple: 145,000 of them are made for a 100k plan
-    source: str  # address of the resource holding the reference
-    target: str  # address referred to
-    path: tuple  # spec path of the referring field
+class Reference(NamedTuple):  # a tuple: a plan makes about one and a half per resource
+    source: ResourceAddress  # address of the resource holding the reference
+    target: ResourceAddress  # address referred to
+    path: SpecPath  # spec path of the referring field
+
+
+# The constructor, typed for the f-string addresses below (a NewType call per reference would cost).
+_reference = cast("Callable[[str, str, SpecPath], Reference]", Reference)
 
 
 def references(spec: Spec) -> Iterator[Reference]:
     """Every reference the spec makes, in declaration order of the kinds."""
     ipam = f"ipam.{spec.ipam.name}" if spec.ipam else "ipam"
     for name in spec.scopes:
-        yield Reference(f"ipam_scope.{name}", ipam, ("scopes", name))
+        yield _reference(f"ipam_scope.{name}", ipam, ("scopes", name))
     for name, pool in spec.pools.items():
         addr = f"ipam_pool.{name}"
         if pool.source is not None:
-            yield Reference(addr, f"ipam_pool.{pool.source}", ("pools", name, "source"))
+            yield _reference(addr, f"ipam_pool.{pool.source}", ("pools", name, "source"))
         if pool.scope is not None:
-            yield Reference(addr, f"ipam_scope.{pool.scope}", ("pools", name, "scope"))
+            yield _reference(addr, f"ipam_scope.{pool.scope}", ("pools", name, "scope"))
         elif pool.source is None:
-            yield Reference(addr, "ipam_scope.private", ("pools", name))
+            yield _reference(addr, "ipam_scope.private", ("pools", name))
     for name, alloc in spec.allocations.items():
-        yield Reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
+        yield _reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
     for name, vpc in spec.vpcs.items():
-        blocks = [("ipv4",), ("ipv6",)] + [("secondary_cidrs", i) for i in range(len(vpc.secondary_cidrs))]
-        for path in blocks:
-            block = vpc.ipv4 if path[0] == "ipv4" else vpc.ipv6 if path[0] == "ipv6" else vpc.secondary_cidrs[path[1]]
+        blocks: list[tuple[SpecPath, BlockSpec | None]] = [(("ipv4",), vpc.ipv4), (("ipv6",), vpc.ipv6)]
+        blocks += [(("secondary_cidrs", i), b) for i, b in enumerate(vpc.secondary_cidrs)]
+        for path, block in blocks:
             if block is not None and block.pool is not None:
-                yield Reference(f"vpc.{name}", f"ipam_pool.{block.pool}", ("vpcs", name, *path, "pool"))
+                yield _reference(f"vpc.{name}", f"ipam_pool.{block.pool}", ("vpcs", name, *path, "pool"))
     for name, vsw in spec.vswitches.items():
-        yield Reference(f"vswitch.{name}", f"vpc.{vsw.vpc}", ("vswitches", name, "vpc"))
+        yield _reference(f"vswitch.{name}", f"vpc.{vsw.vpc}", ("vswitches", name, "vpc"))
     for name, sg in spec.security_groups.items():
-        yield Reference(f"security_group.{name}", f"vpc.{sg.vpc}", ("security_groups", name, "vpc"))
+        yield _reference(f"security_group.{name}", f"vpc.{sg.vpc}", ("security_groups", name, "vpc"))
     for name, inst in spec.instances.items():
         source = f"instance.{name}"
-        yield Reference(source, f"vswitch.{inst.vswitch}", ("instances", name, "vswitch"))
+        yield _reference(source, f"vswitch.{inst.vswitch}", ("instances", name, "vswitch"))
         if inst.security_group:
-            yield Reference(source, f"security_group.{inst.security_group}", ("instances", name, "security_group"))
+            yield _reference(source, f"security_group.{inst.security_group}", ("instances", name, "security_group"))
     for name, eni in spec.enis.items():
         source = f"eni.{name}"
         if eni.vswitch is not None:
-            yield Reference(source, f"vswitch.{eni.vswitch}", ("enis", name, "vswitch"))
+            yield _reference(source, f"vswitch.{eni.vswitch}", ("enis", name, "vswitch"))
         if eni.security_group is not None:
-            yield Reference(source, f"security_group.{eni.security_group}", ("enis", name, "security_group"))
+            yield _reference(source, f"security_group.{eni.security_group}", ("enis", name, "security_group"))
         if eni.instance is not None:
-            yield Reference(source, f"instance.{eni.instance}", ("enis", name, "instance"))
+            yield _reference(source, f"instance.{eni.instance}", ("enis", name, "instance"))
 
 
-def _nx():
+def _nx() -> Any:
     """networkx, imported at first use: only a cycle to name or an unknown node to report needs it
-    (about 70 ms of every run's start-up otherwise)."""
+    (its import is a large part of every run's start-up otherwise)."""
     import networkx
 
     return networkx
 
 
-def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
+def lexical_order(nodes: Iterable[Node], succ: SupportsGetItem[Node, Iterable[Node]],
+                  key: Callable[[Node], Key]) -> list[Node]:
     """Kahn's topological sort of ``nodes`` (edges ``n -> m`` for ``m in succ[n]``) taking, among the
     nodes ready at each step, the one with the smallest ``key`` (then the smallest node): deterministic,
     like ``networkx.lexicographical_topological_sort``, with each key computed once. The nodes are
@@ -115,15 +129,19 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
 
     dense = isinstance(nodes, range) and nodes.start == 0 and nodes.step == 1  # 0..n-1: lists, not dicts
     nodes = list(nodes)
-    keys = [key(n) for n in nodes] if dense else {n: key(n) for n in nodes}
+    # (dense: lists indexed by the node, which is an int then)
+    keys: SupportsGetItem[Node, Key] = (cast("SupportsGetItem[Node, Key]", [key(n) for n in nodes]) if dense
+                                        else {n: key(n) for n in nodes})
     ranked = sorted(nodes, key=keys.__getitem__)
     ordered = [keys[n] for n in ranked]
     if any(map(eq, ordered, islice(ordered, 1, None))):  # equal keys: the smaller node first
         ranked = sorted(nodes, key=lambda n: (keys[n], n))
+    rank: SupportsGetItem[Node, int]
     if dense:
-        rank = [0] * len(ranked)
-        for i, n in enumerate(ranked):
-            rank[n] = i
+        ranks = [0] * len(ranked)
+        for i, n in enumerate(cast("list[int]", ranked)):
+            ranks[n] = i
+        rank = cast("SupportsGetItem[Node, int]", ranks)
     else:
         rank = {n: i for i, n in enumerate(ranked)}
     targets = [[rank[m] for m in succ[n]] for n in ranked]
@@ -133,7 +151,7 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
             indegree[m] += 1
     heap = [i for i, d in enumerate(indegree) if d == 0]
     heapify(heap)
-    out = []
+    out: list[Node] = []
     while heap:
         i = heappop(heap)
         out.append(ranked[i])
@@ -146,7 +164,7 @@ def lexical_order(nodes: Iterable, succ: Mapping, key: Callable) -> list:
     return out
 
 
-def _acyclic(succ: Mapping) -> bool:
+def _acyclic(succ: Mapping[ResourceAddress, list[ResourceAddress]]) -> bool:
     """Whether the graph (every node a key of ``succ``) has no cycle: Kahn's count, no order kept."""
     indegree = dict.fromkeys(succ, 0)
     for ms in succ.values():
@@ -166,8 +184,8 @@ def _acyclic(succ: Mapping) -> bool:
 class DependencyGraph:
     """Resources of the desired state and what each depends on."""
 
-    def __init__(self, succ: dict[str, dict[str, None]], order: dict[str, int],
-                 by_type: Mapping[str, list[str]] | None = None):
+    def __init__(self, succ: dict[ResourceAddress, dict[ResourceAddress, None]], order: dict[ResourceAddress, int],
+                 by_type: Mapping[str, list[ResourceAddress]] | None = None) -> None:
         self._succ = succ  # node -> its dependents (insertion order), every node a key
         self._order = order
         if by_type is None:
@@ -175,8 +193,8 @@ class DependencyGraph:
             for n in succ:
                 by_type.setdefault(n.partition(".")[0], []).append(n)
         self._by_type = by_type  # type -> its nodes
-        self._pred: dict[str, list[str]] | None = None
-        self._topo: list[str] | None = None  # the whole order, made at the first question
+        self._pred: dict[ResourceAddress, list[ResourceAddress]] | None = None
+        self._topo: list[ResourceAddress] | None = None  # the whole order, made at the first question
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -185,24 +203,27 @@ class DependencyGraph:
         spec: Spec,
         locate: Locator | None = None,
         order: Callable[[str, str | None], int] | None = None,
-        recorded: Collection[str] = (),
+        recorded: Collection[ResourceAddress] = (),
         orders: Callable[[str], Mapping[str, int]] | None = None,
     ) -> "DependencyGraph":
         """``order(kind, name)`` is a resource's declaration key; ``orders(kind)``, when given, the same
         for every name of a kind at once."""
-        locate = locate or (lambda path: (None, None))
+        locate = locate or nowhere
         recorded = recorded if isinstance(recorded, (AbstractSet, Mapping)) else set(recorded)  # (keys: no copy)
+        # (keyed by the f-string addresses below; typed as addresses once built)
         g: dict[str, dict[str, None]] = {}
         decl: dict[str, int] = {}
         errors: list[ReconcilerError] = []
 
         by_type: dict[str, list[str]] = {t: [] for t in TYPES}
 
-        def add(address: str, rtype: str, kind: str, name: str | None, key: int, of_kind: Mapping | None = None) -> None:
+        def add(address: str, rtype: str, kind: str, name: str | None, key: int,
+                of_kind: Mapping[str, int] | None = None) -> None:
             if address not in g:
                 g[address] = {}
                 by_type[rtype].append(address)
-            decl[address] = of_kind[name] if of_kind is not None else order(kind, name) if order else key
+            decl[address] = (of_kind[name] if of_kind is not None  # type: ignore[index]  # (given with a name)
+                             else order(kind, name) if order else key)
 
         if spec.ipam is not None:
             ipam = f"ipam.{spec.ipam.name}"
@@ -260,7 +281,8 @@ class DependencyGraph:
             else:
                 errors.append(SpecError("Spec.UnknownReference", f"refers to {ref.target}, which is not declared",
                                         address=ref.source, file=file, line=line))
-        graph = cls(g, decl, by_type)
+        graph = cls(cast("dict[ResourceAddress, dict[ResourceAddress, None]]", g),
+                    cast("dict[ResourceAddress, int]", decl), cast("dict[str, list[ResourceAddress]]", by_type))
         errors.extend(graph._cycle_errors(locate))
         raise_all(errors)
         return graph
@@ -280,30 +302,30 @@ class DependencyGraph:
         file, line = locate((kind, first.split(".", 1)[1], "source"))
         return [SpecError("Spec.Cycle", f"reference cycle: {names}", address=first, file=file, line=line)]
 
-    def _key(self, address: str) -> tuple[int, str]:
+    def _key(self, address: ResourceAddress) -> tuple[int, str]:
         return (self._order[address], address)
 
     # ---- queries --------------------------------------------------------------------------
-    def __contains__(self, address: str) -> bool:
+    def __contains__(self, address: object) -> bool:
         return address in self._succ
 
     def __len__(self) -> int:
         return len(self._succ)
 
-    def topological(self) -> list[str]:
+    def topological(self) -> list[ResourceAddress]:
         """Every address, dependencies first; ties broken by declaration order (deterministic)."""
         if self._topo is None:
             self._topo = lexical_order(self._succ, self._succ, self._key)
         return list(self._topo)
 
-    def topological_of(self, types: Iterable[str]) -> list[str]:
+    def topological_of(self, types: Iterable[str]) -> list[ResourceAddress]:
         """The addresses of these types and every address they depend on, in the order of
         :meth:`topological`, without ordering the rest of the graph. (A set that holds every
         dependency of its members is ordered the same alone: at each step the smallest ready node
         of the whole graph, when it is in the set, is the smallest ready one of the set.)"""
         types = tuple(types)
         top = max(TYPE_RANK[t] for t in types)
-        pred: dict[str, list[str]] = {}  # the edges into these types and their dependencies: from a
+        pred: dict[ResourceAddress, list[ResourceAddress]] = {}  # the edges into these types and their dependencies: from a
         for t in TYPES[: top + 1]:  # type no later than the latest of them (module docstring)
             for u in self._by_type.get(t, ()):
                 for v in self._succ[u]:
@@ -311,7 +333,7 @@ class DependencyGraph:
                         pred[v].append(u)
                     else:
                         pred[v] = [u]
-        within: dict[str, None] = {}
+        within: dict[ResourceAddress, None] = {}
         stack = [n for t in types for n in self._by_type.get(t, ())]
         while stack:
             n = stack.pop()
@@ -321,41 +343,42 @@ class DependencyGraph:
         succ = {n: [m for m in self._succ[n] if m in within] for n in within}
         return lexical_order(within, succ, self._key)
 
-    def declaration(self, address: str) -> int:
+    def declaration(self, address: ResourceAddress) -> int:
         return self._order[address]
 
-    def declarations(self) -> Mapping[str, int]:
+    def declarations(self) -> Mapping[ResourceAddress, int]:
         """Address -> declaration key of every node (read-only)."""
         return MappingProxyType(self._order)
 
-    def declaration_or(self, address: str, default: int = 0) -> int:
+    def declaration_or(self, address: ResourceAddress, default: int = 0) -> int:
         """The declaration key of ``address``, or ``default`` when it is not in the graph."""
         return self._order.get(address, default)
 
-    def _node(self, address: str, where: str = "digraph") -> dict[str, None]:
+    def _node(self, address: ResourceAddress, where: str = "digraph") -> dict[ResourceAddress, None]:
         try:
             return self._succ[address]
         except KeyError:
             raise _nx().NetworkXError(f"The node {address} is not in the {where}.") from None
 
-    def dependencies(self, address: str) -> list[str]:
+    def dependencies(self, address: ResourceAddress) -> list[ResourceAddress]:
         self._node(address)
         return sorted(self._predecessors()[address], key=self._key)
 
-    def _predecessors(self) -> dict[str, list[str]]:
-        if self._pred is None:
+    def _predecessors(self) -> dict[ResourceAddress, list[ResourceAddress]]:
+        pred = self._pred
+        if pred is None:
             self._pred = pred = {n: [] for n in self._succ}
             for u, vs in self._succ.items():
                 for v in vs:
                     pred[v].append(u)
-        return self._pred
+        return pred
 
-    def dependents(self, address: str) -> list[str]:
+    def dependents(self, address: ResourceAddress) -> list[ResourceAddress]:
         return sorted(self._node(address), key=self._key)
 
-    def descendants(self, address: str) -> set[str]:
+    def descendants(self, address: ResourceAddress) -> set[ResourceAddress]:
         """Every address reachable from ``address`` (not itself, unless on a cycle through it)."""
-        seen: set[str] = set()
+        seen: set[ResourceAddress] = set()
         stack = list(self._node(address, "graph"))
         while stack:
             n = stack.pop()

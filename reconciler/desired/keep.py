@@ -17,20 +17,53 @@ the work that cannot change its result.
 from __future__ import annotations
 
 from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
-from typing import Callable, Mapping
+from typing import (
+    Any,
+    Callable,
+    Iterator,
+    Literal,
+    Mapping,
+    Protocol,
+    Sequence,
+    TypeAlias,
+    cast,
+)
 
-from reconciler.desired.vswitch_space import VSwitchSpace
-from reconciler.models.compute import Count
+from reconciler.desired.vswitch_space import Range, VSwitchSpace
+from reconciler.models.compute import AddressSet, Count
+from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr, address_block, format_address
 from reconciler.net.records import ENI_FIELDS
 
 PREFIX = {"ipv4_prefixes": 28, "ipv6_prefixes": 80}
 _from_bytes = int.from_bytes
 _PREFIX_TEXT = {str(n): n for n in range(129)}  # prefix lengths as str() writes them
-Kept = dict  # address -> True (keeps every block it holds) or the list of blocks it keeps
+Kept: TypeAlias = dict[ResourceAddress, Literal[True] | list[Cidr]]
+"""Address -> True (keeps every block it holds) or the list of blocks it keeps."""
+
+Want: TypeAlias = tuple[str, int, str | list[str] | Count]
+"""(field, IP version, what the spec asks: the primary address, a list of entries or a count)."""
+
+Spaces: TypeAlias = Mapping[int, VSwitchSpace | None]  # IP version -> a vSwitch's space (None: no block)
+SpacesOf: TypeAlias = Callable[[str | None], Spaces]  # a vSwitch's name -> its spaces
+Records: TypeAlias = Mapping[ResourceAddress, Mapping[str, Any]]  # JSON-like records by address
 
 
-def keep(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str], dict]) -> Kept:
+class Eni(Protocol):
+    """What the keep pass reads and sets of an ENI (:class:`reconciler.desired.compute._Eni`)."""
+
+    address: ResourceAddress
+    vswitch: str | None
+    spec: AddressSet
+    wants: tuple[Want, ...]  # of the fields the spec sets, in ENI_FIELDS order
+    values: dict[str, list[Cidr]]  # field -> blocks placed
+    exact: dict[str, Any] | None  # its recorded attributes, when it keeps exactly what it holds
+
+
+_Items: TypeAlias = dict[VSwitchSpace, list[tuple[Eni, str, Cidr]]]  # space -> (ENI, field, block), in order
+
+
+def keep(enis: Sequence[Eni], recorded: Records, spaces_of: SpacesOf) -> Kept:
     """What each recorded ENI of ``enis`` keeps (by address), setting ``exact`` and ``values`` on them."""
     kept = _fitting(enis, recorded, spaces_of)
     if kept is None:  # some batch does not fit: every block judged in order
@@ -40,13 +73,13 @@ def keep(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str], di
     return kept
 
 
-def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str], dict]) -> Kept | None:
+def _fitting(enis: Sequence[Eni], recorded: Records, spaces_of: SpacesOf) -> Kept | None:
     """The keep pass when every space's batch fits (then nothing is refused); None, with nothing
     held, when one does not."""
-    ranges: dict[VSwitchSpace, list[tuple[int, int, int, str]]] = {}  # (start, end, prefix, holder)
-    groups: dict[VSwitchSpace, list[tuple]] = {}  # (ENI, field, block) of the ENIs read the long way
-    exact: list = []  # (ENI, its recorded attributes)
-    holds: dict[str, int] = {}
+    ranges: dict[VSwitchSpace | None, list[Range]] = {}
+    groups: _Items = {}  # of the ENIs read the long way
+    exact: list[tuple[Eni, dict[str, Any]]] = []  # (ENI, its recorded attributes)
+    holds: dict[ResourceAddress, int] = {}
     for e, attributes in _in_place(enis, recorded, holds):
         spaces = spaces_of(e.vswitch)
         blocks = exact_blocks(e.wants, e.spec.primary_ip is None, attributes)
@@ -63,21 +96,23 @@ def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str]
         holds[e.address] = _wanted(e, attributes, spaces, groups)
     if None in ranges:
         return None  # a block in a space the vSwitch lacks: refused
-    for space, items in groups.items():  # the long way's blocks join their space's batch
-        more = space.ranges_of([(block, e.address) for e, _, block in items])
+    batches = cast("dict[VSwitchSpace, list[Range]]", ranges)  # (None is not a key)
+    for space, group in groups.items():  # the long way's blocks join their space's batch
+        more = space.ranges_of([(block, e.address) for e, _, block in group])
         if more is None:
             return None
-        ranges.setdefault(space, []).extend(more)
-    if not all(space.fits(items) for space, items in ranges.items()):
+        batches.setdefault(space, []).extend(more)
+    if not all(space.fits(spans) for space, spans in batches.items()):
         return None
-    for space, items in ranges.items():  # every batch fits: hold them all
-        space.hold_ranges(items)
+    for space, spans in batches.items():  # every batch fits: hold them all
+        space.hold_ranges(spans)
     kept: Kept = {}
-    for items in groups.values():
-        for e, key, block in items:
+    lists = cast("dict[ResourceAddress, list[Cidr]]", kept)  # (the same dict: lists until True is set below)
+    for group in groups.values():
+        for e, key, block in group:
             if e.exact is None:
                 e.values.setdefault(key, []).append(block)
-                kept.setdefault(e.address, []).append(block)
+                lists.setdefault(e.address, []).append(block)
     for e, attributes in exact:
         e.exact = attributes
     for e in enis:
@@ -86,11 +121,11 @@ def _fitting(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str]
     return _whole(kept, holds)
 
 
-def _judged(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str], dict]) -> Kept:
+def _judged(enis: Sequence[Eni], recorded: Records, spaces_of: SpacesOf) -> Kept:
     """The keep pass block by block: each space's batch taken in order, a block refused where it
     does not fit. An exact ENI with a block refused anywhere is judged the long way."""
-    groups: dict[VSwitchSpace, list[tuple]] = {}  # in order within each space
-    holds: dict[str, int] = {}
+    groups: _Items = {}  # in order within each space
+    holds: dict[ResourceAddress, int] = {}
     for e, attributes in _in_place(enis, recorded, holds):
         holds[e.address] = _wanted(e, attributes, spaces_of(e.vswitch), groups)
     # spaces are independent, and an ENI's blocks of one field all lie in one space: keeping space
@@ -100,18 +135,20 @@ def _judged(enis: list, recorded: Mapping[str, dict], spaces_of: Callable[[str],
     refused = {e.address for items, oks in judged if False in oks
                for (e, _, _), ok in zip(items, oks) if not ok and e.exact is not None}
     kept: Kept = {}
+    lists = cast("dict[ResourceAddress, list[Cidr]]", kept)  # (the same dict: lists until True is set below)
     for items, oks in judged:
         for (e, key, block), ok in zip(items, oks):
             if ok and (e.exact is None or e.address in refused):
                 e.values.setdefault(key, []).append(block)
-                kept.setdefault(e.address, []).append(block)
+                lists.setdefault(e.address, []).append(block)
     for e in enis:
         if e.exact is not None and e.address not in refused:
             kept[e.address] = True
     return _whole(kept, holds)
 
 
-def _in_place(enis: list, recorded: Mapping[str, dict], holds: dict[str, int]):
+def _in_place(enis: Sequence[Eni], recorded: Records,
+              holds: dict[ResourceAddress, int]) -> Iterator[tuple[Eni, dict[str, Any]]]:
     """Each recorded ENI of ``enis`` still in the vSwitch it is recorded in, with its recorded
     attributes; one recorded elsewhere holds nothing it keeps (``holds`` -1: all released)."""
     for e in enis:
@@ -125,7 +162,7 @@ def _in_place(enis: list, recorded: Mapping[str, dict], holds: dict[str, int]):
         yield e, attributes
 
 
-def _whole(kept: Kept, holds: dict[str, int]) -> Kept:
+def _whole(kept: Kept, holds: dict[ResourceAddress, int]) -> Kept:
     """``kept``, with True for an ENI that keeps every block it holds (``holds``: how many)."""
     for address, count in holds.items():
         mine = kept.get(address, [])
@@ -134,7 +171,7 @@ def _whole(kept: Kept, holds: dict[str, int]) -> Kept:
     return kept
 
 
-def _wanted(e, attributes: dict, spaces: dict, groups: dict) -> int:
+def _wanted(e: Eni, attributes: dict[str, Any], spaces: Spaces, groups: _Items) -> int:
     """Put the blocks ``e`` holds and still asks for in ``groups`` (by space, in order); set
     ``e.exact`` when it asks for exactly what it holds, recorded canonically. Returns how many
     blocks it holds."""
@@ -151,7 +188,7 @@ def _wanted(e, attributes: dict, spaces: dict, groups: dict) -> int:
         if not canonical and len(have) > 1:
             have = sorted(have)  # (canonical lists are sorted already)
         if key == "primary_ip":
-            block = spec_block(want, key, version)
+            block = spec_block(want, key, version)  # type: ignore[arg-type]  # (primary_ip asks for one address)
             if block not in have:
                 exact = False
                 continue
@@ -196,7 +233,7 @@ def spec_block(item: str, key: str, version: int) -> Cidr:
 
 # ---- reading what a recorded ENI holds -------------------------------------------------------------
 
-def held_blocks(attributes: dict) -> dict[str, list[Cidr]]:
+def held_blocks(attributes: Mapping[str, Any]) -> dict[str, list[Cidr]]:
     """Field -> blocks of what a recorded ENI holds (as :func:`reconciler.net.records.eni_blocks` lists them)."""
     out: dict[str, list[Cidr]] = {}
     for key, version in ENI_FIELDS:
@@ -207,7 +244,7 @@ def held_blocks(attributes: dict) -> dict[str, list[Cidr]]:
     return out
 
 
-def held_canonical(a: dict) -> tuple[dict[str, list[Cidr]], bool]:
+def held_canonical(a: Mapping[str, Any]) -> tuple[dict[str, list[Cidr]], bool]:
     """:func:`held_blocks`, and whether every field is written as ``eni_attributes`` writes it:
     canonical text (the C library's strict IPv4 parser accepts nothing else; IPv6 text is compared
     with its canonical form), each list sorted, the primary address a string and the others lists.
@@ -264,7 +301,7 @@ def held_canonical(a: dict) -> tuple[dict[str, list[Cidr]], bool]:
     return out, canonical  # (fields in another order than held_blocks's: read by key)
 
 
-def exact_blocks(wants: tuple, primary_free: bool, a: dict) -> list[tuple[int, int, int]] | None:
+def exact_blocks(wants: tuple[Want, ...], primary_free: bool, a: Mapping[str, Any]) -> list[tuple[int, int, int]] | None:
     """``(IP version, first address, prefix length)`` of every block a recorded ENI holds, when its
     spec asks by count for exactly what it holds (and for no primary address: it keeps the one it
     has), the record is canonical as :func:`held_canonical` judges it, and each block is of its
@@ -274,7 +311,7 @@ def exact_blocks(wants: tuple, primary_free: bool, a: dict) -> list[tuple[int, i
     ``primary_free`` says the spec names no primary address."""
     if not primary_free:
         return None  # the primary address asked for: the long way
-    out = []
+    out: list[tuple[int, int, int]] = []
     try:
         value = a.get("primary_ip")
         if type(value) is not str or not value:

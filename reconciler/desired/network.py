@@ -11,43 +11,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, TypeAlias, cast
 
 from reconciler.desired.compute import compute_records
 from reconciler.desired.graph import DependencyGraph
-from reconciler.desired.network_records import network_records
-from reconciler.errors import PlanError, ReconcilerError
-from reconciler.models.network import MaskRequest, Spec
+from reconciler.desired.keep import Records
+from reconciler.desired.network_records import PoolFacts, Request, network_records
+from reconciler.errors import ReconcilerError
+from reconciler.models.network import BlockSpec, MaskRequest, Spec
+from reconciler.net.address import ResourceAddress, SpaceKey
 from reconciler.net.allocator import BlockAllocator
 from reconciler.net.cidr import Cidr
 from reconciler.net.limits import IP_VERSION
 from reconciler.net.records import blocks_of
+from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 
-Locator = Callable[[tuple], tuple[str | None, int | None]]
+Entry: TypeAlias = str | MaskRequest | int | None  # a block's spec entry: a CIDR, a mask, or neither
 ANY_V4 = Cidr(4, 0, 0)
 ANY_V6 = Cidr(6, 0, 0)
-
-
-@dataclass(frozen=True)
-class PoolFacts:
-    """A pool's effective settings: declared, or inherited from its source."""
-
-    scope: str
-    ip_version: str
-    region: str | None
-    depth: int
-    top_level: bool
-    isp: str | None
 
 
 @dataclass(frozen=True)
 class Desired:
     """Concrete desired resources keyed by address, in the state's record shape (no ids)."""
 
-    resources: Mapping[str, dict]
-    chosen: Mapping[tuple[str, str], str]  # (address, cidr) -> how it was chosen, e.g. "lowest free /20 of ipam_pool.hz"
-    pools: Mapping[str, PoolFacts]
-    blocks: Mapping[tuple[str, tuple], str]  # (address, spec path) -> the CIDR chosen for that spec entry
+    resources: Mapping[ResourceAddress, dict[str, Any]]
+    chosen: Mapping[tuple[ResourceAddress, str], str]  # (address, cidr) -> how it was chosen, e.g. "lowest free /20 of ipam_pool.hz"
+    pools: Mapping[str, PoolFacts]  # by pool name
+    blocks: Mapping[tuple[ResourceAddress, SpecPath], str]  # (address, spec path) -> the CIDR chosen for that spec entry
     errors: tuple[ReconcilerError, ...] = ()
 
 
@@ -75,58 +66,48 @@ def pool_facts(spec: Spec, graph: DependencyGraph) -> dict[str, PoolFacts]:
 
 
 @dataclass
-class _Request:
-    address: str
-    slot: str  # which block of the owner: "cidrs", "ipv4", "ipv6", "secondary_cidrs", "cidr"
-    path: tuple  # spec path for errors
-    cidr: Cidr | None
-    mask: int | None
-    order: tuple
-    result: Cidr | None = None
-    kept: bool = False
-
-
-@dataclass
 class _Space:
-    key: str
+    key: SpaceKey
     version: int
     containers: list[Cidr] = field(default_factory=list)
-    requests: list[_Request] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
     removed_containers: list[Cidr] = field(default_factory=list)
 
 
 class _Resolver:
-    def __init__(self, spec, graph, locate, recorded, supply):
+    def __init__(self, spec: Spec, graph: DependencyGraph, locate: Locator, recorded: Records,
+                 supply: Cidr) -> None:
         self.spec, self.graph, self.locate = spec, graph, locate
         self.recorded = recorded
         self.supply = supply
         self.facts = pool_facts(spec, graph)
-        self.spaces: dict[str, _Space] = {}
-        self.errors: list[ReconcilerError] = []
-        self.chosen: dict[tuple[str, str], str] = {}
-        self.requests: dict[str, list[_Request]] = {}
+        self.spaces: dict[SpaceKey, _Space] = {}
+        self.problems = Problems(locate)
+        self.errors: list[ReconcilerError] = self.problems.errors
+        self.chosen: dict[tuple[ResourceAddress, str], str] = {}
+        self.requests: dict[ResourceAddress, list[Request]] = {}
         # space key -> (address, slot, block) of the recorded blocks in it (ENIs hold theirs in vSwitch
         # spaces, which the ENI resolver reads itself)
-        self._recorded_blocks: dict[str, list[tuple[str, str, Cidr]]] = {}
+        self._recorded_blocks: dict[SpaceKey, list[tuple[ResourceAddress, str, Cidr]]] = {}
         for address, rec in recorded.items():
             if rec["type"] != "eni":
                 for k, slot, c in blocks_of(rec):
                     self._recorded_blocks.setdefault(k, []).append((address, slot, Cidr.parse(c)))
 
-    def recorded_blocks(self, key: str) -> list[tuple[str, str, Cidr]] | tuple:
+    def recorded_blocks(self, key: SpaceKey) -> list[tuple[ResourceAddress, str, Cidr]] | tuple[()]:
         """(address, slot, block) of every recorded block in the space ``key``."""
         return self._recorded_blocks.get(key, ())
 
-    def error(self, code, detail, address, path):
-        file, line = self.locate(path)
-        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
+    def error(self, code: str, detail: str, address: ResourceAddress, path: SpecPath) -> None:
+        self.problems.add(code, detail, address, path)
 
-    def space(self, key: str, version: int) -> _Space:
+    def space(self, key: SpaceKey, version: int) -> _Space:
         if key not in self.spaces:
             self.spaces[key] = _Space(key, version)
         return self.spaces[key]
 
-    def request(self, key, version, address, slot, path, entry, order):
+    def request(self, key: SpaceKey, version: int, address: ResourceAddress, slot: str, path: SpecPath,
+                entry: Entry, order: tuple[int, int]) -> Request | None:
         cidr = Cidr.parse(entry) if isinstance(entry, str) else None
         mask = entry.mask if isinstance(entry, MaskRequest) else entry if isinstance(entry, int) else None
         bits = 32 if version == 4 else 128
@@ -141,7 +122,7 @@ class _Resolver:
         facts = self.facts.get(owner) if kind == "pool" else None
         if facts is not None and IP_VERSION[facts.ip_version] != version:
             return None  # a block of the other IP version than its pool: the rules report InvalidParameter.IpVersion
-        req = _Request(address, slot, path, cidr, mask, order)
+        req = Request(address, slot, path, cidr, mask, order)
         self.space(key, version).requests.append(req)
         self.requests.setdefault(address, []).append(req)
         return req
@@ -149,29 +130,35 @@ class _Resolver:
     # ---- collecting requests ------------------------------------------------------------------
     def collect(self) -> None:
         spec = self.spec
+        # typed for the f-string addresses and space keys below (NewType calls per resource would cost)
+        request = cast("Callable[[str, int, str, str, SpecPath, Entry, tuple[int, int]], Request | None]",
+                       self.request)
+        declaration = cast("Callable[[str], int]", self.graph.declaration)
+        default_mask = cast("Callable[[str, str, SpecPath, int | None], int | None]", self._default_mask)
+        entry: Entry
         for name, pool in spec.pools.items():
             f = self.facts.get(name)
             if f is None:
                 continue
             v = IP_VERSION[f.ip_version]
             key = f"pool:{pool.source}" if pool.source else ("supply" if v == 6 else f"scope:{f.scope}")
-            order = self.graph.declaration(f"ipam_pool.{name}")
+            order = declaration(f"ipam_pool.{name}")
             for i, entry in enumerate(pool.cidrs):
-                self.request(key, v, f"ipam_pool.{name}", "cidrs", ("pools", name, "cidrs", i), entry, (order, i))
+                request(key, v, f"ipam_pool.{name}", "cidrs", ("pools", name, "cidrs", i), entry, (order, i))
         for name, alloc in spec.allocations.items():
             f = self.facts.get(alloc.pool)
             if f is None:
                 continue
             entry = alloc.cidr if alloc.cidr is not None else alloc.mask
             if entry is None:
-                entry = self._default_mask(alloc.pool, f"ipam_pool_allocation.{name}", ("allocations", name))
-            order = self.graph.declaration(f"ipam_pool_allocation.{name}")
-            self.request(f"pool:{alloc.pool}", IP_VERSION[f.ip_version], f"ipam_pool_allocation.{name}", "cidr",
-                         ("allocations", name), entry, (order, 0))
+                entry = default_mask(alloc.pool, f"ipam_pool_allocation.{name}", ("allocations", name), None)
+            order = declaration(f"ipam_pool_allocation.{name}")
+            request(f"pool:{alloc.pool}", IP_VERSION[f.ip_version], f"ipam_pool_allocation.{name}", "cidr",
+                    ("allocations", name), entry, (order, 0))
         for name, vpc in spec.vpcs.items():
             address = f"vpc.{name}"
-            order = self.graph.declaration(address)
-            blocks = [("ipv4", ("vpcs", name, "ipv4"), vpc.ipv4, 4)]
+            order = declaration(address)
+            blocks: list[tuple[str, SpecPath, BlockSpec, int]] = [("ipv4", ("vpcs", name, "ipv4"), vpc.ipv4, 4)]
             blocks += [("secondary_cidrs", ("vpcs", name, "secondary_cidrs", i), b, 4) for i, b in enumerate(vpc.secondary_cidrs)]
             if vpc.ipv6 is not None:
                 blocks.append(("ipv6", ("vpcs", name, "ipv6"), vpc.ipv6, 6))
@@ -185,15 +172,16 @@ class _Resolver:
                     key = f"pool:{block.pool}"
                     entry = block.cidr if block.cidr is not None else block.mask
                     if entry is None:
-                        entry = self._default_mask(block.pool, address, path, fallback=56 if version == 6 else None)
+                        entry = default_mask(block.pool, address, path, 56 if version == 6 else None)
                 if entry is not None:
-                    self.request(key, version, address, slot, path, entry, (order, i))
+                    request(key, version, address, slot, path, entry, (order, i))
         for name, vsw in spec.vswitches.items():
             address = f"vswitch.{name}"
-            self.request(f"vpc:{vsw.vpc}", 4, address, "cidr", ("vswitches", name, "cidr"), vsw.cidr,
-                         (self.graph.declaration(address), 0))
+            request(f"vpc:{vsw.vpc}", 4, address, "cidr", ("vswitches", name, "cidr"), vsw.cidr,
+                    (declaration(address), 0))
 
-    def _default_mask(self, pool: str, address: str, path: tuple, fallback: int | None = None) -> int | None:
+    def _default_mask(self, pool: str, address: ResourceAddress, path: SpecPath,
+                      fallback: int | None = None) -> int | None:
         rules = self.spec.pools[pool].allocation
         if rules is not None and rules.default_mask is not None:
             return rules.default_mask
@@ -205,17 +193,17 @@ class _Resolver:
         return None
 
     # ---- filling spaces -----------------------------------------------------------------------
-    def space_order(self) -> list[str]:
-        keys = sorted(k for k in self.spaces if k.startswith("scope:") or k == "supply" or k.startswith("vpc-free:"))
+    def space_order(self) -> list[SpaceKey]:
+        keys: list[str] = sorted(k for k in self.spaces if k.startswith("scope:") or k == "supply" or k.startswith("vpc-free:"))
         for address in self.graph.topological_of(("ipam_pool", "vpc")):
             rtype, name = address.split(".", 1)
             if rtype == "ipam_pool" and f"pool:{name}" in self.spaces:
                 keys.append(f"pool:{name}")
             elif rtype == "vpc" and f"vpc:{name}" in self.spaces:
                 keys.append(f"vpc:{name}")
-        return keys
+        return cast("list[SpaceKey]", keys)  # (f-string keys, as those of self.spaces)
 
-    def containers(self, key: str) -> tuple[list[Cidr], list[Cidr]]:
+    def containers(self, key: SpaceKey) -> tuple[list[Cidr], list[Cidr]]:
         """Desired containers of a space, and recorded containers the plan removes."""
         kind, _, name = key.partition(":")
         if kind == "scope":
@@ -224,26 +212,26 @@ class _Resolver:
             return [self.supply], []
         if kind == "vpc-free":
             return [ANY_V4, ANY_V6], []
-        owner = f"ipam_pool.{name}" if kind == "pool" else f"vpc.{name}"
+        owner: ResourceAddress = f"ipam_pool.{name}" if kind == "pool" else f"vpc.{name}"  # type: ignore[assignment]  # (no NewType call per space)
         slots = ("cidrs",) if kind == "pool" else ("ipv4", "secondary_cidrs")
         now = [r.result for r in self.requests.get(owner, []) if r.result is not None and r.slot in slots]
-        before = []
+        before: list[Cidr] = []
         rec = self.recorded.get(owner)
         if rec is not None:
             before = [Cidr.parse(c) for k, s, c in blocks_of(rec) if s in slots]
         return now, [c for c in before if c not in now]
 
-    def fill(self, key: str) -> None:
+    def fill(self, key: SpaceKey) -> None:
         space = self.spaces[key]
         containers, removed = self.containers(key)
         alloc = BlockAllocator(space.version, containers)
-        by_owner = {}
+        by_owner: dict[tuple[ResourceAddress, str], list[Request]] = {}
         for req in space.requests:
             by_owner.setdefault((req.address, req.slot), []).append(req)
-        recorded_here: dict[tuple[str, str], list[Cidr]] = {}
+        recorded_here: dict[tuple[ResourceAddress, str], list[Cidr]] = {}
         for address, slot, block in self.recorded_blocks(key):
             recorded_here.setdefault((address, slot), []).append(block)
-        kept: set[tuple[str, Cidr]] = set()
+        kept: set[tuple[ResourceAddress, Cidr]] = set()
         # 1. recorded blocks stay where they are
         for (address, slot), reqs in sorted(by_owner.items(), key=lambda kv: kv[1][0].order):
             held = sorted(recorded_here.get((address, slot), ()))
@@ -264,11 +252,12 @@ class _Resolver:
         for req in ordered:
             if not req.kept:
                 continue
-            if moving and req.cidr is None and alloc.container_of(req.result) is None:
+            result: Cidr = req.result  # type: ignore[assignment]  # (a kept request holds its block)
+            if moving and req.cidr is None and alloc.container_of(result) is None:
                 req.result, req.kept = None, False  # replaced with its parent: a new block in the new parent
                 continue
-            self._take(alloc, req, req.result, removed, key, moving)
-            kept.add((req.address, req.result))
+            self._take(alloc, req, result, removed, key, moving)
+            kept.add((req.address, result))
         # 2. explicit blocks
         for req in ordered:
             if req.result is None and req.cidr is not None:
@@ -290,31 +279,35 @@ class _Resolver:
                 req.result = got
                 self.chosen[(req.address, str(got))] = f"lowest free /{req.mask} in {_space_name(key)}"
 
-    def _owner_replaced(self, key: str) -> bool:
+    def _owner_replaced(self, key: SpaceKey) -> bool:
         """Whether the parent of a space is being replaced (so its children move with it)."""
         kind, _, name = key.partition(":")
         if kind == "vpc":
-            rec, vpc = self.recorded.get(f"vpc.{name}"), self.spec.vpcs.get(name)
+            owner: ResourceAddress = f"vpc.{name}"  # type: ignore[assignment]  # (no NewType call per space)
+            rec, vpc = self.recorded.get(owner), self.spec.vpcs.get(name)
             if rec is None or vpc is None:
                 return False
             was = rec["attributes"]
-            now = next((str(q.result) for q in self.requests.get(f"vpc.{name}", []) if q.slot == "ipv4" and q.result), None)
-            return was["region"] != vpc.region or was["ipv4"] != {"pool": vpc.ipv4.pool, "cidr": now}
+            now = next((str(q.result) for q in self.requests.get(owner, []) if q.slot == "ipv4" and q.result), None)
+            replaced: bool = was["region"] != vpc.region or was["ipv4"] != {"pool": vpc.ipv4.pool, "cidr": now}
+            return replaced
         if kind == "pool":
             return self._pool_replaced(name)
         return False
 
     def _pool_replaced(self, name: str) -> bool:
-        rec, f = self.recorded.get(f"ipam_pool.{name}"), self.facts.get(name)
+        owner: ResourceAddress = f"ipam_pool.{name}"  # type: ignore[assignment]  # (no NewType call per pool)
+        rec, f = self.recorded.get(owner), self.facts.get(name)
         if rec is None or f is None:
             return False
         was, pool = rec["attributes"], self.spec.pools[name]
         now = {"scope": f.scope, "ip_version": f.ip_version, "source": pool.source, "region": f.region, "isp": f.isp}
         if any(was.get(k) != v for k, v in now.items()):
             return True
-        return bool(pool.source) and self._pool_replaced(pool.source)
+        return bool(pool.source and self._pool_replaced(pool.source))
 
-    def _take(self, alloc, req, block, removed, key, moving: bool = False) -> bool:
+    def _take(self, alloc: BlockAllocator, req: Request, block: Cidr, removed: list[Cidr], key: SpaceKey,
+              moving: bool = False) -> bool:
         found = alloc.take(block, req.address)
         if found is None:
             return True
@@ -338,7 +331,7 @@ class _Resolver:
         return False
 
 
-def _space_name(key: str) -> str:
+def _space_name(key: SpaceKey) -> str:
     kind, _, name = key.partition(":")
     return {
         "scope": f"the top level of ipam_scope.{name}",
@@ -349,11 +342,11 @@ def _space_name(key: str) -> str:
     }[kind]
 
 
-def resolve(spec: Spec, graph: DependencyGraph, recorded: Mapping[str, dict], *, supply: Cidr,
-            locate: Locator | None = None, external: Mapping[str, dict] | None = None) -> Desired:
+def resolve(spec: Spec, graph: DependencyGraph, recorded: Records, *, supply: Cidr,
+            locate: Locator | None = None, external: Records | None = None) -> Desired:
     """Make every block concrete; the result says which CIDRs were chosen by mask, and the errors."""
     recorded = recorded if type(recorded) is dict else dict(recorded)  # read once; then every lookup is a dict's
-    r = _Resolver(spec, graph, locate or (lambda p: (None, None)), recorded, supply)
+    r = _Resolver(spec, graph, locate or nowhere, recorded, supply)
     r.collect()
     for key in r.space_order():
         r.fill(key)

@@ -1,31 +1,78 @@
 """The concrete desired records of the network layer (IPAM, scopes, pools, allocations, VPCs,
 vSwitches), in the state's record shape, built from the spec and the blocks the resolver chose.
+The resolver's requests and pool facts are defined here, so both modules read one definition.
 """
 
 from __future__ import annotations
 
-from reconciler.models.network import ReservationSpec, Spec
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, cast
+
+from reconciler.models.compute import ReservationSpec
+from reconciler.models.network import BlockSpec, Spec, VSwitchSpec
+from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.eni_limits import reserved_ranges
 from reconciler.net.limits import DEFAULT_SCOPES, VSWITCH_IPV6_MASK
+from reconciler.source.locate import SpecPath
 
 
-def _cidrs(reqs: list, slot: str) -> list[str]:
+@dataclass(frozen=True)
+class PoolFacts:
+    """A pool's effective settings: declared, or inherited from its source."""
+
+    scope: str
+    ip_version: str
+    region: str | None
+    depth: int
+    top_level: bool
+    isp: str | None
+
+
+@dataclass
+class Request:
+    """One block a resource asks for in a space (:mod:`reconciler.desired.network` serves it)."""
+
+    address: ResourceAddress
+    slot: str  # which block of the owner: "cidrs", "ipv4", "ipv6", "secondary_cidrs", "cidr"
+    path: SpecPath  # spec path for errors
+    cidr: Cidr | None
+    mask: int | None
+    order: tuple[int, int]
+    result: Cidr | None = None
+    kept: bool = False
+
+
+class Resolved(Protocol):
+    """What the records are made of: the resolver's pool facts and served requests, and where its
+    errors go (:class:`reconciler.desired.network._Resolver`)."""
+
+    @property
+    def facts(self) -> Mapping[str, PoolFacts]: ...
+
+    @property
+    def requests(self) -> Mapping[ResourceAddress, list[Request]]: ...
+
+    def error(self, code: str, detail: str, address: ResourceAddress, path: SpecPath) -> None: ...
+
+
+def _cidrs(reqs: list[Request], slot: str) -> list[str]:
     return [str(c) for c in sorted(r.result for r in reqs if r.slot == slot and r.result is not None)]
 
 
-def network_records(spec: Spec, r) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def network_records(spec: Spec, r: Resolved) -> dict[ResourceAddress, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}  # (keyed by f-string addresses: typed as addresses when returned)
+    requests = cast("Mapping[str, list[Request]]", r.requests)  # (looked up by f-string addresses)
 
-    def put(rtype: str, name: str, attrs: dict) -> None:
+    def put(rtype: str, name: str, attrs: dict[str, Any]) -> None:
         out[f"{rtype}.{name}"] = {"type": rtype, "name": name, "attributes": attrs}
 
     if spec.ipam is not None:
         ipam = spec.ipam
         regions = sorted(set(ipam.operating_regions) | {ipam.region})
         put("ipam", ipam.name, {"region": ipam.region, "operating_regions": regions, "description": ipam.description})
-        for scope, stype in DEFAULT_SCOPES.items():
-            put("ipam_scope", scope, {"ipam": ipam.name, "type": stype, "default": True, "description": None})
+        for default, stype in DEFAULT_SCOPES.items():
+            put("ipam_scope", default, {"ipam": ipam.name, "type": stype, "default": True, "description": None})
     for name, scope in spec.scopes.items():
         if name not in DEFAULT_SCOPES and spec.ipam is not None:
             put("ipam_scope", name, {"ipam": spec.ipam.name, "type": scope.type, "default": False,
@@ -41,17 +88,17 @@ def network_records(spec: Spec, r) -> dict[str, dict]:
                            "default_mask": rules.default_mask if rules else None,
                            "max_mask": rules.max_mask if rules else None},
             "auto_import": pool.auto_import,
-            "cidrs": _cidrs(r.requests.get(f"ipam_pool.{name}", []), "cidrs"),
+            "cidrs": _cidrs(requests.get(f"ipam_pool.{name}", []), "cidrs"),
             "description": pool.description,
         })
     for name, alloc in spec.allocations.items():
-        cidrs = _cidrs(r.requests.get(f"ipam_pool_allocation.{name}", []), "cidr")
+        cidrs = _cidrs(requests.get(f"ipam_pool_allocation.{name}", []), "cidr")
         put("ipam_pool_allocation", name, {"pool": alloc.pool, "cidr": cidrs[0] if cidrs else None,
                                            "description": alloc.description})
     for name, vpc in spec.vpcs.items():
-        reqs = {(q.slot, q.path): q for q in r.requests.get(f"vpc.{name}", [])}
+        reqs = {(q.slot, q.path): q for q in requests.get(f"vpc.{name}", [])}
 
-        def block(slot, path, spec_block):
+        def block(slot: str, path: SpecPath, spec_block: BlockSpec) -> dict[str, Any]:
             q = reqs.get((slot, path))
             return {"pool": spec_block.pool, "cidr": str(q.result) if q and q.result else None}
 
@@ -66,20 +113,21 @@ def network_records(spec: Spec, r) -> dict[str, dict]:
         })
     taken6: dict[str, str] = {}
     for name, vsw in spec.vswitches.items():
-        cidrs = _cidrs(r.requests.get(f"vswitch.{name}", []), "cidr")
-        vpc = out.get(f"vpc.{vsw.vpc}")
+        cidrs = _cidrs(requests.get(f"vswitch.{name}", []), "cidr")
+        vpc_record = out.get(f"vpc.{vsw.vpc}")
         put("vswitch", name, {"vpc": vsw.vpc, "zone": vsw.zone, "cidr": cidrs[0] if cidrs else None,
-                              "ipv6_cidr": _ipv6(r, name, vsw, vpc, taken6),
+                              "ipv6_cidr": _ipv6(r, name, vsw, vpc_record, taken6),
                               "prefix_reservations": _reservations(r, name, vsw, cidrs),
                               "description": vsw.description})
-    return out
+    return cast("dict[ResourceAddress, dict[str, Any]]", out)
 
 
-def _ipv6(r, name: str, vsw, vpc: dict | None, taken: dict[str, str]) -> str | None:
+def _ipv6(r: Resolved, name: str, vsw: VSwitchSpec, vpc: dict[str, Any] | None, taken: dict[str, str]) -> str | None:
     """The vSwitch's IPv6 /64: the index-th /64 of its VPC's /56, or an explicit /64 inside it."""
     if vsw.ipv6_cidr is None or vpc is None:
         return None
-    address, path = f"vswitch.{name}", ("vswitches", name, "ipv6_cidr")
+    address: ResourceAddress = f"vswitch.{name}"  # type: ignore[assignment]  # (no NewType call per vSwitch)
+    path = ("vswitches", name, "ipv6_cidr")
     v6 = (vpc["attributes"].get("ipv6") or {}).get("cidr")
     if not v6:
         r.error("OperationDenied.VpcIpv6NotEnabled", f"vpc.{vsw.vpc} has no IPv6 block", address, path)
@@ -101,10 +149,10 @@ def _ipv6(r, name: str, vsw, vpc: dict | None, taken: dict[str, str]) -> str | N
     return text
 
 
-def _reservations(r, name: str, vsw, cidrs: list[str]) -> list[str]:
+def _reservations(r: Resolved, name: str, vsw: VSwitchSpec, cidrs: list[str]) -> list[str]:
     """Prefix reservations: standard blocks inside the vSwitch, not overlapping each other."""
     out: list[Cidr] = []
-    address = f"vswitch.{name}"
+    address: ResourceAddress = f"vswitch.{name}"  # type: ignore[assignment]  # (no NewType call per vSwitch)
     for i, text in enumerate(vsw.prefix_reservations):
         block, path = Cidr.parse(text), ("vswitches", name, "prefix_reservations", i)
         if block.version == 4 and not (cidrs and Cidr.parse(cidrs[0]).contains(block)):
@@ -114,9 +162,9 @@ def _reservations(r, name: str, vsw, cidrs: list[str]) -> list[str]:
             r.error("InvalidParameter.VSwitchCidrReservationCidr",
                     f"{block} is smaller than one prefix (/28 IPv4, /80 IPv6)", address, path)
             continue
-        vsw = Cidr.parse(cidrs[0]) if block.version == 4 and cidrs else None
-        if vsw is not None and any(block.start <= hi and lo <= block.end
-                                   for lo, hi in reserved_ranges(4, vsw.start, vsw.prefix)):
+        vsw_block = Cidr.parse(cidrs[0]) if block.version == 4 and cidrs else None
+        if vsw_block is not None and any(block.start <= hi and lo <= block.end
+                                         for lo, hi in reserved_ranges(4, vsw_block.start, vsw_block.prefix)):
             r.error("InvalidCidrBlock.InUse", f"{block} covers an address the system keeps (the vSwitch's first "
                     "address or its last three)", address, path)
             continue

@@ -17,8 +17,9 @@ one by one, in order (:mod:`reconciler.desired.keep`).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, TypeAlias
 
+from reconciler.net.address import SpaceKey
 from reconciler.net.allocator import BlockAllocator, Conflict
 from reconciler.net.cidr import Cidr, exclude
 from reconciler.net.eni_limits import reserved_ranges
@@ -26,14 +27,16 @@ from reconciler.net.eni_limits import reserved_ranges
 PREFIX_LENGTHS = (28, 80)
 SYSTEM = "the system (reserved address of the vSwitch)"
 
+Range: TypeAlias = tuple[int, int, int, str]  # a block held: (first address, last address, prefix length, holder)
+
 
 class VSwitchSpace:
     __slots__ = ("key", "block", "reservations", "held", "_taken", "_auto")
 
-    def __init__(self, key: str, block: Cidr, reservations: list[Cidr]):
+    def __init__(self, key: SpaceKey, block: Cidr, reservations: list[Cidr]) -> None:
         self.key, self.block, self.reservations = key, block, reservations
         # (first address, last address, prefix length, holder) of every block occupied, in order
-        self.held: list[tuple[int, int, int, str]] = []
+        self.held: list[Range] = []
         self._taken: BlockAllocator | None = None
         self._auto: dict[bool | None, BlockAllocator] = {}  # prefix? (None: both) -> count allocator, once built
         bits = 32 if block.version == 4 else 128
@@ -107,18 +110,18 @@ class VSwitchSpace:
             return [True] * len(blocks)
         return [self.take(block, holder) is None for block, holder in blocks]
 
-    def ranges_of(self, blocks: Iterable[tuple[Cidr, str]]) -> list[tuple[int, int, int, str]] | None:
+    def ranges_of(self, blocks: Iterable[tuple[Cidr, str]]) -> list[Range] | None:
         """``(first address, last address, prefix length, holder)`` of each ``(block, holder)``; None
         when one is of the other IP version (it lies outside the space)."""
         version = self.block.version
-        out = []
+        out: list[Range] = []
         for block, holder in blocks:
             if block.version != version:
                 return None
             out.append((block.start, block.end, block.prefix, holder))
         return out
 
-    def fits(self, ranges: list[tuple[int, int, int, str]]) -> bool:
+    def fits(self, ranges: list[Range]) -> bool:
         """Whether :meth:`take` would succeed for every one of ``ranges`` (first address, last address,
         prefix length, holder: blocks of this space's IP version), in any order: no allocator asked
         yet, every block in the vSwitch (a /28 or /80 prefix in its reservations, if it has any), and
@@ -143,6 +146,6 @@ class VSwitchSpace:
             last = end
         return True
 
-    def hold_ranges(self, ranges: list[tuple[int, int, int, str]]) -> None:
+    def hold_ranges(self, ranges: list[Range]) -> None:
         """Hold ``ranges`` (as :meth:`fits` takes them), which fit: every take succeeds."""
         self.held += ranges
