@@ -9,20 +9,20 @@ Apply batches consecutive assign or unassign actions of one ENI into calls of at
 
 from __future__ import annotations
 
-from typing import Mapping
-
+from reconciler.net.address import SpaceKey
 from reconciler.net.records import ENI_FIELDS
 from reconciler.plans.action import Action, Draft
-from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.diff import Attributes, Change, ChangeKind
+from reconciler.plans.network import Chosen
 
 EXTRA = [f for f, _ in ENI_FIELDS if f != "primary_ip"]
 ASSIGN_API = {4: ("AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"),
               6: ("AssignIpv6Addresses", "UnassignIpv6Addresses")}
 
 
-def _blocks(attrs: Mapping | None) -> list[tuple[str, str]]:
+def _blocks(attrs: Attributes | None) -> list[tuple[str, str]]:
     """(field, cidr) of an ENI's secondary addresses and prefixes, in a stable order."""
-    out = []
+    out: list[tuple[str, str]] = []
     if attrs:
         for key in EXTRA:
             items = attrs.get(key)
@@ -32,36 +32,38 @@ def _blocks(attrs: Mapping | None) -> list[tuple[str, str]]:
     return out
 
 
-def _spaces(attrs: Mapping) -> dict[bool, str]:
+def _spaces(attrs: Attributes) -> dict[bool, SpaceKey]:
     """IPv6? -> the space an ENI's blocks of that version lie in."""
     vswitch = attrs["vswitch"]
-    return {False: f"eni4:{vswitch}", True: f"eni6:{vswitch}"}
+    # (the keys written out, as blocks_of does: no call per ENI)
+    return {False: f"eni4:{vswitch}", True: f"eni6:{vswitch}"}  # type: ignore[dict-item]
 
 
-def _assign(out: list, change: Change, spaces: dict, key: str, cidr: str, note) -> None:
+def _assign(out: list[Draft], change: Change, spaces: dict[bool, SpaceKey], key: str, cidr: str,
+            note: str | None) -> None:
     six = ":" in cidr
     out.append(Draft(Action.ASSIGN, change, cidr, None, {"field": key, "cidr": cidr}, note, len(out), spaces[six],
                      ASSIGN_API[6 if six else 4][0]))
 
 
-def _unassign(out: list, change: Change, spaces: dict, key: str, cidr: str) -> None:
+def _unassign(out: list[Draft], change: Change, spaces: dict[bool, SpaceKey], key: str, cidr: str) -> None:
     six = ":" in cidr
     out.append(Draft(Action.UNASSIGN, change, cidr, {"field": key, "cidr": cidr}, None, None, len(out), spaces[six],
                      ASSIGN_API[6 if six else 4][1]))
 
 
-def _detach(out: list, change: Change, attrs: Mapping) -> None:
+def _detach(out: list[Draft], change: Change, attrs: Attributes) -> None:
     out.append(Draft(Action.UPDATE, change, before=attrs, after={**attrs, "instance": None},
                      note=f"detach from instance.{attrs['instance']}", sub=len(out), api="DetachNetworkInterface",
                      phase="destroy"))
 
 
-def _attach(out: list, change: Change, attrs: Mapping, base: Mapping) -> None:
+def _attach(out: list[Draft], change: Change, attrs: Attributes, base: Attributes) -> None:
     out.append(Draft(Action.UPDATE, change, before=base, after=attrs, note=f"attach to instance.{attrs['instance']}",
                      sub=len(out), api="AttachNetworkInterface", phase="create"))
 
 
-def _destroy(out: list, change: Change, attrs: Mapping) -> None:
+def _destroy(out: list[Draft], change: Change, attrs: Attributes) -> None:
     t = change.type
     if t == "eni":
         blocks = _blocks(attrs)
@@ -80,7 +82,7 @@ def _destroy(out: list, change: Change, attrs: Mapping) -> None:
         out.append(Draft(Action.DELETE, change, before=attrs, sub=len(out)))
 
 
-def _build(out: list, change: Change, attrs: Mapping, chosen: Mapping) -> None:
+def _build(out: list[Draft], change: Change, attrs: Attributes, chosen: Chosen) -> None:
     t = change.type
     if t == "eni":
         address, primary = change.address, attrs.get("primary")
@@ -88,7 +90,8 @@ def _build(out: list, change: Change, attrs: Mapping, chosen: Mapping) -> None:
                 "ipv6_prefixes": []}  # nothing held yet: EXTRA, each its own empty list
         if not primary:
             host = _host(attrs["primary_ip"])
-            out.append(Draft(Action.CREATE, change, host, None, base, chosen.get((address, host)), len(out)))
+            how = chosen.get((address, host))  # type: ignore[arg-type]  # (an ENI of its own has its primary IP)
+            out.append(Draft(Action.CREATE, change, host, None, base, how, len(out)))
         blocks = _blocks(attrs)
         if blocks:
             spaces = _spaces(attrs)
@@ -97,30 +100,34 @@ def _build(out: list, change: Change, attrs: Mapping, chosen: Mapping) -> None:
         if attrs.get("instance") and not primary:
             _attach(out, change, attrs, base)
     elif t == "instance":
-        cidr = _host(attrs.get("primary_ip"))
-        how = chosen.get((f"eni.{change.name}-primary", cidr))
-        out.append(Draft(Action.CREATE, change, cidr, None, attrs, how, len(out)))
+        ip = _host(attrs.get("primary_ip"))
+        # (the primary ENI's address written out, as desired.compute names it: no call per instance)
+        how = chosen.get((f"eni.{change.name}-primary", ip))  # type: ignore[arg-type]
+        out.append(Draft(Action.CREATE, change, ip, None, attrs, how, len(out)))
     else:
         out.append(Draft(Action.CREATE, change, after=attrs, sub=len(out)))
 
 
-def compute_drafts(change: Change, chosen: Mapping) -> list[Draft]:
+def compute_drafts(change: Change, chosen: Chosen) -> list[Draft]:
     kind = change.kind
     out: list[Draft] = []
+    # (a create has its desired side, a delete its recorded one, a replace both)
     if kind is ChangeKind.CREATE:
-        _build(out, change, change.after, chosen)
+        _build(out, change, change.after, chosen)  # type: ignore[arg-type]
     elif kind is ChangeKind.DELETE:
-        _destroy(out, change, change.before)
+        _destroy(out, change, change.before)  # type: ignore[arg-type]
     elif kind is ChangeKind.REPLACE:
-        _destroy(out, change, change.before)
-        _build(out, change, change.after, chosen)
+        _destroy(out, change, change.before)  # type: ignore[arg-type]
+        _build(out, change, change.after, chosen)  # type: ignore[arg-type]
     else:
         _update(out, change, chosen)
     return out
 
 
-def _update(out: list, change: Change, chosen: Mapping) -> None:
-    t, before, after = change.type, change.before, change.after
+def _update(out: list[Draft], change: Change, chosen: Chosen) -> None:
+    t = change.type
+    before: Attributes = change.before  # type: ignore[assignment]  # an update has both sides
+    after: Attributes = change.after  # type: ignore[assignment]
     if t == "eni":
         if before.get("instance") and before.get("instance") != after.get("instance") and not before.get("primary"):
             _detach(out, change, before)

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Any, Mapping, TypeAlias
 
 from reconciler.frozen import fast_init
-from reconciler.net.address import TYPE_RANK
+from reconciler.net.address import TYPE_RANK, ResourceAddress, address_of
 from reconciler.net.records import refs_of
+
+Record: TypeAlias = dict[str, Any]  # {"type", "name", "id", "attributes"}: JSON-like
+Attributes: TypeAlias = Mapping[str, Any]  # a record's attributes (a read-only view once in a change)
 
 # Attributes whose change the cloud cannot make in place (a new resource is needed).
 FORCES_NEW = {
@@ -38,44 +41,50 @@ class ChangeKind(Enum):
     DELETE = "delete"
 
     # members are singletons compared by identity: hashed by it too (Enum's own hash is a Python call
-    # on the name, and a cold 100k plan looks these up over a million times)
+    # on the name, and a plan looks members up several times per change)
     __hash__ = object.__hash__
 
 
 @fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class Change:
-    address: str
+    address: ResourceAddress
     type: str
     name: str
     kind: ChangeKind
-    before: Mapping | None  # recorded attributes
-    after: Mapping | None  # desired attributes
+    before: Attributes | None  # recorded attributes
+    after: Attributes | None  # desired attributes
     changed: tuple[str, ...] = ()  # top-level attributes that differ
     replace_reasons: tuple[str, ...] = ()  # why a replacement is needed
 
+    if TYPE_CHECKING:  # the __init__ fast_init writes (the dataclass makes none: init=False)
+        def __init__(self, address: ResourceAddress, type: str, name: str, kind: ChangeKind,
+                     before: Attributes | None, after: Attributes | None, changed: tuple[str, ...] = (),
+                     replace_reasons: tuple[str, ...] = ()) -> None: ...
 
-def _freeze(attrs: dict | None) -> Mapping | None:
+
+def _freeze(attrs: Attributes | None) -> Attributes | None:
     """A read-only view of a record's attributes. Not a copy: desired and recorded records are never
     changed once made (a state's resources are an immutable map; the desired state is built anew
-    by every plan), and a cold 100k plan would copy 100,000 of them."""
+    by every plan), and a copy per record would cost a cold plan as much as building them."""
     if attrs is None or type(attrs) is MappingProxyType:
         return attrs
     return MappingProxyType(attrs)
 
 
-def _implicit(record: dict) -> bool:
+def _implicit(record: Record) -> bool:
     """Default scopes come and go with their IPAM, and service-managed ENIs belong to their service:
     neither ever gets actions of its own."""
     a = record["attributes"]
-    return (record["type"] == "ipam_scope" and a.get("default", False)) or (record["type"] == "eni" and a.get("managed", False))
+    # (the flags' own values, read as a condition: no bool() call per record)
+    return (record["type"] == "ipam_scope" and a.get("default", False)) or (record["type"] == "eni" and a.get("managed", False))  # type: ignore[no-any-return]
 
 
-def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Change, ...]:
+def diff(desired: Mapping[ResourceAddress, Record], recorded: Mapping[ResourceAddress, Record]) -> tuple[Change, ...]:
     """Every change that turns ``recorded`` into ``desired``, sorted by type rank then address."""
     desired = desired if type(desired) is dict else dict(desired)  # one pass; then every lookup is a dict's
     recorded = recorded if type(recorded) is dict else dict(recorded)
-    changes: dict[str, Change] = {}
+    changes: dict[ResourceAddress, Change] = {}
     both = 0  # addresses on both sides: when all the recorded ones, nothing is deleted
     for address, want in desired.items():
         have = recorded.get(address)
@@ -88,7 +97,7 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
         if want["attributes"] == have["attributes"] or _implicit(want):
             continue
         from deepdiff import (
-            DeepDiff,  # only a changed resource needs it (~70 ms of start-up otherwise)
+            DeepDiff,  # only a changed resource needs it: its import is a large part of start-up
         )
 
         changed = tuple(sorted(DeepDiff(have["attributes"], want["attributes"], verbose_level=0).affected_root_keys))
@@ -106,19 +115,20 @@ def diff(desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> tuple[Cha
     return tuple(sorted(changes.values(), key=lambda c: (TYPE_RANK[c.type], c.address)))
 
 
-def _cascade(changes: dict[str, Change], desired: Mapping[str, dict], recorded: Mapping[str, dict]) -> None:
+def _cascade(changes: dict[ResourceAddress, Change], desired: Mapping[ResourceAddress, Record],
+             recorded: Mapping[ResourceAddress, Record]) -> None:
     """A resource that refers to a replaced one by id is replaced too (its parent's id changes)."""
     queue = sorted(a for a, c in changes.items() if c.kind is ChangeKind.REPLACE)
     if not queue:
         return
-    dependents: dict[str, list[str]] = {}
+    dependents: dict[ResourceAddress, list[ResourceAddress]] = {}
     for address, rec in recorded.items():
         for ref in refs_of(rec):
             dependents.setdefault(ref, []).append(address)
     for address in list(recorded):
         rec = recorded[address]
         if rec["type"] == "ipam_scope" and rec["attributes"].get("default"):
-            ipam = f"ipam.{rec['attributes']['ipam']}"
+            ipam = address_of("ipam", rec["attributes"]["ipam"])
             if ipam in changes and changes[ipam].kind is ChangeKind.REPLACE:
                 dependents.setdefault(ipam, []).append(address)
     while queue:

@@ -8,17 +8,18 @@ from dataclasses import replace
 from typing import Mapping
 
 from reconciler.errors import StateError
-from reconciler.net.address import dependency_order
+from reconciler.net.address import ResourceAddress, dependency_order
 from reconciler.net.records import plain
 from reconciler.plans.action import Action, PlannedAction
+from reconciler.plans.diff import Record
 from reconciler.plans.order import Plan
 
 IMPORT_API = "no API call"
 
 
-def import_actions(imports: Mapping[str, dict]) -> list[PlannedAction]:
+def import_actions(imports: Mapping[ResourceAddress, Record]) -> list[PlannedAction]:
     """One ``import`` action per record, parents first; ``after`` holds the record less type and name."""
-    out = []
+    out: list[PlannedAction] = []
     for address in sorted(imports, key=dependency_order):
         rec = imports[address]
         body = {k: v for k, v in rec.items() if k not in ("type", "name")}
@@ -26,14 +27,14 @@ def import_actions(imports: Mapping[str, dict]) -> list[PlannedAction]:
                                  False, f"adopts {rec['id']}"))
     return out
 
-def with_imports(plan: Plan, imports: Mapping[str, dict]) -> Plan:
+def with_imports(plan: Plan, imports: Mapping[ResourceAddress, Record]) -> Plan:
     """``plan`` with its import actions first (apply records them before anything refers to them)."""
     if not imports:
         return plan
     actions = import_actions(imports) + list(plan.actions)
     return replace(plan, actions=tuple(replace(a, order=i) for i, a in enumerate(actions, start=1)))
 
-def import_record(action: PlannedAction) -> dict[str, dict]:
+def import_record(action: PlannedAction) -> dict[ResourceAddress, Record]:
     """What apply records for an ``import`` action (no API call)."""
     if not action.after or not action.after.get("id"):
         raise StateError("Plan.Unreadable", f"the import of {action.address} carries no record", address=action.address)

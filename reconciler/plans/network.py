@@ -3,14 +3,18 @@ and their blocks, vSwitches and their prefix reservations."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Callable, Mapping, TypeAlias
 
+from reconciler.net.address import ResourceAddress, SpaceKey
 from reconciler.net.records import space_of_pool
-from reconciler.plans.action import Action, Draft
-from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.action import REGIONS_REMOVED, Action, Draft
+from reconciler.plans.diff import Attributes, Change, ChangeKind
+
+Chosen: TypeAlias = Mapping[tuple[ResourceAddress, str], str]  # (address, cidr) -> how the CIDR was chosen
+Note: TypeAlias = Callable[[str], str | None]  # cidr -> how it was chosen
 
 
-def _vpc_blocks(attrs: Mapping | None) -> dict[tuple, dict]:
+def _vpc_blocks(attrs: Attributes | None) -> dict[tuple[str, str | None, str], dict[str, Any]]:
     """(slot, pool, cidr) -> block, for the blocks a VPC allocates after creation (secondaries, IPv6)."""
     if not attrs:
         return {}
@@ -21,20 +25,22 @@ def _vpc_blocks(attrs: Mapping | None) -> dict[tuple, dict]:
     return out
 
 
-def network_drafts(change: Change, chosen: Mapping) -> list[Draft]:
+def network_drafts(change: Change, chosen: Chosen) -> list[Draft]:
     t, kind, before, after = change.type, change.kind, change.before, change.after
     out: list[Draft] = []
 
-    def note(cidr):
+    def note(cidr: str) -> str | None:
         return chosen.get((change.address, cidr))
 
-    def destroy(attrs):
+    def destroy(attrs: Attributes) -> None:
         if t == "ipam_pool":
             for c in attrs["cidrs"]:
                 out.append(Draft(Action.DEPROVISION, change, c, {"cidr": c}, None, sub=len(out), space=space_of_pool(attrs)))
             out.append(Draft(Action.DELETE, change, before=attrs, sub=len(out)))
         elif t == "ipam_pool_allocation":
-            out.append(Draft(Action.RELEASE, change, attrs["cidr"], attrs, None, space=f"pool:{attrs['pool']}"))
+            # (the key written out, as blocks_of does: no call per record)
+            space: SpaceKey = f"pool:{attrs['pool']}"  # type: ignore[assignment]
+            out.append(Draft(Action.RELEASE, change, attrs["cidr"], attrs, None, space=space))
         else:
             if t == "vswitch":
                 for r in attrs.get("prefix_reservations") or []:
@@ -46,14 +52,14 @@ def network_drafts(change: Change, chosen: Mapping) -> list[Draft]:
                 released = "releases " + ", ".join(blocks)
             out.append(Draft(Action.DELETE, change, cidr, attrs, None, released, sub=len(out)))
 
-    def build(attrs):
+    def build(attrs: Attributes) -> None:
         if t == "ipam_pool":
             out.append(Draft(Action.CREATE, change, after=attrs, sub=len(out)))
             for c in attrs["cidrs"]:
                 out.append(Draft(Action.PROVISION, change, c, None, {"cidr": c}, note(c), len(out), space_of_pool(attrs)))
         elif t == "ipam_pool_allocation":
-            out.append(Draft(Action.ALLOCATE, change, attrs["cidr"], None, attrs, note(attrs["cidr"]),
-                              space=f"pool:{attrs['pool']}"))
+            space: SpaceKey = f"pool:{attrs['pool']}"  # type: ignore[assignment]  # (as in destroy)
+            out.append(Draft(Action.ALLOCATE, change, attrs["cidr"], None, attrs, note(attrs["cidr"]), space=space))
         elif t == "vpc":
             first = {**attrs, "secondary_cidrs": []}
             cidr = attrs["ipv4"]["cidr"]
@@ -70,16 +76,18 @@ def network_drafts(change: Change, chosen: Mapping) -> list[Draft]:
             out.append(Draft(Action.CREATE, change, None, None, attrs, None, len(out)))
 
     if kind in (ChangeKind.DELETE, ChangeKind.REPLACE):
-        destroy(before)
+        destroy(before)  # type: ignore[arg-type]  # a delete and a replace have a recorded side
     if kind in (ChangeKind.CREATE, ChangeKind.REPLACE):
-        build(after)
+        build(after)  # type: ignore[arg-type]  # a create and a replace have a desired side
     if kind is ChangeKind.UPDATE:
         out.extend(_updates(change, note))
     return out
 
 
-def _updates(change: Change, note) -> list[Draft]:
-    t, before, after = change.type, change.before, change.after
+def _updates(change: Change, note: Note) -> list[Draft]:
+    t = change.type
+    before: Attributes = change.before  # type: ignore[assignment]  # an update has both sides
+    after: Attributes = change.after  # type: ignore[assignment]
     out: list[Draft] = []
     plain = [k for k in change.changed
              if k not in ("cidrs", "secondary_cidrs", "ipv6", "operating_regions", "prefix_reservations")]
@@ -92,7 +100,7 @@ def _updates(change: Change, note) -> list[Draft]:
         if removed:
             out.append(Draft(Action.UPDATE, change, before=before, after=after,
                               note="remove operating regions " + ", ".join(removed), sub=2))
-            out[-1].space = "ipam-regions-removed"
+            out[-1].space = REGIONS_REMOVED
     if plain:
         out.append(Draft(Action.UPDATE, change, before=before, after=after, note="update " + ", ".join(plain), sub=3))
     if t == "ipam_pool":
@@ -111,11 +119,11 @@ def _updates(change: Change, note) -> list[Draft]:
     if t == "vpc":
         was, now = _vpc_blocks(before), _vpc_blocks(after)
         for key in sorted(was.keys() - now.keys(), key=str):
-            out.append(Draft(Action.RELEASE, change, key[2], was[key], None, sub=10 + len(out),
-                              space=f"pool:{key[1]}" if key[1] else None))
+            space: SpaceKey | None = f"pool:{key[1]}" if key[1] else None  # type: ignore[assignment]
+            out.append(Draft(Action.RELEASE, change, key[2], was[key], None, sub=10 + len(out), space=space))
         for key in sorted(now.keys() - was.keys(), key=str):
-            out.append(Draft(Action.ALLOCATE, change, key[2], None, now[key], note(key[2]), 100 + len(out),
-                              space=f"pool:{key[1]}" if key[1] else None))
+            space = f"pool:{key[1]}" if key[1] else None  # type: ignore[assignment]
+            out.append(Draft(Action.ALLOCATE, change, key[2], None, now[key], note(key[2]), 100 + len(out), space=space))
     return out
 
 

@@ -12,26 +12,30 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from reconciler.desired.graph import lexical_order
-from reconciler.net.address import TYPE_RANK
+from reconciler.net.address import TYPE_RANK, ResourceAddress, SpaceKey
 from reconciler.net.cidr import Cidr
 from reconciler.net.records import blocks_of, refs_of
+from reconciler.net.records import plain as _plain
 from reconciler.plans.action import (
     API,
     CREATING,
     DESTROYING,
+    REGIONS_REMOVED,
     Action,
     Draft,
     PlannedAction,
-    _plain,
     creating,
     destroying,
 )
 from reconciler.plans.compute import compute_drafts
-from reconciler.plans.diff import Change, ChangeKind
-from reconciler.plans.network import network_drafts
+from reconciler.plans.diff import Change, ChangeKind, Record
+from reconciler.plans.network import Chosen, network_drafts
+
+if TYPE_CHECKING:
+    import networkx
 
 __all__ = ["API", "CREATING", "DESTROYING", "Action", "Plan", "PlannedAction", "build_plan", "_plain"]
 
@@ -42,7 +46,7 @@ class Plan:
     serial: int
     actions: tuple[PlannedAction, ...]
     changes: tuple[Change, ...]
-    desired: Mapping[str, dict] = field(default_factory=dict)  # concrete desired records, by address
+    desired: Mapping[ResourceAddress, Record] = field(default_factory=dict)  # concrete desired records, by address
     format_version: str = "1"
 
     @property
@@ -62,10 +66,10 @@ class Plan:
 COMPUTE = frozenset({"security_group", "instance", "eni"})
 
 
-def _keys(drafts: list[Draft], decl: Mapping[str, int]) -> list[tuple]:
+def _keys(drafts: list[Draft], decl: Mapping[ResourceAddress, int]) -> list[tuple[int | str, ...]]:
     """Each draft's place among those ready together: destroys first (children before parents), then
     updates, then builds (parents first), each in declaration order."""
-    keys = []
+    keys: list[tuple[int | str, ...]] = []
     append, rank_of, position, update = keys.append, TYPE_RANK.__getitem__, decl.get, Action.UPDATE
     for d in drafts:
         rank = rank_of(d.change.type)
@@ -78,16 +82,16 @@ def _keys(drafts: list[Draft], decl: Mapping[str, int]) -> list[tuple]:
 
 def build_plan(
     changes: tuple[Change, ...],
-    desired: Mapping[str, dict],
-    recorded: Mapping[str, dict],
+    desired: Mapping[ResourceAddress, Record],
+    recorded: Mapping[ResourceAddress, Record],
     *,
     lineage: str | None,
     serial: int,
-    chosen: Mapping = MappingProxyType({}),
-    declaration: Mapping[str, int] = MappingProxyType({}),
+    chosen: Chosen = MappingProxyType({}),
+    declaration: Mapping[ResourceAddress, int] = MappingProxyType({}),
 ) -> Plan:
     drafts: list[Draft] = []
-    by_address: dict[str, list[int]] = {}
+    by_address: dict[ResourceAddress, list[int]] = {}
     by_type: dict[str, list[int]] = {}
     for c in changes:
         made = compute_drafts(c, chosen) if c.type in COMPUTE else network_drafts(c, chosen)
@@ -102,7 +106,7 @@ def build_plan(
     _edges_space(g, drafts)
     keys = _keys(drafts, declaration)
     order = lexical_order(range(len(drafts)), g.succ, key=keys.__getitem__)
-    actions = []
+    actions: list[PlannedAction] = []
     api, replace = API, ChangeKind.REPLACE
     for n, i in enumerate(order, start=1):
         d = drafts[i]
@@ -115,15 +119,15 @@ def build_plan(
 class _Edges:
     """The action graph: ``succ[i]`` lists the actions that must wait for action ``i``. An edge may be
     listed twice (the order is the same: a topological sort counts both ends alike); lists, not sets,
-    since a cold 100k plan adds half a million edges."""
+    since a cold plan adds several edges per action."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int) -> None:
         self.succ: list[list[int]] = [[] for _ in range(n)]
 
     def add_edge(self, a: int, b: int) -> None:
         self.succ[a].append(b)
 
-    def to_networkx(self) -> "networkx.DiGraph":  # noqa: F821 (imported here, at first use)
+    def to_networkx(self) -> networkx.DiGraph:  # (imported here, at first use)
         import networkx as nx
 
         g = nx.DiGraph()
@@ -132,7 +136,7 @@ class _Edges:
         return g
 
 
-def _edges_within(g, drafts, by_address) -> None:
+def _edges_within(g: _Edges, drafts: list[Draft], by_address: dict[ResourceAddress, list[int]]) -> None:
     """Per resource: destroy before build (replacement); a pool exists before its CIDRs are added and
     outlives them; a VPC exists before its extra blocks; operating regions are added first."""
     succ = g.succ
@@ -154,14 +158,16 @@ def _edges_within(g, drafts, by_address) -> None:
                 succ[i].extend(j for j in ups if j != i)
 
 
-def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
+def _edges_between(g: _Edges, drafts: list[Draft], by_address: dict[ResourceAddress, list[int]],
+                   by_type: dict[str, list[int]], desired: Mapping[ResourceAddress, Record],
+                   recorded: Mapping[ResourceAddress, Record]) -> None:
     """Parents are built (and updated) before their children; children are destroyed before their parents."""
     succ = g.succ
     update = Action.UPDATE
     # builds, ordered after their parents' builds: creating, or a plain update (not a detach or attach)
     builds = [d.up or (d.action is update and not d.phase) for d in drafts]
-    children_now: dict[str, list[str]] = {}
-    children_before: dict[str, list[str]] = {}
+    children_now: dict[ResourceAddress, list[ResourceAddress]] = {}
+    children_before: dict[ResourceAddress, list[ResourceAddress]] = {}
     for source, table in ((desired, children_now), (recorded, children_before)):
         if not source:
             continue  # (nothing recorded: a cold plan)
@@ -173,7 +179,7 @@ def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     for parent, idx in by_address.items():
         kids = children_now.get(parent)
         if kids:
-            ups = [i for i in idx if builds[i] and drafts[i].space != "ipam-regions-removed"]
+            ups = [i for i in idx if builds[i] and drafts[i].space != REGIONS_REMOVED]
             if ups:
                 after = [j for child in kids for j in by_address.get(child, ()) if builds[j]]
                 if after:
@@ -191,7 +197,7 @@ def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     region_updates = [i for i in by_type.get("ipam", ()) if drafts[i].action is Action.UPDATE]
     pools = by_type.get("ipam_pool", ())
     for i in region_updates:
-        if drafts[i].space == "ipam-regions-removed":
+        if drafts[i].space == REGIONS_REMOVED:
             for j in pools:
                 if drafts[j].down:
                     succ[j].append(i)
@@ -200,7 +206,7 @@ def _edges_between(g, drafts, by_address, by_type, desired, recorded) -> None:
     _edges_scope_children(g, drafts, by_type)
 
 
-def _edges_scope_children(g, drafts, by_type) -> None:
+def _edges_scope_children(g: _Edges, drafts: list[Draft], by_type: dict[str, list[int]]) -> None:
     """The IPAM is deleted after every pool and custom scope, including pools in its default scopes."""
     for i in by_type.get("ipam", ()):
         if drafts[i].action is Action.DELETE:
@@ -209,11 +215,11 @@ def _edges_scope_children(g, drafts, by_type) -> None:
                     g.succ[j].append(i)
 
 
-def _edges_space(g, drafts) -> None:
+def _edges_space(g: _Edges, drafts: list[Draft]) -> None:
     """A block taken in a space waits for the release of any overlapping block freed in that space."""
     if not any(destroying(d) for d in drafts):
         return
-    freed: dict[str, list[tuple[Cidr, int]]] = {}
+    freed: dict[SpaceKey, list[tuple[Cidr, int]]] = {}
     for i, d in enumerate(drafts):
         if destroying(d) and d.space and d.cidr:
             freed.setdefault(d.space, []).append((Cidr.parse(d.cidr), i))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Callable, Mapping, TypeAlias
 
 import orjson
 
 from reconciler.errors import StateError
-from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.diff import Attributes, Change, ChangeKind
 from reconciler.plans.order import Action, Plan, PlannedAction, _plain
+
+Convert: TypeAlias = Callable[[Any], Any]  # a record's attributes (or None) -> the value the document holds
 
 TF_ACTIONS = {
     ChangeKind.CREATE: ["create"],
@@ -26,14 +28,14 @@ TF_ACTIONS = {
 }
 
 
-def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict]:
+def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict[str, Any]]:
     """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
     return _resource_changes(plan, provider, _plain)
 
 
-def _resource_changes(plan: Plan, provider: str, conv) -> list[dict]:
+def _resource_changes(plan: Plan, provider: str, conv: Convert) -> list[dict[str, Any]]:
     provider_name = f"ipam-reconciler/{provider}"
-    out = []
+    out: list[dict[str, Any]] = []
     for c in plan.changes:
         reasons = c.replace_reasons
         out.append({
@@ -49,14 +51,14 @@ def _resource_changes(plan: Plan, provider: str, conv) -> list[dict]:
     return out
 
 
-def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> dict:
+def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds)."""
     body = _body(plan, provider, settings, _plain)
     body["checksum"] = _checksum(body)
     return body
 
 
-def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping | None = None) -> bytes:
+def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None) -> bytes:
     """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
     read-only views are serialized as they are, and the checksum is hashed piece by piece."""
     body = _body(plan, provider, settings, None)
@@ -69,11 +71,11 @@ _INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 _CHUNK = 4096  # list items or mapping entries serialized at a time for the checksum
 
 
-class _Unwrap(dict):
+class _Unwrap(dict[int, tuple[Attributes, dict[str, Any]]]):
     """Each read-only view of a record, once, as the dict it shows (a shallow copy shared by every place
     the record appears in the document; nested values are not copied)."""
 
-    def __call__(self, value):
+    def __call__(self, value: Any) -> Any:
         if type(value) is not MappingProxyType:
             return value
         out = self.get(id(value))
@@ -82,14 +84,14 @@ class _Unwrap(dict):
         return out[1]
 
 
-def _view(value):
+def _view(value: object) -> dict[str, Any]:
     """orjson's fallback: a read-only mapping view is serialized as the dict it shows."""
     if isinstance(value, MappingProxyType):
         return value.copy()
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
-def _body(plan: Plan, provider: str, settings: Mapping | None, conv) -> dict:
+def _body(plan: Plan, provider: str, settings: Mapping[str, Any] | None, conv: Convert | None) -> dict[str, Any]:
     """The document without its checksum. ``conv`` copies records into plain values (None: left as they
     are, for orjson with :func:`_view`)."""
     if conv is None:
@@ -117,7 +119,7 @@ def _body(plan: Plan, provider: str, settings: Mapping | None, conv) -> dict:
     }
 
 
-def _checksum(body: dict) -> str:
+def _checksum(body: Mapping[str, Any]) -> str:
     """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum.
 
     Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
@@ -134,7 +136,7 @@ def _checksum(body: dict) -> str:
     return h.hexdigest()
 
 
-def _feed(h, value) -> None:
+def _feed(h: hashlib._Hash, value: Any) -> None:
     t = type(value)
     if (t is list or t is tuple) and len(value) > _CHUNK:
         h.update(b"[")
@@ -155,21 +157,21 @@ def _feed(h, value) -> None:
         h.update(orjson.dumps(value, default=_view, option=_SORTED))
 
 
-def _first(item):
+def _first(item: tuple[Any, Any]) -> Any:
     return item[0]
 
 
-def _change_dict(c: Change, conv=_plain) -> dict:
+def _change_dict(c: Change, conv: Convert = _plain) -> dict[str, Any]:
     return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
             "before": conv(c.before), "after": conv(c.after), "changed": list(c.changed),
             "replace_reasons": list(c.replace_reasons)}
 
 
-def _frozen(value):
+def _frozen(value: dict[str, Any] | None) -> Attributes | None:
     return None if value is None else MappingProxyType(value)
 
 
-def from_json(data: bytes, *, path: str, lineage: str | None, serial: int) -> tuple[Plan, dict]:
+def from_json(data: bytes, *, path: str, lineage: str | None, serial: int) -> tuple[Plan, dict[str, Any]]:
     """Read a saved plan and check it still applies to a state of ``lineage`` at ``serial``.
 
     Returns the plan and the provider settings it was made with."""

@@ -8,13 +8,14 @@ where prefixes exist, and the rule that a service-managed ENI is never changed.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Mapping
+from typing import Any, Iterator, Mapping, TypeAlias
 
 from reconciler.desired.compute import primary_eni
 from reconciler.desired.network import Desired
-from reconciler.errors import PlanError, ReconcilerError
-from reconciler.models.compute import AddressSet, Count
+from reconciler.errors import ReconcilerError
+from reconciler.models.compute import AddressList, AddressSet, Count, InstanceSpec
 from reconciler.models.network import Spec
+from reconciler.net.address import ResourceAddress, address_of
 from reconciler.net.eni_limits import (
     AVAILABLE_ENI_MAX_IPV4_PREFIXES,
     AVAILABLE_ENI_MAX_IPV6,
@@ -25,15 +26,18 @@ from reconciler.net.eni_limits import (
     security_group_quota,
     security_group_usage,
 )
+from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 
-Locator = Callable[[tuple], tuple[str | None, int | None]]
+Records: TypeAlias = Mapping[ResourceAddress, Mapping[str, Any]]  # JSON-like records by address
+# (address, spec path, address set, attached instance or None, vswitch, security group) of one ENI
+EniEntry: TypeAlias = tuple[ResourceAddress, tuple[str, str], AddressSet, str | None, str | None, str | None]
 SG_TYPE = {"basic": "normal", "advanced": "enterprise"}
 RUNNING_OR_STOPPED = ("Running", "Stopped")  # the states in which a primary ENI takes secondary addresses
 MANAGED_FIELDS = ("vswitch", "security_group", "instance", "primary_ip", "secondary_private_ips", "ipv4_prefixes",
                   "ipv6_addresses", "ipv6_prefixes")
 
 
-def _n(value) -> int:
+def _n(value: AddressList | None) -> int:
     if value is None:
         return 0
     return value.count if isinstance(value, Count) else len(value)
@@ -46,37 +50,40 @@ def wanted_counts(s: AddressSet) -> dict[str, int]:
 
 
 class _Checker:
-    def __init__(self, spec: Spec, desired: Desired, recorded, external, locate: Locator):
-        self.spec, self.desired, self.recorded, self.external, self.locate = spec, desired, recorded, external, locate
-        self.errors: list[ReconcilerError] = []
+    def __init__(self, spec: Spec, desired: Desired, recorded: Records, external: Records, locate: Locator) -> None:
+        self.spec, self.desired, self.recorded, self.external = spec, desired, recorded, external
+        self.problems = Problems(locate)
+        self.fail = self.problems.add  # every rule reports through it, at the spec path it checks
         overrides = {name: t.model_dump() for name, t in spec.instance_types.items()}
         self.types: dict[str, InstanceType] = load_instance_types(overrides)
 
-    def fail(self, code: str, detail: str, address: str, path: tuple) -> None:
-        file, line = self.locate(path)
-        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
-
-    def enis(self):
+    def enis(self) -> Iterator[EniEntry]:
         """(address, spec path, address set, attached instance or None, vswitch, security group)."""
+        # (addresses written out: no call per ENI)
+        address: ResourceAddress
         for name, inst in self.spec.instances.items():
-            yield f"eni.{primary_eni(name)}", ("instances", name), inst, name, inst.vswitch, inst.security_group
+            address = f"eni.{primary_eni(name)}"  # type: ignore[assignment]
+            yield address, ("instances", name), inst, name, inst.vswitch, inst.security_group
         for name, eni in self.spec.enis.items():
             if not eni.managed:
-                yield f"eni.{name}", ("enis", name), eni, eni.instance, eni.vswitch, eni.security_group
+                address = f"eni.{name}"  # type: ignore[assignment]
+                yield address, ("enis", name), eni, eni.instance, eni.vswitch, eni.security_group
 
     def run(self) -> None:
+        inst: InstanceSpec | None  # (a declared instance here, then an ENI's attached one or None)
         for name, inst in self.spec.instances.items():
             if inst.instance_type not in self.types:
                 self.fail("InvalidInstanceType.NotFound", f"{inst.instance_type} is not in the instance-type table; "
-                          "add it under `instance_types:`", f"instance.{name}", ("instances", name, "instance_type"))
-        per_instance: Counter = Counter()
-        per_group: Counter = Counter()
+                          "add it under `instance_types:`", address_of("instance", name),
+                          ("instances", name, "instance_type"))
+        per_instance: Counter[str] = Counter()
+        per_group: Counter[str] = Counter()
         instances, vswitches, groups = self.spec.instances, self.spec.vswitches, self.spec.security_groups
         types, recorded = self.types, self.recorded
         itype_of = {name: types.get(inst.instance_type) for name, inst in instances.items()}
-        no_prefixes: dict[str, bool] = {}  # vswitch -> in a region without IP prefixes
+        no_prefixes: dict[str | None, bool] = {}  # vswitch -> in a region without IP prefixes
         # each rule is tested inline and reported by its method (which tests again and words the error):
-        # a 100k plan runs this for every ENI, and nearly all pass
+        # a plan runs this for every ENI, and nearly all pass
         for address, path, s, instance, vswitch, group in self.enis():
             vsw = vswitches.get(vswitch) if vswitch else None
             inst = instances.get(instance) if instance and not address.endswith("-primary") else None
@@ -87,7 +94,7 @@ class _Checker:
                 self.placement(address, path, instance, vswitch, group)
             n4, n4p, n6, n6p = (1 + _n(s.secondary_private_ips), _n(s.ipv4_prefixes), _n(s.ipv6_addresses),
                                 _n(s.ipv6_prefixes))
-            c = None
+            c: dict[str, int] | None = None
             if instance is not None:
                 per_instance[instance] += 1
                 itype = itype_of.get(instance)
@@ -108,7 +115,7 @@ class _Checker:
                 if denied:
                     self.prefix_region(address, path, vswitch)
             if (n4 - 1 + n4p + n6 + n6p) and address.endswith("-primary") and path[0] == "instances":
-                rec = recorded.get(f"instance.{path[1]}")
+                rec = recorded.get(f"instance.{path[1]}")  # type: ignore[call-overload]  # (no call per primary ENI)
                 if (rec["attributes"].get("status") if rec else instances[path[1]].status) not in RUNNING_OR_STOPPED:
                     self.primary_status(address, path, path[1], c or wanted_counts(s))
         for instance, count in per_instance.items():
@@ -116,16 +123,17 @@ class _Checker:
             if itype is not None and count > itype.eni_quantity:
                 self.fail("EniPerInstanceLimitExceeded",
                           f"{itype.name} takes {itype.eni_quantity} ENIs, the primary included; {count} are attached",
-                          f"instance.{instance}", ("instances", instance))
+                          address_of("instance", instance), ("instances", instance))
         for name, sg in self.spec.security_groups.items():
             quota = security_group_quota(SG_TYPE[sg.type])
             if per_group[name] > quota:
                 self.fail("QuotaExceeded.SecurityGroupPrivateIp",
                           f"a {sg.type} security group holds {quota:,} private IPs and prefixes; its ENIs ask for "
-                          f"{per_group[name]:,}", f"security_group.{name}", ("security_groups", name))
+                          f"{per_group[name]:,}", address_of("security_group", name), ("security_groups", name))
         self.managed()
 
-    def placement(self, address, path, instance, vswitch, group) -> None:
+    def placement(self, address: ResourceAddress, path: SpecPath, instance: str | None, vswitch: str | None,
+                  group: str | None) -> None:
         """A security group is required and lives in the vSwitch's VPC; an ENI attaches only to an
         instance in the same VPC and zone."""
         vsw = self.spec.vswitches.get(vswitch) if vswitch else None
@@ -146,7 +154,8 @@ class _Checker:
                 self.fail("InvalidOperation.ZoneMismatch", f"instance.{instance} is in {other.zone}, this ENI in "
                           f"{vsw.zone}", address, path + ("instance",))
 
-    def limits(self, address, path, c, instance, itype: InstanceType | None) -> None:
+    def limits(self, address: ResourceAddress, path: SpecPath, c: Mapping[str, int], instance: str | None,
+               itype: InstanceType | None) -> None:
         if instance is None:
             if c["ipv4"] > AVAILABLE_ENI_MAX_PRIVATE_IPV4:
                 self.fail("InvalidOperation.Ipv4CountExceeded",
@@ -175,16 +184,16 @@ class _Checker:
                       f"{itype.name} takes {itype.ipv6_per_eni} IPv6 per ENI, counting addresses and prefixes; "
                       f"this ENI asks for {used6}", address, path)
 
-    def prefix_region(self, address, path, vswitch) -> None:
+    def prefix_region(self, address: ResourceAddress, path: SpecPath, vswitch: str | None) -> None:
         vsw = self.spec.vswitches.get(vswitch) if vswitch else None
         vpc = self.spec.vpcs.get(vsw.vpc) if vsw else None
         if vpc is not None and vpc.region not in IP_PREFIX_REGIONS:
             self.fail("OperationDenied.IpPrefixNotSupportedInRegion",
                       f"IP prefixes are not available in {vpc.region}", address, path)
 
-    def primary_status(self, address, path, instance: str, c) -> None:
+    def primary_status(self, address: ResourceAddress, path: SpecPath, instance: str, c: Mapping[str, int]) -> None:
         extra = c["ipv4"] - 1 + c["ipv4_prefixes"] + c["ipv6"] + c["ipv6_prefixes"]
-        rec = self.recorded.get(f"instance.{instance}")
+        rec = self.recorded.get(address_of("instance", instance))
         status = rec["attributes"].get("status") if rec else self.spec.instances[instance].status
         if extra and status not in RUNNING_OR_STOPPED:
             self.fail("IncorrectInstanceStatus",
@@ -193,7 +202,9 @@ class _Checker:
 
     def managed(self) -> None:
         for name, eni in self.spec.enis.items():
-            address, path = f"eni.{name}", ("enis", name)
+            # (the address written out: no call per ENI)
+            address: ResourceAddress = f"eni.{name}"  # type: ignore[assignment]
+            path = ("enis", name)
             if eni.id is not None and not eni.managed:
                 self.fail("Spec.Invalid", "an ENI given by id must be `managed: true` (adopting other existing "
                           "ENIs is `ipamctl import`)", address, path + ("id",))
@@ -214,8 +225,8 @@ class _Checker:
                           address, path + ("managed",))
 
 
-def check_compute(spec: Spec, desired: Desired, recorded: Mapping[str, dict], external: Mapping[str, dict],
+def check_compute(spec: Spec, desired: Desired, recorded: Records, external: Records,
                   locate: Locator | None = None) -> list[ReconcilerError]:
-    c = _Checker(spec, desired, recorded, external, locate or (lambda p: (None, None)))
+    c = _Checker(spec, desired, recorded, external, locate or nowhere)
     c.run()
-    return c.errors
+    return c.problems.errors

@@ -15,13 +15,16 @@ VPC no longer holds that block).
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from reconciler.errors import PlanError, ReconcilerError
+from reconciler.desired.network import Desired
+from reconciler.errors import ReconcilerError
+from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
 from reconciler.net.records import blocks_of
 from reconciler.plans.diff import Change, ChangeKind
+from reconciler.source.locate import Locator, Problems
 
 CODE = "OperationDenied.CidrOverlapWithDiscovered"
 CHECKED = ("vpc", "ipam_pool_allocation")
@@ -31,15 +34,15 @@ class _Index:
     """Discovered blocks of one scope and IP version sorted by start, with the running maximum of
     their ends, so an overlap query is a bisection and a walk over the hits."""
 
-    def __init__(self, items: list[tuple[Cidr, DiscoveredCidr, str | None]]):
+    def __init__(self, items: list[tuple[Cidr, DiscoveredCidr, ResourceAddress | None]]) -> None:
         self.items = sorted(items, key=lambda i: (i[0].start, i[0].end))
         self.starts = [c.start for c, _, _ in self.items]
         self.reach: list[int] = []
         for c, _, _ in self.items:
             self.reach.append(max(c.end, self.reach[-1]) if self.reach else c.end)
 
-    def overlapping(self, block: Cidr) -> list[tuple[DiscoveredCidr, str | None]]:
-        out = []
+    def overlapping(self, block: Cidr) -> list[tuple[DiscoveredCidr, ResourceAddress | None]]:
+        out: list[tuple[DiscoveredCidr, ResourceAddress | None]] = []
         j = bisect_right(self.starts, block.end) - 1
         while j >= 0 and self.reach[j] >= block.start:
             c, d, owner = self.items[j]
@@ -57,9 +60,8 @@ def _scope(d: DiscoveredCidr, scopes: Mapping[str, str], pools: Mapping[str, str
     return "private" if d.version == 4 else "public"
 
 
-def check_discovered(desired, recorded: Mapping[str, dict], changes: Iterable[Change],
-                     discovered: Iterable[DiscoveredCidr],
-                     locate: Callable[[tuple], tuple[str | None, int | None]]) -> list[ReconcilerError]:
+def check_discovered(desired: Desired, recorded: Mapping[ResourceAddress, Mapping[str, Any]], changes: Iterable[Change],
+                     discovered: Iterable[DiscoveredCidr], locate: Locator) -> list[ReconcilerError]:
     """Errors for the new pool blocks of ``desired`` that overlap ``discovered`` CIDRs of their scope."""
     discovered = tuple(discovered)
     if not discovered:
@@ -68,7 +70,7 @@ def check_discovered(desired, recorded: Mapping[str, dict], changes: Iterable[Ch
     scopes = {r["id"]: r["name"] for r in recorded.values() if r["type"] == "ipam_scope" and r.get("id")}
     pools = {r["id"]: r["attributes"].get("scope") for r in recorded.values() if r["type"] == "ipam_pool" and r.get("id")}
     gone = {c.address for c in changes if c.kind in (ChangeKind.REPLACE, ChangeKind.DELETE)}
-    by_scope: dict[tuple[str, int], list] = {}
+    by_scope: dict[tuple[str, int], list[tuple[Cidr, DiscoveredCidr, ResourceAddress | None]]] = {}
     for d in discovered:
         owner = ids.get(d.resource_id)
         if owner is not None:
@@ -82,12 +84,12 @@ def check_discovered(desired, recorded: Mapping[str, dict], changes: Iterable[Ch
             by_scope.setdefault((scope, block.version), []).append((block, d, owner))
     index = {key: _Index(items) for key, items in by_scope.items()}
     paths = {(address, cidr): path for (address, path), cidr in desired.blocks.items()}
-    errors: list[ReconcilerError] = []
+    problems = Problems(locate)
     for address in sorted(desired.resources):
         rec = desired.resources[address]
         if rec["type"] not in CHECKED:
             continue
-        held = set()
+        held: set[str] = set()
         if address in recorded and address not in gone:
             held = {c for _, _, c in blocks_of(recorded[address])}
         for space, _, cidr in blocks_of(rec):
@@ -97,14 +99,13 @@ def check_discovered(desired, recorded: Mapping[str, dict], changes: Iterable[Ch
             block = Cidr.parse(cidr)
             found = index.get((facts.scope, block.version)) if facts else None
             hits = [d for d, owner in (found.overlapping(block) if found else ()) if owner != address]
-            if not hits:
+            if not hits or facts is None:  # (no facts, no index: no hits)
                 continue
             hits.sort(key=lambda d: (d.resource_type != "VPC", Cidr.parse(d.cidr), d.resource_id))
             d = hits[0]
             more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
-            file, line = locate(paths.get((address, cidr), ()))
-            errors.append(PlanError(CODE, f"{cidr} overlaps {d.cidr} of {d.resource_type} {d.resource_id} "
-                                          f"({d.management}, {d.region}){more}, which resource discovery finds in "
-                                          f"ipam_scope.{facts.scope}; choose another block, or import the resource",
-                                    address=address, file=file, line=line))
-    return errors
+            problems.add(CODE, f"{cidr} overlaps {d.cidr} of {d.resource_type} {d.resource_id} "
+                               f"({d.management}, {d.region}){more}, which resource discovery finds in "
+                               f"ipam_scope.{facts.scope}; choose another block, or import the resource",
+                         address, paths.get((address, cidr), ()))
+    return problems.errors

@@ -15,23 +15,34 @@ adds ``Import.NotFound``, ``Import.TypeMismatch``, ``Import.UnknownReference`` a
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping, TypeAlias
 
-from reconciler.errors import PlanError, ReconcilerError
-from reconciler.net.address import SPEC_KIND, Address, dependency_order
+from reconciler.desired.graph import DependencyGraph
+from reconciler.errors import ReconcilerError
+from reconciler.net.address import (
+    SPEC_KIND,
+    Address,
+    ResourceAddress,
+    address_of,
+    dependency_order,
+    split_address,
+)
 from reconciler.net.limits import DEFAULT_SCOPES
 from reconciler.source.loader import SpecDocument
+from reconciler.source.locate import Locator, Problems
+
+Records: TypeAlias = Mapping[ResourceAddress, Mapping[str, Any]]  # JSON-like records by address
 
 IMPORTABLE = ("ipam", "ipam_scope", "ipam_pool", "ipam_pool_allocation", "vpc", "vswitch", "security_group", "eni")
 
 
-def spec_imports(doc: SpecDocument, resources: Mapping[str, dict]) -> dict[str, str]:
+def spec_imports(doc: SpecDocument, resources: Records) -> dict[str, str]:
     """address -> id of the ``import:`` entries the state does not hold yet (raw: before validation)."""
     raw = doc.data.get("import") if isinstance(doc.data, dict) else None
-    out = {}
+    out: dict[str, str] = {}
     for address, rid in (raw.items() if isinstance(raw, dict) else ()):
         if isinstance(address, str) and isinstance(rid, str):
-            rec = resources.get(address)
+            rec = resources.get(address)  # type: ignore[call-overload]  # raw text: held if it is an address
             if rec is None or rec.get("id") != rid:
                 out[address] = rid
     return out
@@ -39,14 +50,14 @@ def spec_imports(doc: SpecDocument, resources: Mapping[str, dict]) -> dict[str, 
 def declared(doc: SpecDocument, address: str) -> bool:
     """Whether the specs declare ``address`` (read raw)."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    rtype, _, name = address.partition(".")
+    rtype, name = split_address(address)
     if rtype == "ipam" or (rtype == "ipam_scope" and name in DEFAULT_SCOPES):
         ipam = data.get("ipam")
         return isinstance(ipam, dict) and (rtype != "ipam" or ipam.get("name") == name)
     kind = data.get(SPEC_KIND.get(rtype, ""))
     return isinstance(kind, dict) and name in kind
 
-def problem(address: str, rid: str, resources: Mapping[str, dict]) -> tuple[str, str] | None:
+def problem(address: str, rid: str | None, resources: Records) -> tuple[str, str] | None:
     """Why ``address`` cannot take ``rid`` whatever the cloud holds: (code, detail), or None."""
     try:
         parsed = Address.parse(address)
@@ -56,7 +67,7 @@ def problem(address: str, rid: str, resources: Mapping[str, dict]) -> tuple[str,
         return "Import.NotImportable", f"{parsed.type} resources cannot be imported (importable: {', '.join(IMPORTABLE)})"
     if parsed.type == "ipam_scope" and parsed.name in DEFAULT_SCOPES:
         return "Import.NotImportable", f"{address} is a default scope: it comes with its IPAM (import the ipam)"
-    rec = resources.get(address)
+    rec = resources.get(address_of(parsed.type, parsed.name))  # (the same text, now known to be an address)
     if rec is not None and rec.get("id") != rid:
         return "Import.AddressTaken", f"the state already holds {address} as {rec.get('id')}"
     holder = next((a for a, r in resources.items() if r.get("id") == rid and a != address), None)
@@ -64,12 +75,14 @@ def problem(address: str, rid: str, resources: Mapping[str, dict]) -> tuple[str,
         return "Import.AlreadyManaged", f"{rid} is already in the state as {holder}"
     return None
 
-def import_errors(imports: Mapping[str, dict], recorded: Mapping[str, dict], graph, locate) -> list[ReconcilerError]:
+def import_errors(imports: Records, recorded: Records, graph: DependencyGraph,
+                  locate: Locator) -> list[ReconcilerError]:
     """Imports the specs cannot take: an address not declared, or the state holding it otherwise."""
-    errors: list[ReconcilerError] = []
+    problems = Problems(locate)
     with_ipam = any(a.startswith("ipam.") for a in imports)
     for address in sorted(imports, key=dependency_order):
         rid = imports[address].get("id")
+        found: tuple[str, str] | None
         if address not in graph:
             found = ("Import.NotInSpec", f"{address} is not declared in the specs; declare it to import {rid}")
         else:
@@ -77,6 +90,5 @@ def import_errors(imports: Mapping[str, dict], recorded: Mapping[str, dict], gra
             if found and found[0] == "Import.NotImportable" and with_ipam and address.startswith("ipam_scope."):
                 found = None  # a default scope imported with its IPAM
         if found:
-            file, line = locate(("import", address))
-            errors.append(PlanError(found[0], found[1], address=address, file=file, line=line))
-    return errors
+            problems.add(found[0], found[1], address, ("import", address))
+    return problems.errors

@@ -8,11 +8,12 @@ regions, quotas, pool hierarchy depth, allocation rules, and VPC / vSwitch block
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from typing import Any, Mapping
 
 from reconciler.desired.network import Desired
-from reconciler.errors import PlanError, ReconcilerError
-from reconciler.models.network import MaskRequest, Spec
+from reconciler.errors import ReconcilerError
+from reconciler.models.network import BlockSpec, MaskRequest, Spec
+from reconciler.net.address import ResourceAddress, address_of
 from reconciler.net.cidr import Cidr
 from reconciler.net.limits import (
     CIDRS_PER_POOL,
@@ -27,19 +28,15 @@ from reconciler.net.limits import (
     VPC_IPV6_MASK,
     VSWITCH_IPV4_MASK,
 )
-
-Locator = Callable[[tuple], tuple[str | None, int | None]]
+from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 
 
 class _Checker:
-    def __init__(self, spec: Spec, desired: Desired, locate: Locator):
-        self.spec, self.desired, self.locate = spec, desired, locate
+    def __init__(self, spec: Spec, desired: Desired, locate: Locator) -> None:
+        self.spec, self.desired = spec, desired
         self.facts = desired.pools
-        self.errors: list[ReconcilerError] = []
-
-    def fail(self, code: str, detail: str, address: str, path: tuple) -> None:
-        file, line = self.locate(path)
-        self.errors.append(PlanError(code, detail, address=address, file=file, line=line))
+        self.problems = Problems(locate)
+        self.fail = self.problems.add  # every rule reports through it, at the spec path it checks
 
     # ---- IPAM and scopes ----------------------------------------------------------------------
     def scopes(self) -> None:
@@ -50,7 +47,7 @@ class _Checker:
             name = list(self.spec.scopes)[SCOPES_PER_IPAM - 2]
             self.fail("QuotaExceeded.IpamScope",
                       f"an IPAM holds at most {SCOPES_PER_IPAM} scopes, the two default scopes included; "
-                      f"the spec asks for {total}", f"ipam_scope.{name}", ("scopes", name))
+                      f"the spec asks for {total}", address_of("ipam_scope", name), ("scopes", name))
 
     # ---- pools --------------------------------------------------------------------------------
     def pools(self) -> None:
@@ -58,12 +55,14 @@ class _Checker:
         regions = set(spec.ipam.operating_regions) | {spec.ipam.region} if spec.ipam else set()
         children = Counter(p.source for p in spec.pools.values() if p.source)
         per_scope = Counter(f.scope for f in self.facts.values())
-        public_top = Counter()
+        public_top: Counter[tuple[str | None, str | None]] = Counter()
         for name, pool in spec.pools.items():
             f = self.facts.get(name)
             if f is None:
                 continue
-            addr, path = f"ipam_pool.{name}", ("pools", name)
+            # (the address written out: no call per pool)
+            addr: ResourceAddress = f"ipam_pool.{name}"  # type: ignore[assignment]
+            path: SpecPath = ("pools", name)
             src = self.facts.get(pool.source) if pool.source else None
             if src and pool.scope is not None and pool.scope != src.scope:
                 self.fail("InvalidParameter.IpamScopeId",
@@ -135,26 +134,27 @@ class _Checker:
                 name = next(n for n, f in self.facts.items() if f.scope == scope)
                 self.fail("QuotaExceeded.IpamPool",
                           f"a private scope holds at most {POOLS_PER_PRIVATE_SCOPE} pools; {scope} has {count}",
-                          f"ipam_pool.{name}", ("pools", name))
+                          address_of("ipam_pool", name), ("pools", name))
 
     def allocation_rules(self, name: str, version: str) -> None:
         rules = self.spec.pools[name].allocation
         if rules is None:
             return
         lo, hi = MASK_RANGE[version]
-        path = ("pools", name, "allocation")
+        path: SpecPath = ("pools", name, "allocation")
         values = {k: getattr(rules, k) for k in ("min_mask", "default_mask", "max_mask")}
         for key, value in values.items():
             if value is not None and not lo <= value <= hi:
                 self.fail("InvalidParameter.AllocationCidrMask",
-                          f"{key} /{value} is outside {lo} to {hi} for {version}", f"ipam_pool.{name}", path + (key,))
+                          f"{key} /{value} is outside {lo} to {hi} for {version}", address_of("ipam_pool", name),
+                          path + (key,))
         known = [(k, v) for k, v in values.items() if v is not None]
         for (ka, va), (kb, vb) in zip(known, known[1:]):
             if va > vb:
                 self.fail("InvalidParameter.AllocationCidrMask", f"{ka} /{va} is longer than {kb} /{vb}",
-                          f"ipam_pool.{name}", path)
+                          address_of("ipam_pool", name), path)
 
-    def mask_allowed(self, pool: str, cidr: str | None, address: str, path: tuple) -> None:
+    def mask_allowed(self, pool: str | None, cidr: str | None, address: ResourceAddress, path: SpecPath) -> None:
         rules = self.spec.pools[pool].allocation if pool in self.spec.pools else None
         if rules is None or cidr is None:
             return
@@ -168,15 +168,17 @@ class _Checker:
     # ---- allocations, VPCs, vSwitches ---------------------------------------------------------
     def allocations(self) -> None:
         for name, alloc in self.spec.allocations.items():
-            rec = self.desired.resources.get(f"ipam_pool_allocation.{name}")
+            addr: ResourceAddress = f"ipam_pool_allocation.{name}"  # type: ignore[assignment]  # (no call per allocation)
+            rec = self.desired.resources.get(addr)
             if rec:
-                self.mask_allowed(alloc.pool, rec["attributes"]["cidr"], f"ipam_pool_allocation.{name}", ("allocations", name))
+                self.mask_allowed(alloc.pool, rec["attributes"]["cidr"], addr, ("allocations", name))
 
     def vpcs(self) -> None:
         for name, vpc in self.spec.vpcs.items():
-            addr = f"vpc.{name}"
+            addr: ResourceAddress = f"vpc.{name}"  # type: ignore[assignment]  # (no call per VPC)
             rec = self.desired.resources[addr]["attributes"]
-            blocks = [("ipv4", vpc.ipv4, rec["ipv4"], "IPv4")]
+            blocks: list[tuple[str | tuple[str, int], BlockSpec, Mapping[str, Any] | None, str]] = [
+                ("ipv4", vpc.ipv4, rec["ipv4"], "IPv4")]
             if vpc.ipv6 is not None:
                 blocks.append(("ipv6", vpc.ipv6, rec["ipv6"], "IPv6"))
                 if vpc.ipv6.pool is None:
@@ -186,10 +188,10 @@ class _Checker:
                 chosen = self.desired.blocks.get((addr, ("vpcs", name, "secondary_cidrs", i)))
                 blocks.append((("secondary_cidrs", i), b, {"cidr": chosen} if chosen else None, "IPv4"))
             mine = [Cidr.parse(r["cidr"]) for r in [rec["ipv4"], *rec["secondary_cidrs"]] if r and r["cidr"]]
-            for a in range(len(mine)):
-                for b in range(a + 1, len(mine)):
-                    if mine[a].overlaps(mine[b]):
-                        self.fail("InvalidCidrBlock.Overlapped", f"{mine[b]} overlaps {mine[a]} of the same VPC",
+            for x in range(len(mine)):
+                for y in range(x + 1, len(mine)):
+                    if mine[x].overlaps(mine[y]):
+                        self.fail("InvalidCidrBlock.Overlapped", f"{mine[y]} overlaps {mine[x]} of the same VPC",
                                   addr, ("vpcs", name, "secondary_cidrs"))
             for key, block, resolved, version in blocks:
                 path = ("vpcs", name, *((key,) if isinstance(key, str) else key))
@@ -216,7 +218,8 @@ class _Checker:
 
     def vswitches(self) -> None:
         for name, vsw in self.spec.vswitches.items():
-            addr, path = f"vswitch.{name}", ("vswitches", name)
+            addr: ResourceAddress = f"vswitch.{name}"  # type: ignore[assignment]  # (no call per vSwitch)
+            path = ("vswitches", name)
             size = vsw.cidr.mask if isinstance(vsw.cidr, MaskRequest) else Cidr.parse(vsw.cidr).prefix
             lo, hi = VSWITCH_IPV4_MASK
             if not lo <= size <= hi:
@@ -230,10 +233,10 @@ class _Checker:
 
 def check(spec: Spec, desired: Desired, locate: Locator | None = None) -> list[ReconcilerError]:
     """Every rule broken by the desired state (empty when it is valid)."""
-    c = _Checker(spec, desired, locate or (lambda p: (None, None)))
+    c = _Checker(spec, desired, locate or nowhere)
     c.scopes()
     c.pools()
     c.allocations()
     c.vpcs()
     c.vswitches()
-    return c.errors
+    return c.problems.errors
