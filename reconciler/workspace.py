@@ -104,7 +104,7 @@ class Workspace:
         from reconciler.observe.imports import read_imports
         from reconciler.rules.imports import spec_imports
 
-        wanted = spec_imports(doc, resources)
+        wanted = spec_imports(doc, resources)  # type: ignore[arg-type]  # the state's keys are addresses
         if not wanted:
             return {}
         client = self.cloud_reader(settings)

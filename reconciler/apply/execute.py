@@ -162,7 +162,8 @@ class _Pace:
 
     def __init__(self, fixed: int | None):
         self.fixed = fixed
-        self.sync = self.call = None
+        self.sync: float | None = None
+        self.call: float | None = None
 
     def window(self) -> int:
         if self.fixed is not None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from reconciler import faults
 from reconciler.apply.execute import ambiguous
@@ -102,14 +102,14 @@ def pending_note(backend) -> str | None:
             "ClientTokens and records the results before it plans anything; this plan does not include them.")
 
 
-def recover(backend, open_provider: Callable[[dict], object],
+def recover(backend, open_provider: Callable[[dict], Any],
             on_step: Callable[[PlannedAction, str], None] | None = None) -> RecoveryReport:
     """Resolve every pending intent of ``backend``'s journal (see the module doc). Hold the lock."""
     state, pending = backend.read_with_intents()
     report = RecoveryReport(state=state)
     if not pending:
         return report
-    providers: dict[str, object] = {}
+    providers: dict[str, Any] = {}  # ApiProviders, as faults may wrap them
     pending, never = split(pending)
     try:
         with backend.transaction(state) as txn:

@@ -7,15 +7,21 @@ state's, the IPAM's operating regions and the regions the specs name (when they 
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
+from reconciler.cli import render
 from reconciler.errors import ReconcilerError
+from reconciler.source.loader import SpecDocument
+from reconciler.workspace import Workspace
+
+if TYPE_CHECKING:  # the observe modules are imported where first needed (start-up time)
+    from reconciler.observe.drift import DriftReport
+    from reconciler.providers.alibaba_read import Unmanaged
 
 
-def load_specs_or_none(ws):
+def load_specs_or_none(ws: Workspace) -> SpecDocument | None:
     """The specs when they load (they only add regions here), else None."""
     try:
         return ws.load_specs()
@@ -23,7 +29,7 @@ def load_specs_or_none(ws):
         return None
 
 
-def read_ignore(ws) -> tuple[str, ...]:
+def read_ignore(ws: Workspace) -> tuple[str, ...]:
     from reconciler.observe.drift import IGNORE_FILE, parse_ignore
 
     path = ws.root / IGNORE_FILE
@@ -33,7 +39,7 @@ def read_ignore(ws) -> tuple[str, ...]:
         return ()
 
 
-def _value(value) -> str:
+def _value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, dict):
@@ -43,7 +49,7 @@ def _value(value) -> str:
     return str(value)
 
 
-def _unmanaged_line(u) -> str:
+def _unmanaged_line(u: Unmanaged) -> str:
     where = u.region or "-"
     if u.parent:
         where += f", in {u.parent}"
@@ -55,7 +61,7 @@ def _unmanaged_line(u) -> str:
     return text
 
 
-def render_drift(report, serial: int) -> str:
+def render_drift(report: DriftReport, serial: int) -> str:
     regions = ", ".join(report.regions) or "none"
     if not report.has_drift:
         out = [f"No drift. The cloud matches the recorded state (serial {serial}; regions {regions})."]
@@ -88,24 +94,17 @@ def render_drift(report, serial: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def register(main: click.Group) -> None:
-    @main.command("drift")
-    @click.option("--json", "as_json", is_flag=True, help="The drift report as JSON on stdout.")
-    @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift (0 none, 1 error).")
-    @click.pass_context
-    def drift_cmd(ctx, as_json, detailed_exitcode):
-        """Compare the recorded state with the cloud: changed, missing and unmanaged resources."""
-        from reconciler.observe.drift import drift
-        from reconciler.observe.refresh import observe, spec_regions
+def drift(ws: Workspace, *, as_json: bool, detailed_exitcode: bool) -> int:
+    from reconciler.observe.drift import drift as drift_report
+    from reconciler.observe.refresh import observe, spec_regions
 
-        ws = ctx.find_root().obj["ws"]
-        state = ws.read_state()
-        doc = load_specs_or_none(ws)
-        observed = observe(ws, state.resources, ws.provider_settings(doc), spec_regions(doc))
-        report = drift(state.resources, observed, read_ignore(ws))
-        if as_json:
-            body = {**report.to_dict(), "serial": state.serial}
-            click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
-        else:
-            click.echo(render_drift(report, state.serial), nl=False)
-        sys.exit(2 if detailed_exitcode and report.has_drift else 0)
+    state = ws.read_state()
+    doc = load_specs_or_none(ws)
+    observed = observe(ws, state.resources, ws.provider_settings(doc), spec_regions(doc))
+    report = drift_report(state.resources, observed, read_ignore(ws))
+    if as_json:
+        body = {**report.to_dict(), "serial": state.serial}
+        click.echo(render.json_text(body))
+    else:
+        click.echo(render_drift(report, state.serial), nl=False)
+    return 2 if detailed_exitcode and report.has_drift else 0

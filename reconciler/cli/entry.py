@@ -1,14 +1,14 @@
 """The ``ipamctl`` process: run the CLI, then end the process without tearing down its objects.
 
-A 100,000-resource plan holds about 500 MB of small objects (the specs, the recorded state, the
+A large plan holds hundreds of megabytes of small objects (the specs, the recorded state, the
 plan), none of which the process needs once the command has written its output. Two costs at the
 end are spent on them for nothing, and this module avoids both:
 
 * the cyclic collector: :func:`reconciler.cli.main.main` turns it off while a command runs and back on
   when the command ends (for callers in process, which go on running); turned back on with every
-  object of the plan still in the youngest generation, the next allocation traces them all (0.17 s
-  of a no-change plan, 0.25 s of a cold one). This process keeps it off from the start.
-* the interpreter's shutdown frees the objects one by one (0.06-0.10 s). Once a command has asked
+  object of the plan still in the youngest generation, the next allocation traces them all
+  (docs/performance.md). This process keeps it off from the start.
+* the interpreter's shutdown frees the objects one by one. Once a command has asked
   to exit, this runs the atexit handlers, flushes standard output and error, and leaves with
   ``os._exit``.
 
@@ -34,7 +34,7 @@ def run() -> None:
     """The console script ``ipamctl`` and ``python -m reconciler``."""
     # The collector off for the whole process (main() turns it off for a command and back on when the
     # command ends, for callers in process that go on running): turned back on with every object of a plan
-    # still young, the next allocation would trace them all (0.17 s no-change, 0.25 s cold) at the end.
+    # still young, the next allocation would trace them all at the end.
     gc.disable()
     try:
         main(prog_name="ipamctl")

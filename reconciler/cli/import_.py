@@ -10,62 +10,55 @@ no replacement when the spec matches the resource.
 from __future__ import annotations
 
 import click
-import orjson
 
+from reconciler.cli import render
 from reconciler.errors import StateError, raise_all
+from reconciler.workspace import Workspace
 
 
-def register(main: click.Group) -> None:
-    @main.command("import")
-    @click.argument("address")
-    @click.argument("resource_id", metavar="ID")
-    @click.option("--json", "as_json", is_flag=True)
-    @click.option("--lock-timeout", default=0.0, type=float, help="Seconds to wait for the workspace lock.")
-    @click.pass_context
-    def import_cmd(ctx, address, resource_id, as_json, lock_timeout):
-        """Adopt the cloud resource ID into the state as ADDRESS (e.g. vpc.legacy vpc-2ze...)."""
-        from reconciler.cli import render
-        from reconciler.cli.refresh import no_recovery_pending
-        from reconciler.observe.imports import adopt
-        from reconciler.observe.refresh import spec_regions
-        from reconciler.providers.alibaba_read import state_regions
-        from reconciler.rules.imports import declared, problem
-        from reconciler.states.state import State
+def import_(ws: Workspace, *, address: str, resource_id: str, as_json: bool, lock_timeout: float) -> int:
+    from reconciler.cli.refresh import no_recovery_pending
+    from reconciler.observe.imports import adopt
+    from reconciler.observe.refresh import spec_regions
+    from reconciler.providers.alibaba_read import state_regions
+    from reconciler.rules.imports import declared, problem
+    from reconciler.states.state import State
 
-        ws = ctx.find_root().obj["ws"]
-        doc = ws.load_specs()
-        settings = ws.provider_settings(doc)
-        backend = ws.backend()
-        with backend.lock("import", timeout=lock_timeout):
-            no_recovery_pending(backend)
-            state = backend.read()
-            rec = state.resources.get(address)
-            if rec is not None and rec.get("id") == resource_id:
-                records, final = {}, state
-            else:
-                found = problem(address, resource_id, state.resources)
-                if found is None and not declared(doc, address):
-                    found = ("Import.NotInSpec", f"{address} is not declared in the specs; declare it first "
-                             "(matching the resource, so that plan shows no change)")
-                if found:
-                    raise StateError(found[0], found[1], address=address)
-                client = ws.cloud_reader(settings)
-                try:
-                    records, failures = adopt(client, state.resources, {address: resource_id},
-                                              spec_regions(doc) | state_regions(state.resources))
-                finally:
-                    client.close()
-                raise_all([StateError(code, detail, address=a) for a, code, detail in failures])
-                final = State(state.lineage, state.serial + 1, {**state.resources_dict(), **records})
-                backend.write(final)
-        if as_json:
-            body = {"imported": {a: records[a] for a in sorted(records)}, "serial": final.serial}
-            click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
-            return
-        if not records:
-            click.echo(f"{address} is already in the state as {resource_id} (serial {state.serial}); nothing to do.")
-            return
-        for a in sorted(records, key=render._state_key):
-            click.echo(f"Imported {a} ({records[a]['id']}).")
-        click.echo(render.render_record(address, records[address]), nl=False)
-        click.echo(f"State serial {final.serial}. Run `ipamctl plan` to compare it with the spec.")
+    doc = ws.load_specs()
+    settings = ws.provider_settings(doc)
+    backend = ws.backend()
+    with backend.lock("import", timeout=lock_timeout):
+        no_recovery_pending(backend)
+        state = backend.read()
+        rec = state.resources.get(address)
+        records: dict[str, dict]
+        if rec is not None and rec.get("id") == resource_id:
+            records, final = {}, state
+        else:
+            found = problem(address, resource_id, state.resources)  # type: ignore[arg-type]  # keys are addresses
+            if found is None and not declared(doc, address):
+                found = ("Import.NotInSpec", f"{address} is not declared in the specs; declare it first "
+                         "(matching the resource, so that plan shows no change)")
+            if found:
+                raise StateError(found[0], found[1], address=address)
+            client = ws.cloud_reader(settings)
+            try:
+                records, failures = adopt(client, state.resources, {address: resource_id},
+                                          spec_regions(doc) | state_regions(state.resources))
+            finally:
+                client.close()
+            raise_all([StateError(code, detail, address=a) for a, code, detail in failures])
+            final = State(state.lineage, state.serial + 1, {**state.resources_dict(), **records})
+            backend.write(final)
+    if as_json:
+        body = {"imported": {a: records[a] for a in sorted(records)}, "serial": final.serial}
+        click.echo(render.json_text(body))
+        return 0
+    if not records:
+        click.echo(f"{address} is already in the state as {resource_id} (serial {state.serial}); nothing to do.")
+        return 0
+    for a in sorted(records, key=render.state_key):
+        click.echo(f"Imported {a} ({records[a]['id']}).")
+    click.echo(render.render_record(address, records[address]), nl=False)
+    click.echo(f"State serial {final.serial}. Run `ipamctl plan` to compare it with the spec.")
+    return 0

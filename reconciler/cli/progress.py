@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import time
-from typing import TextIO
+from typing import Self, TextIO
 
 DELAY = 1.0  # seconds an operation runs before its bar appears
 INTERVAL = 0.1  # seconds between redraws (and between flushes of buffered lines)
@@ -80,7 +80,7 @@ class Progress:
             self._wipe()
         self._emit()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

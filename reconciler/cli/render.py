@@ -5,9 +5,10 @@ Rendering returns strings; colour is applied only when the caller says the outpu
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import click
+import orjson
 
 from reconciler.errors import ReconcilerError, flatten
 from reconciler.plans.diff import ChangeKind
@@ -28,7 +29,8 @@ KIND_TEXT = {
 }
 
 
-def _paint(text: str, sign: str, colour: bool) -> str:
+def paint(text: str, sign: str, colour: bool) -> str:
+    """``text`` in the colour of ``sign`` (+, -, ~, -/+) when ``colour``."""
     return click.style(text, fg=COLOUR.get(sign), bold=sign == "-/+") if colour else text
 
 
@@ -64,7 +66,7 @@ def action_line(a: PlannedAction, colour: bool = False, width: int = 34) -> str:
     text = f"{a.order:>4}  {sign:>3} {action._value_:<11} {a.address:<{width}} {a.cidr or '':<20} {a.api}"
     if a.note:
         text += f"  ({a.note})"
-    return _paint(text.rstrip(), sign, colour) if colour else text.rstrip()
+    return paint(text.rstrip(), sign, colour) if colour else text.rstrip()
 
 
 def render_plan(plan: Plan, colour: bool = False) -> str:
@@ -73,13 +75,13 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
     out = ["ipamctl will perform the following changes:", ""]
     for a in plan.actions:
         if a.action is Action.IMPORT:
-            out.append(_paint(f"  <=  {a.address} will be imported ({(a.after or {}).get('id')})", "<=", colour))
+            out.append(paint(f"  <=  {a.address} will be imported ({(a.after or {}).get('id')})", "<=", colour))
     for c in plan.changes:
         sign = KIND_SIGN[c.kind]
         head = f"  {sign:>3} {c.address} {KIND_TEXT[c.kind]}"
         if c.replace_reasons:
             head += f" ({'; '.join(c.replace_reasons)})"
-        out.append(_paint(head, sign, colour))
+        out.append(paint(head, sign, colour))
         if c.kind is ChangeKind.CREATE:  # (no blocks before)
             after = _blocks(c.after, c.type)
             if after:
@@ -94,7 +96,9 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
                 out.append(f"        {before or '(none)'}  ->  {after or '(none)'}")
         for key in c.changed:
             if c.kind is ChangeKind.UPDATE and key not in ("cidrs", "secondary_cidrs", "ipv6"):
-                out.append(f"        {key}: {_short(c.before.get(key))} -> {_short(c.after.get(key))}")
+                # an update has both records
+                was, now = c.before.get(key), c.after.get(key)  # type: ignore[union-attr]
+                out.append(f"        {key}: {_short(was)} -> {_short(now)}")
     width = max(len(a.address) for a in plan.actions) + 1
     out += ["", "Actions, in the order apply runs them:", ""]
     out += [action_line(a, colour, width) for a in plan.actions]
@@ -127,13 +131,14 @@ def render_state(resources: Mapping[str, dict], lineage: str | None, serial: int
         return "The state is empty.\n"
     out = [f"State lineage {lineage}, serial {serial}, {len(resources)} resources", ""]
     width = max(len(a) for a in resources) + 1
-    for address in sorted(resources, key=_state_key):
+    for address in sorted(resources, key=state_key):
         rec = resources[address]
         out.append(f"  {address:<{width}} {rec.get('id') or '-':<28} {_blocks(rec['attributes'], rec['type'])}".rstrip())
     return "\n".join(out) + "\n"
 
 
-def _state_key(address: str) -> tuple:
+def state_key(address: str) -> tuple:
+    """The order the state is listed in: by resource type (parents first), then address."""
     from reconciler.net.address import TYPE_RANK
 
     return (TYPE_RANK.get(address.split(".")[0], 99), address)
@@ -168,6 +173,11 @@ def render_errors(error: ReconcilerError) -> str:
 
 def errors_document(error: ReconcilerError) -> dict:
     return {"errors": [e.to_dict() for e in flatten(error)]}
+
+
+def json_text(data: Any) -> str:
+    """A JSON document as the commands print it: indented by 2, keys sorted."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
 def progress_line(a: PlannedAction, outcome: str) -> str:

@@ -11,51 +11,44 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Mapping
 
 import click
 
 from reconciler.errors import ReconcilerError, StateError
+from reconciler.workspace import Workspace
 
 HISTORY = "report-history.jsonl"
 
 
-def register(main: click.Group) -> None:
-    @main.command("report")
-    @click.option("--json", "as_json", is_flag=True, help="The report as a JSON document on stdout.")
-    @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
-                  help="Write a self-contained HTML page (pool tree, address maps, overlaps, history chart).")
-    @click.option("--history", is_flag=True,
-                  help=f"Append this run's headline figures to state/{HISTORY} (plotted by --html).")
-    @click.pass_context
-    def report_cmd(ctx, as_json, html_path, history):
-        """Pool utilization, VPC and vSwitch IP usage, overlaps and compliance."""
-        from reconciler.report.model import build_report
-        from reconciler.report.text import render_text, to_document
+def report(ws: Workspace, *, as_json: bool, html_path: str | None, history: bool) -> int:
+    from reconciler.report.model import build_report
+    from reconciler.report.text import render_text, to_document
 
-        if as_json and html_path:
-            raise StateError("Report.Options", "--json and --html are alternatives; give one of them")
-        ws = ctx.find_root().obj["ws"]
-        state = ws.read_state()
-        discovered, discovery = _discover(ws, state.resources)
-        report = build_report(state.resources, discovered, now=datetime.now(timezone.utc))
-        history_path = ws.state_dir / HISTORY
-        if history:
-            append_history(history_path, report.headline())
-        if as_json:
-            click.echo(json.dumps(to_document(report, discovery), indent=2, sort_keys=True))
-        elif html_path:
-            from reconciler.report.html import render_html
+    if as_json and html_path:
+        raise StateError("Report.Options", "--json and --html are alternatives; give one of them")
+    state = ws.read_state()
+    discovered, discovery = _discover(ws, state.resources)
+    built = build_report(state.resources, discovered, now=datetime.now(timezone.utc))
+    history_path = ws.state_dir / HISTORY
+    if history:
+        append_history(history_path, built.headline())
+    if as_json:
+        click.echo(json.dumps(to_document(built, discovery), indent=2, sort_keys=True))
+    elif html_path:
+        from reconciler.report.html import render_html
 
-            page = render_html(report, read_history(history_path), discovery)
-            _write(Path(html_path), page.encode())
-            click.echo(f"Wrote the report to {html_path}.")
-        else:
-            click.echo(render_text(report, discovery), nl=False)
-        if history and not as_json:
-            click.echo(f"Recorded this run's figures in {history_path}.")
+        page = render_html(built, read_history(history_path), discovery)
+        _write(Path(html_path), page.encode())
+        click.echo(f"Wrote the report to {html_path}.")
+    else:
+        click.echo(render_text(built, discovery), nl=False)
+    if history and not as_json:
+        click.echo(f"Recorded this run's figures in {history_path}.")
+    return 0
 
 
-def _discover(ws, resources) -> tuple[tuple, dict]:
+def _discover(ws: Workspace, resources: Mapping[str, dict]) -> tuple[tuple, dict]:
     """Every VPC and vSwitch CIDR of the recorded IPAM's regions, read through resource discovery
     (reading creates nothing: a sandbox never created reads as an empty cloud)."""
     from reconciler.observe.discovery import discover
@@ -96,7 +89,7 @@ def append_history(path: Path, headline: dict) -> None:
 
 def read_history(path: Path) -> list[dict]:
     """The recorded runs, oldest first; lines that are not a run's figures are skipped."""
-    out = []
+    out: list[dict] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

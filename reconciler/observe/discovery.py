@@ -45,7 +45,7 @@ def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, 
             for cidr in (primary, *secondary, *six):
                 found.add(DiscoveredCidr(region, "VPC", vpc["VpcId"], cidr, vpc["VpcId"]))
         for vsw in by_number(client, "DescribeVSwitches", {"RegionId": region}, "VSwitches", "VSwitch", PAGE_VPC):
-            for cidr in (vsw.get("CidrBlock"), vsw.get("Ipv6CidrBlock")):
-                if cidr:
-                    found.add(DiscoveredCidr(region, "VSwitch", vsw["VSwitchId"], cidr, vsw["VpcId"]))
+            for block in (vsw.get("CidrBlock"), vsw.get("Ipv6CidrBlock")):
+                if block:
+                    found.add(DiscoveredCidr(region, "VSwitch", vsw["VSwitchId"], block, vsw["VpcId"]))
     return tuple(sorted(found))

@@ -8,14 +8,9 @@ records are read at plan time (:func:`read_imports`, the edge), the planner trea
 plan carries one ``import`` action per record, first, which apply records without an API call. An
 entry whose address the state already holds with the same id is done and ignored.
 
-Importable: ``ipam`` (with its two default scopes), ``ipam_scope`` (custom), ``ipam_pool``,
-``ipam_pool_allocation`` (custom allocations), ``vpc``, ``vswitch``, ``security_group`` and ``eni``
-(secondary ENIs not managed by a service). What a resource refers to (a vSwitch's VPC, a VPC block's
-pool, an ENI's security group) must be in the state or imported with it.
-
-Codes: ``Import.InvalidAddress``, ``Import.NotImportable``, ``Import.NotInSpec``,
-``Import.AddressTaken`` (the state holds the address with another id), ``Import.AlreadyManaged``
-(the state holds the id under another address), ``Import.NotFound``, ``Import.TypeMismatch``,
+What may be imported, and the checks that need no cloud, are :mod:`reconciler.rules.imports`'s;
+the import actions of a plan are :mod:`reconciler.plans.imports`'s. This module reads the cloud and
+adds the codes only the cloud can answer: ``Import.NotFound``, ``Import.TypeMismatch``,
 ``Import.UnknownReference``, and ``InvalidOperation.EniServiceManaged`` for a service-managed ENI.
 """
 
@@ -82,7 +77,7 @@ def read_imports(client, doc: SpecDocument, resources: Mapping[str, dict], wante
 
     ok = {}
     for address, rid in sorted(wanted.items()):
-        found = problem(address, rid, resources)
+        found = problem(address, rid, resources)  # type: ignore[arg-type]  # the state's keys are addresses
         if found:
             fail(address, *found)
         else:

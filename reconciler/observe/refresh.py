@@ -19,7 +19,7 @@ def spec_regions(doc: SpecDocument | None) -> set[str]:
     """Regions the specs name (the IPAM's managed and operating regions, each VPC's region), read
     from the raw document so that specs that do not validate still give what they can."""
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
-    out: set[str] = set()
+    out: set[str | None] = set()  # filtered to names below
     ipam = data.get("ipam")
     if isinstance(ipam, dict):
         out.add(ipam.get("region"))

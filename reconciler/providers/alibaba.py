@@ -78,7 +78,7 @@ class ApiProvider(EcsActions):
         """One API call for ``batch``: a single action, or up to 10 assigns/unassigns of one ENI."""
         action = batch[0]
         if action.action.value == "import":  # adopt an existing resource: recorded, no API call
-            return import_record(action)
+            return import_record(action)  # type: ignore[return-value]  # records are records or None
         handler = getattr(self, f"_{action.type}_{action.action.value}", None)
         if handler is None:
             raise CloudError("Provider.Unsupported", f"{action.api} is not supported by the {self.name} provider",

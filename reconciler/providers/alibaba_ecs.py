@@ -3,7 +3,7 @@ ENIs, and batched assignment of secondary addresses and prefixes (at most 10 a c
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from reconciler.errors import CloudError
 from reconciler.net.eni_limits import MAX_ITEMS_PER_CALL
@@ -39,6 +39,8 @@ def _host(cidr: str) -> str:
 
 class EcsActions:
     """Mixed into :class:`reconciler.providers.alibaba.ApiProvider`; uses its ``call``."""
+
+    call: Callable[[str, dict, str | None], dict]  # ApiProvider.call (declared, not set)
 
     def _region_of_vswitch(self, res, vswitch: str) -> str:
         vsw = res[f"vswitch.{vswitch}"]
@@ -186,7 +188,7 @@ class EcsActions:
         if len(batch) > MAX_ITEMS_PER_CALL:
             raise CloudError("Provider.BatchTooLarge", f"at most {MAX_ITEMS_PER_CALL} items a call")
         current = res[first.address]
-        attrs = {k: (list(v) if isinstance(v, list) else v) for k, v in current["attributes"].items()}
+        attrs: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in current["attributes"].items()}
         params = {"RegionId": self._region_of_vswitch(res, attrs["vswitch"]), "NetworkInterfaceId": current["id"]}
         counters: dict[str, int] = {}
         for action in batch:
@@ -206,7 +208,8 @@ def eni_record(name: str, row: Mapping, vswitch_names: Mapping[str, str]) -> dic
     """A state-shaped record of a DescribeNetworkInterfaces row."""
     private = row.get("PrivateIpSets", {}).get("PrivateIpSet", [])
     attrs = {
-        "vswitch": vswitch_names.get(row.get("VSwitchId")), "security_group": None, "instance": None,
+        "vswitch": vswitch_names.get(row.get("VSwitchId")),  # type: ignore[arg-type]  # None: no name
+        "security_group": None, "instance": None,
         "primary": row.get("Type") == "Primary", "managed": bool(row.get("ServiceManaged")),
         "primary_ip": row.get("PrivateIpAddress"),
         "secondary_private_ips": sorted((p["PrivateIpAddress"] for p in private if not p.get("Primary")), key=item_key),

@@ -84,7 +84,7 @@ class Observed:
 
 def state_regions(recorded: Mapping[str, dict]) -> set[str]:
     """Every region a state names: IPAM managed and operating regions, VPC and pool regions."""
-    out: set[str] = set()
+    out: set[str | None] = set()  # filtered to names below
     for rec in recorded.values():
         a = rec.get("attributes") or {}
         if rec.get("type") == "ipam":
@@ -160,7 +160,7 @@ def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) 
     """What the cloud holds for the state ``recorded`` (address -> record), and what it holds besides."""
     cloud = _Cloud(client)
     wanted = set(regions) | state_regions(recorded)
-    ids = {rec["id"]: address for address, rec in recorded.items() if rec.get("id")}
+    ids = {rec["id"]: a for a, rec in recorded.items() if rec.get("id")}
     for ipam in cloud.ipams(wanted):
         if ipam["IpamId"] in ids:  # the state's IPAM: its operating regions as the cloud has them
             wanted.update(r for r in ipam.get("OperatingRegionList") or () if r)
@@ -170,16 +170,17 @@ def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) 
     resources: dict[str, dict] = {}
     unresolved: dict[str, tuple[str, ...]] = {}
     unmanaged: list[Unmanaged] = []
-    for rid, (rtype, row, region) in cloud.objects.items():
+    for rid, (rtype, row, where) in cloud.objects.items():
         address = ids.get(rid)
         rec = recorded.get(address) if address else None
         if rec is None or rec.get("type") != rtype:
             if not (rtype == "ipam_scope" and row.get("IsDefault")):  # default scopes come with their IPAM
-                unmanaged.append(Unmanaged(rtype, rid, region, **rows.about(rtype, row, cloud.pool_cidrs)))
+                unmanaged.append(Unmanaged(rtype, rid, where, **rows.about(rtype, row, cloud.pool_cidrs)))
             continue
         seen = names.tracking()
-        resources[address] = rows.record(rtype, rec, row, seen, cloud)
+        # address is set: rec was found under it
+        resources[address] = rows.record(rtype, rec, row, seen, cloud)  # type: ignore[index]
         if seen.missing:
-            unresolved[address] = tuple(dict.fromkeys(seen.missing))
+            unresolved[address] = tuple(dict.fromkeys(seen.missing))  # type: ignore[index]
     unmanaged.sort(key=lambda u: (rows.TYPE_ORDER.get(u.type, 99), u.region or "", u.id))
     return Observed(resources, tuple(unmanaged), tuple(sorted(wanted)), unresolved)

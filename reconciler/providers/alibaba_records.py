@@ -20,7 +20,7 @@ from reconciler.net.records import item_key
 from reconciler.providers.alibaba_ecs import eni_record
 
 TYPE_ORDER = TYPE_RANK
-SG_TYPES = {"normal": "basic", "enterprise": "advanced"}
+SG_TYPES: dict[str | None, str] = {"normal": "basic", "enterprise": "advanced"}  # by a row's type, maybe absent
 
 
 class Names:

@@ -101,7 +101,7 @@ class _Inventory:
         if pool is None and pool_id is not None:
             pool = self.pool_by_id.get(pool_id)
         if pool in self.pools:
-            return self.pools[pool]["attributes"]["scope"], pool, self.pools[pool].get("id")
+            return self.pools[pool]["attributes"]["scope"], pool, self.pools[pool].get("id")  # type: ignore[index]
         return DEFAULT_SCOPE[version], None, pool_id
 
     def vpc_block(self, vpc_key: str, cidr: str, pool, pool_id, scope_id=None) -> tuple[str, str | None, str | None]:
@@ -169,7 +169,7 @@ def effective_region(pools: Mapping[str, dict], name: str | None) -> str | None:
     seen = set()
     while name in pools and name not in seen:
         seen.add(name)
-        a = pools[name]["attributes"]
+        a = pools[name]["attributes"]  # type: ignore[index]  # a name: it is in pools
         if a.get("region"):
             return a["region"]
         name = a.get("source")
@@ -179,7 +179,7 @@ def effective_region(pools: Mapping[str, dict], name: str | None) -> str | None:
 def _compliance(row: ResourceCidr, pools: Mapping[str, dict]) -> ResourceCidr:
     if row.management_status != "Managed" or row.ref.resource_type == "VSwitch" or row.pool not in pools:
         return row
-    reason = rule_breach(Cidr.parse(row.ref.cidr), pools[row.pool]["attributes"])
+    reason = rule_breach(Cidr.parse(row.ref.cidr), pools[row.pool]["attributes"])  # type: ignore[index]
     return replace(row, compliance_status="Noncompliant", reason=reason) if reason else row
 
 
@@ -203,7 +203,8 @@ def _overlaps(rows: list[ResourceCidr], owners: Sequence[str]) -> tuple[tuple[Re
         kind = "vswitch" if r.ref.resource_type == "VSwitch" else "block"
         end = start + (1 << ((32 if version == 4 else 128) - prefix)) - 1
         groups.setdefault((r.scope, version, kind), []).append((start, end, i))
-    found, partners = [], {}
+    found: list[Overlap] = []
+    partners: dict[int, list[CidrRef]] = {}
     for (scope, _, _), ranges in sorted(groups.items()):
         for i, j in overlapping_pairs(ranges):
             if owners[i] == owners[j]:

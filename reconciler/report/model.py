@@ -217,7 +217,8 @@ def _usage(enis: Mapping[str, dict], rows: tuple[ResourceCidr, ...]) -> tuple[Us
     for r in rows:
         if r.ref.resource_type == "VSwitch":
             switches.setdefault(r.vpc, []).append(_switch_usage(r, taken))
-    out, shown = [], set()
+    out: list[Usage] = []
+    shown: set[int] = set()  # ids of the vSwitch usages listed under their VPC
     for r in rows:
         if r.ref.resource_type != "VPC":
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
-from typing import Hashable, Iterable, Iterator, Sequence
+from typing import Hashable, Iterable, Iterator, Sequence, TypeVar
 
 from reconciler.net.cidr import format_address
 
@@ -69,7 +69,10 @@ def largest_block(ranges: Sequence[tuple[int, int]], version: int) -> str | None
     return None if best is None else f"{format_address(version, best[0])}/{width - best[1]}"
 
 
-def overlapping_pairs(ranges: Iterable[tuple[int, int, Hashable]]) -> list[tuple[Hashable, Hashable]]:
+K = TypeVar("K", bound=Hashable)
+
+
+def overlapping_pairs(ranges: Iterable[tuple[int, int, K]]) -> list[tuple[K, K]]:
     """Every pair of overlapping ranges ``(start, end, key)``, by sort and sweep.
 
     Sorted by start (then longest first), each range meets the ranges still open at its start (a heap
@@ -80,7 +83,7 @@ def overlapping_pairs(ranges: Iterable[tuple[int, int, Hashable]]) -> list[tuple
     items = sorted(ranges, key=itemgetter(1), reverse=True)  # two stable sorts: (start, -end), ties in input order
     items.sort(key=itemgetter(0))
     active: list[tuple[int, int]] = []  # heap of (end, index into items)
-    out = []
+    out: list[tuple[K, K]] = []
     reach = None  # the largest end so far
     heappush, heappop = heapq.heappush, heapq.heappop
     for i, (start, end, key) in enumerate(items):

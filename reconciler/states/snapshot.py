@@ -1,8 +1,8 @@
 """Reading a state snapshot's JSON without the parser's whole-document buffer.
 
 orjson (yyjson underneath) parses a document into a buffer sized from the input before it builds
-the Python objects: for a 55 MB snapshot of 100,000 resources that is ~770 MB allocated for a
-result of ~140 MB. :func:`load_document` parses the resources a piece of about 64 KB at a time
+the Python objects: for a large snapshot that buffer is several times the size of the result
+(docs/performance.md). :func:`load_document` parses the resources a piece of about 64 KB at a time
 instead (cut before a resource's key; the snapshot is written one resource per block,
 :meth:`reconciler.states.state.State.to_json_bytes`), so the buffer is that of one piece. Anything not laid out as written -- edited by hand, damaged, another writer --
 falls back to one ``orjson.loads`` of the whole, which also reports the errors; so the result is

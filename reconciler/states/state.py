@@ -22,7 +22,7 @@ import hashlib
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, cast
 
 import orjson
 
@@ -216,7 +216,7 @@ class State:
         return State(self.lineage, self.serial + 1, self.resources.set(address, owned), self.format_version)
 
     def resources_dict(self) -> dict[str, dict]:
-        return self.resources.to_dict()
+        return cast(ResourceMap, self.resources).to_dict()  # always one (__post_init__)
 
     def checksum(self) -> str:
         """sha256 hex of the canonical (compact, sorted keys) serialisation of the resources."""

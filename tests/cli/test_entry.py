@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def _env() -> dict:
@@ -46,7 +46,7 @@ def test_the_console_script_and_module_run_the_same_entry():
 
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["ipamctl"] == "reconciler.cli.entry:run"
-    assert "from .entry import run" in (REPO / "reconciler" / "__main__.py").read_text()
+    assert "from reconciler.cli.entry import run" in (REPO / "reconciler" / "__main__.py").read_text()
 
 
 def test_atexit_handlers_run_before_the_process_ends():

@@ -1,0 +1,79 @@
+"""``ipamctl plan``: the ordered actions that turn the recorded state into the desired one.
+
+:func:`plan_workspace` (with its progress stages) is also what ``apply`` plans with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, cast
+
+import click
+
+from reconciler.apply.recovery import pending_note
+from reconciler.cli import render
+from reconciler.cli.progress import Progress
+from reconciler.planner import make_plan
+from reconciler.plans import planfile
+from reconciler.plans.order import Plan
+from reconciler.states.state import State
+from reconciler.workspace import Workspace, plan_lineage
+
+# What `plan` shows progress through: load the specs, read the state, the core's stages, write the output.
+PLAN_STAGES = ("load", "state", "validate", "graph", "resolve", "diff", "order", "output")
+
+
+def plan_progress(as_json: bool) -> Progress:
+    """The bar of the planning stages (none with ``--json``)."""
+    return Progress("Planning", len(PLAN_STAGES), enabled=not as_json, interval=0)
+
+
+def plan_workspace(ws: Workspace, refresh: bool = False, bar: Progress | None = None) -> tuple[Plan, State, dict]:
+    """Plan against the recorded state, or (``refresh``) against what the provider reads now."""
+    def stage(name: str) -> None:
+        if bar is not None:
+            bar.update(PLAN_STAGES.index(name), name)
+
+    stage("load")
+    doc = ws.load_specs()
+    stage("state")
+    state = ws.read_state()
+    settings = ws.provider_settings(doc)
+    external = ws.read_managed_enis(doc, state.resources, settings)
+    resources: Mapping[str, dict] = state.resources
+    if refresh:
+        from reconciler.observe.refresh import refreshed_resources
+
+        resources = refreshed_resources(ws, state, settings)
+    plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,  # type: ignore[arg-type]
+                     supply=ws.ipv6_supply(settings), external=external,
+                     imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings),
+                     stage=stage)
+    stage("output")
+    return plan, state, settings
+
+
+def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool,
+         colour: bool) -> int:
+    if note := pending_note(ws.backend()):
+        click.echo(note, err=True)
+    with plan_progress(as_json) as bar:
+        planned, _, settings = plan_workspace(ws, refresh, bar)
+        # one serialization for the file and stdout: the bytes json_text(to_document(...)) would print
+        data = planfile.to_json(planned, settings["type"], settings) if out or as_json else None
+        if out:
+            _write_plan(Path(out), cast(bytes, data))
+        text = None if as_json else render.render_plan(planned, colour)
+    if as_json:
+        click.echo(data, nl=False)
+    else:
+        click.echo(text, nl=False)
+        if out:
+            click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
+    return 2 if detailed_exitcode and planned.has_changes else 0
+
+
+def _write_plan(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
