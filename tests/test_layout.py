@@ -76,7 +76,7 @@ def test_the_layout_is_read_from_real_imports():
     g = graph()
     # a few arrows the code is known to have, so a reader that saw nothing cannot pass the tests below
     assert g.has_edge("reconciler.planner", "reconciler.desired.network")
-    assert g.has_edge("reconciler.cli.main", "reconciler.planner")
+    assert g.has_edge("reconciler.cli.plan", "reconciler.planner")
     assert g.number_of_edges() > 150
 
 
