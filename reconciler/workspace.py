@@ -6,7 +6,7 @@ pure core (:mod:`reconciler.planner`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -23,6 +23,13 @@ DEFAULT_SANDBOX = "state/sandbox.db"
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    # What a command made from this workspace, kept until the process ends: a large plan is hundreds
+    # of megabytes of small objects, and ``ipamctl`` leaves with os._exit (cli/entry.py) rather than
+    # free them one by one when the command function returns.
+    held: list[object] = field(default_factory=list, compare=False, repr=False)
+
+    def keep(self, *values: object) -> None:
+        self.held.extend(values)
 
     @property
     def specs_dir(self) -> Path:

@@ -54,6 +54,7 @@ def apply(ws: Workspace, *, planfile_path: str | None, auto_approve: bool, as_js
             return 0
         total = len(plan.actions)
         outcome = session.apply(plan, state, settings, lambda: _ApplyBar(total, as_json, colour))
+    ws.keep(plan, state, outcome)
     return _report(outcome.result, outcome.final, plan, as_json, recovered, outcome.unwritten)
 
 

@@ -107,4 +107,5 @@ def drift(ws: Workspace, *, as_json: bool, detailed_exitcode: bool) -> int:
         click.echo(render.json_text(body))
     else:
         click.echo(render_drift(report, state.serial), nl=False)
+    ws.keep(state, observed, report)
     return 2 if detailed_exitcode and report.has_drift else 0

@@ -70,6 +70,7 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         click.echo(text, nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
+    ws.keep(planned, data, text)
     return 2 if detailed_exitcode and planned.has_changes else 0
 
 
