@@ -1,4 +1,5 @@
-"""``ipamctl validate``: parse, validate and graph the specs (no state needed)."""
+"""``ipamctl validate``: parse, validate and graph the specs, and check every rule they alone decide
+(as a plan on an empty workspace would; no state or cloud read)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from reconciler.workspace import Workspace
 
 
 def validate(ws: Workspace, *, as_json: bool) -> int:
-    v = validate_specs(ws.load_specs())
+    v = validate_specs(ws.load_specs(), rules=True)  # every rule the specs alone decide, no state read
     if as_json:
         click.echo(render.json_text({"valid": True, "resources": len(v.graph)}))
     else:

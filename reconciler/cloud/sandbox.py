@@ -26,7 +26,9 @@ Ids are ``prefix`` + 17 lowercase base36 characters from sha256 of the sandbox's
 sequence number and the prefix, so a fresh sandbox given the same calls gives the same ids.
 Error codes of this module: ``InvalidAction.NotFound`` (404), ``MissingParameter.<Name>``,
 ``InvalidParameter.<Name>`` (malformed int/bool/list values, paging values: inferred),
-``DryRunOperation``.
+``DryRunOperation``, ``InvalidRegionId.NotFound`` (404: any region parameter, ``RegionId``,
+``PoolRegionId``, ``OperatingRegionList.N``..., naming no region of ``data/regions.json``, checked
+here for every call before its handler runs).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import orjson
 from reconciler.cloud.store import Resource, Store, public
 from reconciler.errors import CloudError
 from reconciler.net.cidr import Cidr, CidrSyntaxError
+from reconciler.net.regions import UNKNOWN_REGION, region_problem
 
 IPAM_VERSION = "2023-02-28"
 VPC_VERSION = "2016-04-28"
@@ -287,6 +290,7 @@ class SandboxCloud:
         with self._lock:
             store = self.store
             req = Request(self, store, action, dict(params or {}))
+            _check_regions(req.params)
             if not op.write:
                 return _wire({"RequestId": _request_id(), **op.handler(req)})
             dry = req.flag("DryRun")
@@ -320,6 +324,24 @@ class SandboxCloud:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: The parameters that name a region (``Name`` or the list ``Name.N``): each must be in the region table.
+REGION_PARAMETERS = frozenset({"RegionId", "PoolRegionId", "ResourceRegionId", "IpamRegionId", "OperatingRegionList",
+                               "AddOperatingRegion", "RemoveOperatingRegion"})
+
+
+def _check_regions(params: dict) -> None:
+    """``InvalidRegionId.NotFound`` (404) for any region parameter naming no region of the table."""
+    for key, value in params.items():
+        if value is None or value == "" or key.partition(".")[0] not in REGION_PARAMETERS:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if item is None or item == "":
+                continue
+            problem = region_problem(str(item))
+            if problem is not None:
+                raise fail(UNKNOWN_REGION, f"{key}: {problem}")
 
 
 def _request_id() -> str:

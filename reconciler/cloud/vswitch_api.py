@@ -1,7 +1,8 @@
 """Sandbox vSwitches (API version 2016-04-28): CreateVSwitch, DeleteVSwitch,
 ModifyVSwitchAttribute (VSwitchName, Description), DescribeVSwitches.
 
-Rules: the zone belongs to the VPC's region (its id starts with the region id and "-"); the IPv4
+Rules: the zone belongs to the VPC's region (``net.regions.zone_in_region``: ``cn-hangzhou-h``,
+``ap-southeast-1a``); the IPv4
 block (CidrBlock, or the lowest free block of CidrMask) has a mask within
 ``limits.VSWITCH_IPV4_MASK``, lies inside one of the VPC's IPv4 blocks and overlaps no other vSwitch
 of the VPC; Ipv6CidrBlock is the index (0-255 for a /56) of a /64 inside the VPC's IPv6 block (the
@@ -31,6 +32,7 @@ from reconciler.cloud.store import Store, changed, public, register_kind
 from reconciler.cloud.vpc_api import MALFORMED, get_vpc, op, v4_blocks
 from reconciler.net import limits
 from reconciler.net.cidr import Cidr
+from reconciler.net.regions import UNKNOWN_ZONE, zone_problem
 
 SYSTEM_RESERVED = 4  # the first address and the last three of every vSwitch
 IP_USAGE: list[Callable[[Store, dict], int]] = []  # hooks: addresses of a vSwitch in use
@@ -78,8 +80,9 @@ def _ipv6_block(req: Request, vpc: dict) -> Cidr | None:
 def create_vswitch(req: Request) -> dict:
     vpc = get_vpc(req)
     zone = req.text("ZoneId", required=True)
-    if not zone.startswith(vpc["RegionId"] + "-"):
-        raise fail("InvalidZoneId.NotFound", f"zone {zone} is not in region {vpc['RegionId']}")
+    problem = zone_problem(zone, vpc["RegionId"])
+    if problem is not None:
+        raise fail(UNKNOWN_ZONE, problem)
     cidr = req.cidr("CidrBlock", code=MALFORMED)
     lo, hi = limits.VSWITCH_IPV4_MASK
     mask = req.integer("CidrMask", lo=lo, hi=hi, code=MALFORMED)

@@ -208,6 +208,8 @@ def _parse(text: str) -> Cidr:
     if not isinstance(text, str):
         raise CidrSyntaxError(repr(text), "a CIDR block is a string such as 10.0.0.0/16")
     raw = text.strip()
+    if raw and raw != text:  # " 10.0.0.0/16", a block scalar's "10.0.0.0/16\n": what the cloud would refuse
+        raise CidrSyntaxError(text, "a CIDR block has no surrounding whitespace or line break")
     if "/" not in raw:
         raise CidrSyntaxError(text, "a CIDR block needs a prefix length, e.g. /16")
     addr, _, plen = raw.partition("/")
@@ -215,6 +217,8 @@ def _parse(text: str) -> Cidr:
         raise CidrSyntaxError(text, "a zone id (%...) has no place in a CIDR block")
     if not plen.isdigit() or not plen.isascii() or len(plen) > 3:
         raise CidrSyntaxError(text, f"prefix length {plen!r} is not a number")
+    if len(plen) > 1 and plen[0] == "0":  # /016 as octets with leading zeros are: not the canonical /16
+        raise CidrSyntaxError(text, f"prefix length {plen!r} has a leading zero; write /{int(plen)}")
     prefix = int(plen)
     if ":" in addr:
         version = 6

@@ -164,15 +164,26 @@ def _read_bytes(path: str | Path) -> tuple[bytes, tuple[int, int]]:
     return raw, (st.st_size, st.st_mtime_ns)
 
 
+# byte-order marks, the longer first: UTF-32 LE's (FF FE 00 00) begins with UTF-16 LE's (FF FE)
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+         (b"\xfe\xff", "UTF-16"))
+
+
+def _encoding_hint(raw: bytes) -> str:
+    """What the bytes that are not UTF-8 look like, as advice ("" when nothing is known)."""
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            return f"; the file looks like {name} (it starts with {name}'s byte-order mark), save it as UTF-8"
+    return ""
+
+
 def _decode(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start].decode("utf-8", "replace")
         line = _line_at(before, len(before))
-        hint = ""
-        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            hint = "; the file looks like UTF-16, save it as UTF-8"
+        hint = _encoding_hint(raw)
         raise _FileProblem(
             "Spec.Encoding",
             f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} ({exc.reason}){hint}",

@@ -4,6 +4,7 @@ the lines of the first two levels recorded; no node tree or marks kept."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from reconciler.source.yaml_scalars import (
     _TAG,
     _construct,
     _Report,
+    ambiguous,
 )
 
 # libyaml when present; the pure-Python parser otherwise. Only the parser is used.
@@ -111,8 +113,15 @@ def _parse_yaml(text: str, display: str, errors: list[ReconcilerError], loader_c
         line = None
         if mark is not None:
             line = min(_mark_liner(text)(mark), _last_line(text))
+        problem_mark = exc.problem_mark
+        long_key = _long_key(text, problem_mark.line) if problem_mark is not None else None
         if "maximum nesting depth" in (exc.problem or ""):  # libyaml >= 0.2.6 (PyYAML 6.0.4) stops at 1,000 levels
             errors.append(SpecError("Spec.TooDeep", f"nesting is deeper than {MAX_DEPTH} levels", file=display, line=line))
+        elif long_key is not None and problem_mark is not None:
+            errors.append(SpecError(
+                "Spec.TooLarge",
+                f"a key of {long_key:,} characters (YAML reads keys of at most {MAX_YAML_KEY:,} "
+                f"characters; resource names have at most 128)", file=display, line=problem_mark.line + 1))
         else:
             errors.append(SpecError("Spec.Syntax", _yaml_problem(exc), file=display, line=line))
     except yaml.reader.ReaderError as exc:
@@ -134,6 +143,33 @@ def _parse_yaml(text: str, display: str, errors: list[ReconcilerError], loader_c
                 loader.dispose()
             except Exception:  # pragma: no cover
                 pass
+    return None
+
+
+#: YAML's limit on an implicit (simple) key: libyaml and PyYAML refuse a longer one as a syntax error.
+MAX_YAML_KEY = 1024
+_KEY_START = re.compile(r"^[ ]*(?:[-?][ ]+)*|[{,\[][ ]*")
+_COLON = re.compile(r":(?= |$)")
+
+
+def _long_key(text: str, number: int) -> int | None:
+    """The length of a key over :data:`MAX_YAML_KEY` characters on line ``number`` (0-based), the
+    cause of the syntax error there; None when there is none."""
+    start = 0
+    for _ in range(number):
+        start = text.find("\n", start) + 1
+        if not start:
+            return None
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    if len(line) <= MAX_YAML_KEY:
+        return None
+    colons = [m.start() for m in _COLON.finditer(line)]
+    for colon, previous in zip(colons, [-1, *colons]):
+        before = line[previous + 1:colon]
+        key = before[max((m.end() for m in _KEY_START.finditer(before)), default=0):].strip()
+        if len(key) > MAX_YAML_KEY:
+            return len(key)
     return None
 
 
@@ -180,16 +216,23 @@ def _build_yaml(
             tag = event.tag
             if tag is None:
                 if event.implicit[0]:
-                    resolvers = _IMPLICIT.get(value[:1])
+                    text = value
+                    resolvers = _IMPLICIT.get(text[:1])
                     if resolvers is not None:
                         for rtag, regexp in resolvers:
-                            if regexp.match(value):
+                            if regexp.match(text):
                                 if rtag == _MERGE_TAG:
                                     if is_map and key is _NOKEY:
                                         value = _MERGE
                                 else:
                                     value = _construct(rtag, event, err)
                                 break
+                    # a plain value that YAML 1.2 readers read otherwise (012, 1_6, 1:30, yes) is refused (a
+                    # key that YAML 1.1 reads as no string is refused as that, below)
+                    if value is not text and not (is_map and key is _NOKEY):
+                        why = ambiguous(text, value)
+                        if why is not None:
+                            err("Spec.AmbiguousScalar", why, event)
             elif tag != "!":
                 value = _construct(tag, event, err)
             if event.anchor is not None:

@@ -11,8 +11,9 @@ the fast path takes a file only when
   document marker (``%``, ``---``, ``...``); outside lines that hold only a comment, no anchor,
   alias, tag or merge key (``& * ! <<``), block scalar (``| >``), complex key (``?``), ``@`` or
   backquote, no colon followed by anything but a space unless between word characters
-  (``a:b``), and no scalar that starts with ``0`` and a digit or letter, or with ``_`` (integers
-  the two read differently: ``012``, ``0o12``, ``_1``); no line longer than 1,000 characters
+  (``a:b``), and no scalar that starts with ``0`` and a digit or letter, or with ``_``, or with
+  digits and ``_`` (integers the two read differently, or that the loader refuses as YAML 1.1 and
+  1.2 read them differently: ``012``, ``0o12``, ``_1``, ``1_6``); no line longer than 1,000 characters
   (libyaml's limit on a key; it also bounds how deep yaml-rs recurses: it crashes the process
   on nesting some 10,000 levels deep);
 * the result holds only mappings whose keys are letters, digits and ``_ . / -`` (not starting
@@ -68,6 +69,10 @@ _PRINTABLE = bytes([10, *range(32, 127)])  # the line feed and printable ASCII
 # with _ and a digit (_1): found by these, then checked for being at the start of a scalar
 _ZERO = re.compile(r"0[0-9A-Za-z_]")
 _UNDERSCORE = re.compile(r"_[0-9_]")
+# a digit then an underscore (1_6, 1_000: integers to YAML 1.1 and yaml-rs, strings to YAML 1.2, which
+# the loader refuses): found by this, then walked back over digits and underscores to a scalar start
+_DIGIT_UNDERSCORE = re.compile(r"[0-9]_")
+_DIGITS_UNDERSCORES = frozenset("0123456789_")
 _SCALAR_START = frozenset(" \n[{,:?")
 # a colon not followed by a space, where libyaml and yaml-rs differ in flow collections ([a:],
 # [:b], {::}) unless it sits between two word characters (a:b, 10:20)
@@ -122,6 +127,14 @@ def _plain_marks(text: str) -> bool:
                 i -= 1
             if not i or text[i - 1] in _SCALAR_START:
                 return False
+    for match in _DIGIT_UNDERSCORE.finditer(text):
+        i = match.start()
+        while i and text[i - 1] in _DIGITS_UNDERSCORES:
+            i -= 1
+        if i and text[i - 1] in "+-":
+            i -= 1
+        if not i or text[i - 1] in _SCALAR_START:
+            return False
     for match in _TIGHT_COLON.finditer(text):
         i = match.start()
         if not i or text[i - 1] not in _WORD or text[i + 1] not in _WORD:

@@ -15,8 +15,10 @@ V6 = "2408:8000::/64"  # the vSwitch's /64: index 0 of the VPC's first automatic
 
 
 def make_net(cloud, region=HZ, block="10.0.0.0/24", ipv6=0) -> Net:
-    """The shared network, in zone ``<region>-a`` of ``region``."""
-    return sandbox.make_net(cloud, block, ipv6, region=region, zone=f"{region}-a")
+    """The shared network, in zone a of ``region`` (``cn-hangzhou-a``, ``ap-southeast-1a``: issue 17 item 10;
+    ``ap-southeast-1-a``, no zone id of the cloud, was taken before)."""
+    zone = f"{region}a" if region[-1].isdigit() else f"{region}-a"
+    return sandbox.make_net(cloud, block, ipv6, region=region, zone=zone)
 
 
 @pytest.fixture

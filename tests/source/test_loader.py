@@ -175,9 +175,9 @@ def test_bom_is_accepted(specs):
 
 def test_yaml_values_follow_safe_loader(specs, loader):
     text = (
-        "pools:\n  p:\n    a: yes\n    b: 0x1f\n    c: 1_000\n    d: ~\n    e: 1.5\n    f: 2024-01-02\n"
-        "    g: '010'\n    h: !!str 12\n    i: =\n    j: [on, off, null, '']\n    k: \n    l: .inf\n"
-    )
+        "pools:\n  p:\n    a: true\n    b: 0x1f\n    c: 1000\n    d: ~\n    e: 1.5\n    f: 2024-01-02\n"
+        "    g: '010'\n    h: !!str 12\n    i: =\n    j: [True, FALSE, null, '', 'yes']\n    k: \n    l: .inf\n"
+    )  # (yes, on, off and 1_000 were here: YAML 1.2 reads them otherwise, refused since issue 17)
     write(specs, "a.yaml", text)
     data = load_specs(specs).data
     expected = yaml.safe_load(text.replace("i: =", "i: '='"))

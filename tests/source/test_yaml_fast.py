@@ -108,6 +108,8 @@ DECLINED = [
     "---", "...", "%YAML 1.1", "x: é", "x: a\tb", "x:\ta", "x: \x85", "x: a\rb",
     "x: `a`", "x: @a", "x: " + "a" * 1001, "x: 'a\n  # \\t'", "x: \"a\n  # \\t\"",
     "x: 1\nx: 2", "pools: {}",
+    # issue 17: integers with underscores, which yaml-rs reads as YAML 1.1 does and the loader refuses
+    "x: 1_6", "x: 1_000", "x: [1, 2_0]", "x: {a: -1_0}", "x: +1_2", "x: 0_1",
 ]
 
 
@@ -287,7 +289,7 @@ TOKENS = [
     "pools", "ipam", "vpcs", "a", "b", "yes", "1", "~", "null", "<<", "=", "é", ":", ": ", "- ", "? ", "\n",
     "\n  ", "\n    ", "  ", " ", "\t", "{", "}", "[", "]", ", ", "&x ", "*x", "!!str ", "'q'", "'", '"', "#c",
     "---\n", "|\n", "0x1f", "2024-01-02", "1e3", "\\", "10.0.0.0/8", "{mask: 16}", "source", "7", "0", "_",
-    "a:b", "hz-prod", "\n#", "\n\n",
+    "a:b", "hz-prod", "\n#", "\n\n", "1_6", "020", "1:30", "on",
 ]
 
 
