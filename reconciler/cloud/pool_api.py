@@ -5,7 +5,9 @@ Rules: IPv4 pools only in private scopes, IPv6 pools only in the public scope; a
 is in the same scope, hence of the same IP version (a scope holds one version). Effective region
 (PoolRegionId): required for IPv6 top-level pools; a sub-pool inherits its source's region (a
 different one given is refused); when the source has none (or for a top-level pool), a region given
-must be an operating region of the IPAM. AutoImport needs an effective region. Allocation masks: each within ``limits.MASK_RANGE`` of
+must be an operating region of the IPAM. AutoImport needs an effective region, and is accepted in any
+scope: resource discovery imports only into pools of a default scope (discovery_api), so on a pool of
+a custom scope it is kept and imports nothing. Allocation masks: each within ``limits.MASK_RANGE`` of
 the version and min <= default <= max (defaults: min and max of the range, no default mask).
 Quotas: depth (top-level = 1) at most ``limits.POOL_MAX_DEPTH``, ``limits.SUB_POOLS_PER_POOL``
 sub-pools per pool, ``limits.POOLS_PER_PRIVATE_SCOPE`` pools per private scope,

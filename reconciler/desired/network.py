@@ -86,6 +86,16 @@ class _Resolver:
         self.errors: list[ReconcilerError] = self.problems.errors
         self.chosen: dict[tuple[ResourceAddress, str], str] = {}
         self.requests: dict[ResourceAddress, list[Request]] = {}
+        # pool name -> the masks its allocation rules allow (only pools with a min or max mask): the
+        # rule is judged when a block is asked for, before any free space is looked for
+        self.mask_rules: dict[str, tuple[int, int]] = {
+            name: (p.allocation.min_mask if p.allocation.min_mask is not None else 0,
+                   p.allocation.max_mask if p.allocation.max_mask is not None else 128)
+            for name, p in spec.pools.items()
+            if p.allocation is not None and (p.allocation.min_mask is not None or p.allocation.max_mask is not None)}
+        # (address, spec path) of the requests refused for their mask: they still take a block when one is
+        # free (so what they hold is planned on), but running out of space is not reported on top
+        self.mask_refused: set[tuple[ResourceAddress, SpecPath]] = set()
         # space key -> (address, slot, block) of the recorded blocks in it (ENIs hold theirs in vSwitch
         # spaces, which the ENI resolver reads itself)
         self._recorded_blocks: dict[SpaceKey, list[tuple[ResourceAddress, str, Cidr]]] = {}
@@ -122,6 +132,14 @@ class _Resolver:
         facts = self.facts.get(owner) if kind == "pool" else None
         if facts is not None and IP_VERSION[facts.ip_version] != version:
             return None  # a block of the other IP version than its pool: the rules report InvalidParameter.IpVersion
+        if facts is not None and slot != "cidrs" and owner in self.mask_rules:
+            # a VPC block or a custom allocation: the pool's allocation rules come before its free space
+            lo, hi = self.mask_rules[owner]
+            size = cidr.prefix if cidr is not None else mask
+            if size is not None and not lo <= size <= hi:
+                self.error("OperationDenied.MaskOfCidrIsNotAllowed",
+                           f"/{size} is outside ipam_pool.{owner}'s allocation rule /{lo} to /{hi}", address, path)
+                self.mask_refused.add((address, path))
         req = Request(address, slot, path, cidr, mask, order)
         self.space(key, version).requests.append(req)
         self.requests.setdefault(address, []).append(req)
@@ -272,6 +290,8 @@ class _Resolver:
             if req.result is None and req.cidr is None and req.mask is not None:
                 got = alloc.first_fit(req.mask, req.address)
                 if got is None:
+                    if (req.address, req.path) in self.mask_refused:
+                        continue  # refused for its mask already
                     where = _space_name(key)
                     self.error("OperationDenied.AvailableCidrInsufficient",
                                f"no free /{req.mask} block left in {where}", req.address, req.path)
@@ -311,6 +331,8 @@ class _Resolver:
         found = alloc.take(block, req.address)
         if found is None:
             return True
+        if (req.address, req.path) in self.mask_refused:
+            return False  # refused for its mask already
         where = _space_name(key)
         if found.reason == "outside":
             gone = next((c for c in removed if c.contains(block)), None)
@@ -324,6 +346,11 @@ class _Resolver:
             else:
                 self.error("OperationDenied.CidrUnavailableInPool", f"{block} is not inside the CIDRs of {where}",
                            req.address, req.path)
+        elif found.holder == req.address and req.address.startswith("vpc."):
+            # another block of the same VPC (a pool's or one given without a pool): the VPC refuses it
+            # before any pool is asked, as AssociateVpcCidrBlock does
+            self.error("InvalidCidrBlock.Overlapped", f"{block} overlaps {found.held} of the same VPC",
+                       req.address, req.path)
         else:
             code = {"scope": "OperationDenied.CidrOverlapInScope", "vpc": "InvalidCidrBlock.Overlapped"}.get(
                 key.split(":")[0], "OperationDenied.CidrUnavailableInPool")

@@ -9,6 +9,9 @@ region outside every IPAM's operating regions is not discovered. When no IPAM ex
 regions (before the first apply), they are read directly (``DescribeVpcs``, ``DescribeVSwitches``),
 so that a plan still sees what is there: every CIDR Not hosted, in the default scope of its IP
 version, as a resource discovery would show it.
+
+:func:`list_ipams` is the ``ListIpams`` read both use; :func:`known_ipams` turns its rows into the
+:class:`~reconciler.rules.network.KnownIpam` values the plan judges the one-IPAM-per-region quota from.
 """
 
 from __future__ import annotations
@@ -16,19 +19,35 @@ from __future__ import annotations
 from typing import Iterable
 
 from reconciler.net.discovered import DiscoveredCidr
+from reconciler.rules.network import KnownIpam
 
 
-def discover(client, operating_regions: Iterable[str]) -> tuple[DiscoveredCidr, ...]:
-    """Every VPC and vSwitch CIDR discovered in ``operating_regions``, sorted."""
+def list_ipams(client, regions: Iterable[str]) -> dict[str, dict]:
+    """``ListIpams`` rows of the IPAMs managed in ``regions``, by id."""
+    from reconciler.providers.alibaba_read import by_token
+
+    ipams: dict[str, dict] = {}
+    for region in sorted({r for r in regions if isinstance(r, str) and r}):
+        for ipam in by_token(client, "ListIpams", {"RegionId": region}, "Ipams"):
+            ipams.setdefault(ipam["IpamId"], ipam)
+    return ipams
+
+
+def known_ipams(ipams: dict[str, dict]) -> tuple[KnownIpam, ...]:
+    """The (managed region, id) of each IPAM row, sorted."""
+    return tuple(sorted(KnownIpam(str(row.get("RegionId") or ""), ipam_id) for ipam_id, row in ipams.items()))
+
+
+def discover(client, operating_regions: Iterable[str], ipams: dict[str, dict] | None = None) -> tuple[DiscoveredCidr, ...]:
+    """Every VPC and vSwitch CIDR discovered in ``operating_regions``, sorted (``ipams``: the
+    :func:`list_ipams` rows of those regions when already read)."""
     from reconciler.providers.alibaba_read import PAGE_VPC, by_number, by_token
     from reconciler.providers.alibaba_records import vpc_blocks
 
     regions = sorted({r for r in operating_regions if isinstance(r, str) and r})
     found: set[DiscoveredCidr] = set()
-    ipams: dict[str, dict] = {}
-    for region in regions:
-        for ipam in by_token(client, "ListIpams", {"RegionId": region}, "Ipams"):
-            ipams.setdefault(ipam["IpamId"], ipam)
+    if ipams is None:
+        ipams = list_ipams(client, regions)
     for ipam in ipams.values():
         discovery = ipam.get("DefaultResourceDiscoveryId")
         if not discovery:

@@ -8,7 +8,8 @@ regions, quotas, pool hierarchy depth, allocation rules, and VPC / vSwitch block
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 from reconciler.desired.network import Desired
 from reconciler.errors import ReconcilerError
@@ -18,6 +19,7 @@ from reconciler.net.cidr import Cidr
 from reconciler.net.limits import (
     CIDRS_PER_POOL,
     CIDRS_PER_PUBLIC_IPV6_TOP_POOL,
+    IPAM_PER_REGION,
     MASK_RANGE,
     POOL_MAX_DEPTH,
     POOLS_PER_PRIVATE_SCOPE,
@@ -28,6 +30,8 @@ from reconciler.net.limits import (
     VPC_IPV6_MASK,
     VSWITCH_IPV4_MASK,
 )
+from reconciler.net.regions import UNKNOWN_ZONE, zone_in_region, zone_problem
+from reconciler.plans.diff import Change, ChangeKind
 from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 
 
@@ -89,10 +93,8 @@ class _Checker:
             if pool.auto_import and f.region is None:
                 self.fail("OperationDenied.AutoImportWithoutRegion",
                           "auto_import needs an effective region", addr, path + ("auto_import",))
-            if pool.auto_import and f.scope not in ("private", "public"):
-                self.fail("OperationDenied.AutoImportNotInDefaultScope",
-                          "discovered resources are imported only into pools of the default scope", addr,
-                          path + ("auto_import",))
+            # auto_import in a custom scope is accepted, as the cloud does: resource discovery imports only
+            # into pools of a default scope, so there it imports nothing (README, "auto_import")
             if f.depth > POOL_MAX_DEPTH:
                 self.fail("QuotaExceeded.PoolDepth",
                           f"pool hierarchies are at most {POOL_MAX_DEPTH} levels deep; this pool is level {f.depth}",
@@ -154,25 +156,10 @@ class _Checker:
                 self.fail("InvalidParameter.AllocationCidrMask", f"{ka} /{va} is longer than {kb} /{vb}",
                           address_of("ipam_pool", name), path)
 
-    def mask_allowed(self, pool: str | None, cidr: str | None, address: ResourceAddress, path: SpecPath) -> None:
-        rules = self.spec.pools[pool].allocation if pool in self.spec.pools else None
-        if rules is None or cidr is None:
-            return
-        prefix = Cidr.parse(cidr).prefix
-        lo = rules.min_mask if rules.min_mask is not None else 0
-        hi = rules.max_mask if rules.max_mask is not None else 128
-        if not lo <= prefix <= hi:
-            self.fail("OperationDenied.MaskOfCidrIsNotAllowed",
-                      f"/{prefix} is outside ipam_pool.{pool}'s allocation rule /{lo} to /{hi}", address, path)
+    # (a VPC block's or custom allocation's mask against its pool's allocation rules is judged where the
+    # block is asked for, before free space: reconciler.desired.network)
 
-    # ---- allocations, VPCs, vSwitches ---------------------------------------------------------
-    def allocations(self) -> None:
-        for name, alloc in self.spec.allocations.items():
-            addr: ResourceAddress = f"ipam_pool_allocation.{name}"  # type: ignore[assignment]  # (no call per allocation)
-            rec = self.desired.resources.get(addr)
-            if rec:
-                self.mask_allowed(alloc.pool, rec["attributes"]["cidr"], addr, ("allocations", name))
-
+    # ---- VPCs, vSwitches ------------------------------------------------------------------------
     def vpcs(self) -> None:
         for name, vpc in self.spec.vpcs.items():
             addr: ResourceAddress = f"vpc.{name}"  # type: ignore[assignment]  # (no call per VPC)
@@ -204,8 +191,6 @@ class _Checker:
                         self.fail("OperationDenied.IpamPoolNotInRegion",
                                   f"ipam_pool.{block.pool}'s effective region is {f.region or 'not set'}, "
                                   f"the VPC is in {vpc.region}", addr, path + ("pool",))
-                    if resolved:
-                        self.mask_allowed(block.pool, resolved["cidr"], addr, path)
                 size = block.mask if block.mask is not None else (Cidr.parse(block.cidr).prefix if block.cidr else None)
                 if size is None:
                     continue
@@ -226,8 +211,8 @@ class _Checker:
                 self.fail("InvalidCidrBlock.Malformed", f"a vSwitch block is /{lo} to /{hi}, not /{size}", addr,
                           path + ("cidr",))
             vpc = self.spec.vpcs.get(vsw.vpc)
-            if vpc is not None and not vsw.zone.startswith(vpc.region + "-"):
-                self.fail("InvalidZoneId.NotFound", f"zone {vsw.zone} is not in the VPC's region {vpc.region}", addr,
+            if vpc is not None and not zone_in_region(vsw.zone, vpc.region):
+                self.fail(UNKNOWN_ZONE, f"{zone_problem(vsw.zone, vpc.region)}, the VPC's region", addr,
                           path + ("zone",))
 
 
@@ -236,7 +221,39 @@ def check(spec: Spec, desired: Desired, locate: Locator | None = None) -> list[R
     c = _Checker(spec, desired, locate or nowhere)
     c.scopes()
     c.pools()
-    c.allocations()
     c.vpcs()
     c.vswitches()
     return c.problems.errors
+
+
+@dataclass(frozen=True, order=True)
+class KnownIpam:
+    """An IPAM the cloud lists (``ListIpams``) at plan time: its managed region and id."""
+
+    region: str
+    ipam_id: str
+
+
+def check_ipam_quota(spec: Spec, recorded: Mapping[ResourceAddress, Mapping[str, Any]], changes: Iterable[Change],
+                     ipams: Iterable[KnownIpam], locate: Locator | None = None) -> list[ReconcilerError]:
+    """``QuotaExceeded.Ipam`` when the plan creates the spec's IPAM (a create or a replacement) in a
+    region that already holds ``IPAM_PER_REGION`` IPAMs the state does not record. The state and the
+    changes are walked only when the cloud lists an IPAM there other than the state's own."""
+    if spec.ipam is None:
+        return []
+    address = address_of("ipam", spec.ipam.name)
+    own = recorded.get(address)
+    there = {i.ipam_id for i in ipams if i.region == spec.ipam.region} - {own.get("id") if own else None}
+    if there:
+        there -= {r.get("id") for r in recorded.values() if r["type"] == "ipam"}
+    if len(there) < IPAM_PER_REGION:
+        return []
+    if not any(c.address == address and c.kind in (ChangeKind.CREATE, ChangeKind.REPLACE) for c in changes):
+        return []
+    listed = sorted(there)
+    problems = Problems(locate or nowhere)
+    problems.add("QuotaExceeded.Ipam",
+                 f"region {spec.ipam.region} already has IPAM {', '.join(listed)}, which the state does not "
+                 f"record; a region holds at most {IPAM_PER_REGION} IPAM(s). Adopt it (ipamctl import "
+                 f"{address} {listed[0]}, or an import: block) or delete it", address, ("ipam", "region"))
+    return problems.errors

@@ -14,10 +14,8 @@ V6 = (BASE.replace("pools:\n", "pools:\n  v6: {scope: public, region: cn-hangzho
 SG = "security_groups:\n  sg: {vpc: prod}\n"
 
 CASES = {
-    "auto import outside a default scope": (
-        BASE, "scopes:\n  acq: {type: private}\npools:\n  a: {scope: acq, cidrs: [10.0.0.0/16]}\n"
-              "  a1: {source: a, region: cn-hangzhou, auto_import: true, cidrs: [{mask: 17}]}\n",
-        "OperationDenied.AutoImportNotInDefaultScope"),
+    # (auto_import in a custom scope is accepted, as the cloud does, and imports nothing there:
+    # tests/rules/test_network_defects.py)
     "isp on an IPv4 pool": (BASE, "pools:\n  x: {source: root, isp: BGP, cidrs: [{mask: 16}]}\n", "InvalidParameter.Ipv6Isp"),
     "ipv6 block without a pool": (BASE, "vpcs:\n  x: {region: cn-hangzhou, ipv4: {cidr: 192.168.0.0/16}, "
                                         "ipv6: {cidr: '2408:4000::/56'}}\n", "MissingParameter.Ipv6IpamPoolId"),
