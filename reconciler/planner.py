@@ -20,7 +20,7 @@ from reconciler.plans.order import Plan, build_plan
 from reconciler.rules.compute import check_compute
 from reconciler.rules.discovery import check_discovered
 from reconciler.rules.imports import import_errors
-from reconciler.rules.network import check
+from reconciler.rules.network import KnownIpam, check, check_ipam_quota
 from reconciler.source.loader import SpecDocument
 
 # The block public IPv6 top-level pools are carved from. The sandbox hands out the same block;
@@ -42,12 +42,27 @@ def _quiet(name: str) -> None:
     pass
 
 
-def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = _quiet) -> Validated:
-    """Parse and graph the specs; raises every error found (SpecError / ErrorGroup)."""
+def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = _quiet, *,
+             rules: bool = False) -> Validated:
+    """Parse and graph the specs; raises every error found (SpecError / ErrorGroup).
+
+    ``rules`` (``ipamctl validate``): also every rule the specs alone decide, judged as a plan on an
+    empty workspace judges them (block sizes and masks, allocation rules, regions and zones, quotas,
+    free space, ENI limits), but for what only the cloud can answer (managed ENIs, which the cloud
+    lists): a rule broken on an empty state is broken whatever the state, but for blocks a state
+    already records elsewhere, which ``plan`` then judges."""
     stage("validate")
     spec = parse_spec(doc)
     stage("graph")
     graph = DependencyGraph.build(spec, doc.locate, doc.order, recorded=(recorded or {}).keys(), orders=doc.orders)
+    if rules:
+        stage("rules")
+        desired = resolve(spec, graph, {}, supply=DEFAULT_IPV6_SUPPLY, locate=doc.locate, external={})
+        compute = check_compute(spec, desired, {}, {}, doc.locate)
+        over = {e.address for e in compute if e.code.endswith("CountExceeded")}  # as desired_state reports them
+        cloud_only = {f"eni.{name}" for name, eni in spec.enis.items() if eni.managed}
+        raise_all([e for e in [*desired.errors, *check(spec, desired, doc.locate), *compute]
+                   if e.address not in cloud_only and not (e.code == "InvalidVSwitchId.IpNotEnough" and e.address in over)])
     return Validated(spec, graph)
 
 
@@ -80,15 +95,18 @@ def make_plan(
     supply: Cidr = DEFAULT_IPV6_SUPPLY,
     external: Records | None = None,
     imports: Records | None = None,
-    discovered: Iterable[DiscoveredCidr] = (),
+    discovered: Iterable[DiscoveredCidr | KnownIpam] = (),
     stage: Stage = _quiet,
 ) -> Plan:
     """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic.
 
     ``imports``: records read from the cloud for the spec's ``import:`` entries (by address); they are
     planned as if recorded and carried as ``import`` actions, first. ``discovered``: the CIDRs resource
-    discovery finds; a new pool block overlapping one of its scope is refused. ``stage`` is told each
-    stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
+    discovery finds; a new pool block overlapping one of its scope is refused (Hosted; Not hosted with
+    ``ipam.discovered_overlaps: refuse``) or carried as a plan warning (Not hosted, by default); with them
+    come the IPAMs the cloud lists in the spec's regions (:class:`KnownIpam`): creating the spec's IPAM in
+    a region that has one the state does not record is refused (``QuotaExceeded.Ipam``). ``stage``
+    is told each stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
     imports = dict(imports or {})
     # one plain dict, read once (a state's resources are an immutable map): every later lookup is a dict's
     merged = recorded.to_dict() if hasattr(recorded, "to_dict") else dict(recorded)
@@ -97,10 +115,15 @@ def make_plan(
     raise_all(import_errors(imports, recorded, v.graph, doc.locate))
     stage("diff")
     changes = diff(desired.resources, merged)
-    raise_all(check_discovered(desired, merged, changes, discovered, doc.locate))
+    found = tuple(discovered)
+    raise_all(check_ipam_quota(v.spec, merged, changes, [d for d in found if isinstance(d, KnownIpam)], doc.locate))
+    cidrs = [d for d in found if isinstance(d, DiscoveredCidr)]
+    overlaps = v.spec.ipam.discovered_overlaps if v.spec.ipam is not None else "warn"
+    refused, warnings = check_discovered(desired, merged, changes, cidrs, doc.locate, overlaps)
+    raise_all(refused)
     stage("order")
     # the keys of creates and updates, whose addresses are all in the graph (destroys are ordered without)
     declaration = v.graph.declarations()
     plan = build_plan(changes, desired.resources, merged, lineage=lineage, serial=serial,
-                      chosen=desired.chosen, declaration=declaration)
+                      chosen=desired.chosen, declaration=declaration, warnings=tuple(warnings))
     return with_imports(plan, imports)

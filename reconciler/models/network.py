@@ -30,6 +30,7 @@ from reconciler.models.compute import (
 )
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
+from reconciler.net.regions import REGIONS, UNKNOWN_REGION, region_problem
 from reconciler.source.loader import SpecDocument
 from reconciler.source.locate import Problems, SpecPath
 
@@ -46,6 +47,15 @@ def _cidr(value: str) -> str:
 CidrText = Annotated[str, AfterValidator(_cidr), Field(description="A standard CIDR block, e.g. 10.0.0.0/16")]
 
 
+def _region(value: str) -> str:
+    if value in REGIONS:  # (the common case: one set lookup)
+        return value
+    raise PydanticCustomError(UNKNOWN_REGION, "{rule}", {"rule": region_problem(value) or ""})
+
+
+RegionText = Annotated[str, AfterValidator(_region), Field(description="A region id, e.g. cn-hangzhou (data/regions.json)")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -58,9 +68,11 @@ class MaskRequest(_Model):
 
 class IpamSpec(_Model):
     name: str
-    region: str = Field(description="The managed region")
-    operating_regions: list[str] = Field(default_factory=list, description="Includes the managed region")
+    region: RegionText = Field(description="The managed region")
+    operating_regions: list[RegionText] = Field(default_factory=list, description="Includes the managed region")
     description: str | None = None
+    discovered_overlaps: Literal["warn", "refuse"] = Field(
+        "warn", description="A new pool block overlapping a Not hosted discovered CIDR: a plan warning, or refused")
 
 
 class ScopeSpec(_Model):
@@ -78,7 +90,7 @@ class PoolSpec(_Model):
     scope: str | None = Field(default=None, description="Defaults to the source pool's scope")
     ip_version: Literal["IPv4", "IPv6"] | None = None
     source: str | None = Field(default=None, description="Source pool; omit for a top-level pool")
-    region: str | None = Field(default=None, description="Effective region; inherited by sub-pools")
+    region: RegionText | None = Field(default=None, description="Effective region; inherited by sub-pools")
     cidrs: list[Union[CidrText, MaskRequest]] = Field(default_factory=list)
     allocation: AllocationRules | None = None
     auto_import: bool = False
@@ -120,7 +132,7 @@ class BlockSpec(_Model):
 
 
 class VpcSpec(_Model):
-    region: str
+    region: RegionText
     ipv4: BlockSpec
     secondary_cidrs: list[BlockSpec] = Field(default_factory=list)
     ipv6: BlockSpec | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping, TypeAlias
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeAlias
 
 from reconciler.frozen import fast_init
 from reconciler.net.address import TYPE_RANK, ResourceAddress, address_of
@@ -20,18 +20,57 @@ from reconciler.net.records import refs_of
 Record: TypeAlias = dict[str, Any]  # {"type", "name", "id", "attributes"}: JSON-like
 Attributes: TypeAlias = Mapping[str, Any]  # a record's attributes (a read-only view once in a change)
 
-# Attributes whose change the cloud cannot make in place (a new resource is needed).
+# Attributes whose change the cloud cannot make in place (a new resource is needed): top-level
+# attribute names, or dotted paths into a nested attribute ("ipv4.cidr"). Reviewed against the seeds
+# and the API reference (README's "Replacements"): what is not listed is changed in place
+# (ModifyVpcAttribute, UpdateIpamPool, AddIpamPoolCidr, AssociateVpcCidrBlock, ...).
 FORCES_NEW = {
-    "ipam": ("region",),
+    "ipam": ("region",),  # the managed region "cannot be removed"
     "ipam_scope": ("ipam", "type"),
-    "ipam_pool": ("scope", "ip_version", "source", "region", "isp"),
+    "ipam_pool": ("scope", "ip_version", "source", "region", "isp"),  # effective region "cannot be modified"
     "ipam_pool_allocation": ("pool", "cidr"),
-    "vpc": ("region", "ipv4"),
+    "vpc": ("region", "ipv4.cidr", "ipv4.pool"),  # no API moves a primary block, or a VPC into a pool
     "vswitch": ("vpc", "zone", "cidr", "ipv6_cidr"),
     "security_group": ("vpc", "type"),
     "instance": ("instance_type", "vswitch", "security_group", "primary_ip"),
     "eni": ("vswitch", "primary_ip", "primary", "managed"),
 }
+
+
+def _leaves_pool(was: Any, now: Any) -> bool:
+    """A block leaving its pool, keeping its CIDR: DeleteIpamPoolAllocation ("Releasing a VPC
+    allocation only dissociates the VPC from the IPAM pool. This action does not delete the VPC itself.")."""
+    return was is not None and now is None
+
+
+# Changes of a FORCES_NEW path that the cloud does make in place after all: (type, path) -> test on
+# the (recorded, desired) values. (The planned in-place action: plans/network.py.)
+IN_PLACE: Mapping[tuple[str, str], Callable[[Any, Any], bool]] = {
+    ("vpc", "ipv4.pool"): _leaves_pool,
+}
+
+
+def _at(attrs: Attributes, path: str) -> Any:
+    head, _, rest = path.partition(".")
+    value = attrs.get(head)
+    return value.get(rest) if rest and isinstance(value, Mapping) else None if rest else value
+
+
+def replace_paths(rtype: str, before: Attributes, after: Attributes, changed: tuple[str, ...]) -> tuple[str, ...]:
+    """The FORCES_NEW paths of ``rtype`` whose value differs between ``before`` and ``after`` and that
+    the cloud cannot change in place (only for the top-level attributes in ``changed``)."""
+    out: list[str] = []
+    for path in FORCES_NEW[rtype]:
+        if path.partition(".")[0] not in changed:
+            continue
+        was, now = _at(before, path), _at(after, path)
+        if was == now:
+            continue
+        test = IN_PLACE.get((rtype, path))
+        if test is not None and test(was, now):
+            continue
+        out.append(path)
+    return tuple(out)
 
 
 class ChangeKind(Enum):
@@ -101,7 +140,7 @@ def diff(desired: Mapping[ResourceAddress, Record], recorded: Mapping[ResourceAd
         )
 
         changed = tuple(sorted(DeepDiff(have["attributes"], want["attributes"], verbose_level=0).affected_root_keys))
-        reasons = tuple(f"{k} changes" for k in changed if k in FORCES_NEW[want["type"]])
+        reasons = tuple(f"{p} changes" for p in replace_paths(want["type"], have["attributes"], want["attributes"], changed))
         kind = ChangeKind.REPLACE if reasons else ChangeKind.UPDATE
         changes[address] = Change(address, want["type"], want["name"], kind, _freeze(have["attributes"]),
                                   _freeze(want["attributes"]), changed, reasons)

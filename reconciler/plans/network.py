@@ -10,6 +10,9 @@ from reconciler.net.records import space_of_pool
 from reconciler.plans.action import REGIONS_REMOVED, Action, Draft
 from reconciler.plans.diff import Attributes, Change, ChangeKind
 
+# the call that releases a VPC block's pool allocation, the VPC keeping the block
+POOL_RELEASE = "DeleteIpamPoolAllocation"
+
 Chosen: TypeAlias = Mapping[tuple[ResourceAddress, str], str]  # (address, cidr) -> how the CIDR was chosen
 Note: TypeAlias = Callable[[str], str | None]  # cidr -> how it was chosen
 
@@ -89,8 +92,8 @@ def _updates(change: Change, note: Note) -> list[Draft]:
     before: Attributes = change.before  # type: ignore[assignment]  # an update has both sides
     after: Attributes = change.after  # type: ignore[assignment]
     out: list[Draft] = []
-    plain = [k for k in change.changed
-             if k not in ("cidrs", "secondary_cidrs", "ipv6", "operating_regions", "prefix_reservations")]
+    blocks = ("cidrs", "secondary_cidrs", "ipv6", "operating_regions", "prefix_reservations")
+    plain = [k for k in change.changed if k not in blocks and not (t == "vpc" and k == "ipv4")]
     if t == "ipam" and "operating_regions" in change.changed:
         added = sorted(set(after["operating_regions"]) - set(before["operating_regions"]))
         removed = sorted(set(before["operating_regions"]) - set(after["operating_regions"]))
@@ -118,6 +121,18 @@ def _updates(change: Change, note: Note) -> list[Draft]:
             out.append(Draft(Action.ALLOCATE, change, c, None, {"cidr": c}, "prefix reservation", 100 + len(out)))
     if t == "vpc":
         was, now = _vpc_blocks(before), _vpc_blocks(after)
+        if "ipv4" in change.changed:  # (a changed primary CIDR or pool is a replacement: only a pool left here)
+            was[("ipv4", before["ipv4"].get("pool"), before["ipv4"]["cidr"])] = dict(before["ipv4"])
+            now[("ipv4", after["ipv4"].get("pool"), after["ipv4"]["cidr"])] = dict(after["ipv4"])
+        # a block that keeps its CIDR and leaves its pool: the pool allocation is released, the VPC
+        # keeps the block (DeleteIpamPoolAllocation; no Unassociate/Associate of the block)
+        for key in sorted(was.keys() - now.keys(), key=str):
+            slot, pool, cidr = key
+            if pool and (slot, None, cidr) in now:
+                left: SpaceKey = f"pool:{pool}"  # type: ignore[assignment]
+                out.append(Draft(Action.RELEASE, change, cidr, was.pop(key), dict(now.pop((slot, None, cidr))),
+                                 f"leaves ipam_pool.{pool}; the VPC keeps the block", 10 + len(out), left,
+                                 api=POOL_RELEASE))
         for key in sorted(was.keys() - now.keys(), key=str):
             space: SpaceKey | None = f"pool:{key[1]}" if key[1] else None  # type: ignore[assignment]
             out.append(Draft(Action.RELEASE, change, key[2], was[key], None, sub=10 + len(out), space=space))
@@ -125,5 +140,3 @@ def _updates(change: Change, note: Note) -> list[Draft]:
             space = f"pool:{key[1]}" if key[1] else None  # type: ignore[assignment]
             out.append(Draft(Action.ALLOCATE, change, key[2], None, now[key], note(key[2]), 100 + len(out), space=space))
     return out
-
-

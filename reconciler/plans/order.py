@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from reconciler.desired.graph import lexical_order
 from reconciler.net.address import TYPE_RANK, ResourceAddress, SpaceKey
@@ -37,7 +37,23 @@ from reconciler.plans.network import Chosen, network_drafts
 if TYPE_CHECKING:
     import networkx
 
-__all__ = ["API", "CREATING", "DESTROYING", "Action", "Plan", "PlannedAction", "build_plan", "_plain"]
+__all__ = ["API", "CREATING", "DESTROYING", "Action", "Plan", "PlanWarning", "PlannedAction", "build_plan", "_plain"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWarning:
+    """Something a plan does that the cloud allows but a reviewer should see (the plan still applies);
+    shaped like an error's JSON (code, address, file, line, message)."""
+
+    code: str
+    address: str | None
+    file: str | None
+    line: int | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "address": self.address, "file": self.file, "line": self.line,
+                "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class Plan:
     changes: tuple[Change, ...]
     desired: Mapping[ResourceAddress, Record] = field(default_factory=dict)  # concrete desired records, by address
     format_version: str = "1"
+    warnings: tuple[PlanWarning, ...] = ()  # shown with the plan, saved with it; none blocks it
 
     @property
     def has_changes(self) -> bool:
@@ -89,6 +106,7 @@ def build_plan(
     serial: int,
     chosen: Chosen = MappingProxyType({}),
     declaration: Mapping[ResourceAddress, int] = MappingProxyType({}),
+    warnings: tuple[PlanWarning, ...] = (),
 ) -> Plan:
     drafts: list[Draft] = []
     by_address: dict[ResourceAddress, list[int]] = {}
@@ -113,7 +131,7 @@ def build_plan(
         c = d.change
         actions.append(PlannedAction(n, d.action, d.address, c.type, c.name, d.api or api[(c.type, d.action)], d.cidr,
                                      d.before, d.after, c.kind is replace, d.note))
-    return Plan(lineage, serial, tuple(actions), changes, MappingProxyType(dict(desired)))
+    return Plan(lineage, serial, tuple(actions), changes, MappingProxyType(dict(desired)), warnings=warnings)
 
 
 class _Edges:

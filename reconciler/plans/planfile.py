@@ -4,19 +4,24 @@ The saved plan holds every action with its exact CIDR, the concrete desired reco
 into the state, the lineage and serial of the state it was made against, and a checksum over all
 of it. Reading it back refuses a tampered file, a plan of another workspace (lineage), and a plan
 made against a state that has moved on since (``StalePlan``).
+
+The checksum is unkeyed: it catches accidental edits and truncation, not a forger, who can recompute
+it. With a key (``IPAMCTL_PLAN_KEY``, read by the edge) the plan also carries ``signature``, an
+HMAC-SHA256 over the same bytes, and a reader with the key refuses a plan without it or with a wrong one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, TypeAlias
+from typing import Any, Callable, Mapping, Protocol, TypeAlias
 
 import orjson
 
 from reconciler.errors import StateError
 from reconciler.plans.diff import Attributes, Change, ChangeKind
-from reconciler.plans.order import Action, Plan, PlannedAction, _plain
+from reconciler.plans.order import Action, Plan, PlannedAction, PlanWarning, _plain
 
 Convert: TypeAlias = Callable[[Any], Any]  # a record's attributes (or None) -> the value the document holds
 
@@ -44,25 +49,28 @@ def _resource_changes(plan: Plan, provider: str, conv: Convert) -> list[dict[str
             "change": {
                 "actions": list(TF_ACTIONS[c.kind]), "before": conv(c.before), "after": conv(c.after),
                 "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {},
-                "replace_paths": [[r.split(" ")[0]] for r in reasons if r.endswith(" changes")] if reasons else [],
+                "replace_paths": [r.split(" ")[0].split(".") for r in reasons if r.endswith(" changes")] if reasons else [],
             },
             "action_reason": "replace_because_cannot_update" if c.kind is ChangeKind.REPLACE else None,
         })
     return out
 
 
-def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds)."""
+def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
+                key: bytes | None = None) -> dict[str, Any]:
+    """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds);
+    signed when there is a ``key``."""
     body = _body(plan, provider, settings, _plain)
-    body["checksum"] = _checksum(body)
+    _seal(body, key)
     return body
 
 
-def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None) -> bytes:
+def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
+            key: bytes | None = None) -> bytes:
     """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
     read-only views are serialized as they are, and the checksum is hashed piece by piece."""
     body = _body(plan, provider, settings, None)
-    body["checksum"] = _checksum(body)
+    _seal(body, key)
     return orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE)
 
 
@@ -116,27 +124,68 @@ def _body(plan: Plan, provider: str, settings: Mapping[str, Any] | None, conv: C
         "summary": plan.summary(),
         "desired": desired,
         "change_set": changes,
+        "warnings": [w.to_dict() for w in plan.warnings],
     }
 
 
+SIGNATURE = "hmac-sha256:"  # the prefix of ``signature``: the algorithm, then the hex digest
+_SEALS = ("checksum", "signature")  # the keys the checksum and the signature are not taken over
+
+
+class _Sink(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+class _Both:
+    """Two digests fed the same bytes in one pass (the checksum and the signature)."""
+
+    def __init__(self, a: _Sink, b: _Sink) -> None:
+        self.a, self.b = a, b
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.a.update(data)
+        self.b.update(data)
+
+
+def _seal(body: dict[str, Any], key: bytes | None) -> None:
+    body["checksum"], signature = _digests(body, key)
+    if signature is not None:
+        body["signature"] = signature
+
+
+def _digests(body: Mapping[str, Any], key: bytes | None) -> tuple[str, str | None]:
+    """The checksum of ``body`` and, with a ``key``, its signature (``SIGNATURE`` + HMAC-SHA256 hex),
+    both over the same bytes, hashed once."""
+    h = hashlib.sha256()
+    if key is None:
+        _hash(h, body)
+        return h.hexdigest(), None
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    _hash(_Both(h, mac), body)
+    return h.hexdigest(), SIGNATURE + mac.hexdigest()
+
+
 def _checksum(body: Mapping[str, Any]) -> str:
-    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum.
+    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum (and signature)."""
+    return _digests(body, None)[0]
+
+
+def _hash(h: _Sink, body: Mapping[str, Any]) -> None:
+    """Feed ``h`` the compact, key-sorted serialization of ``body`` without its checksum and signature.
 
     Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
     whole document at once: the same bytes, without holding them all in memory."""
-    h = hashlib.sha256()
     h.update(b"{")
-    for n, key in enumerate(sorted(k for k in body if k != "checksum")):
+    for n, key in enumerate(sorted(k for k in body if k not in _SEALS)):
         if n:
             h.update(b",")
         h.update(orjson.dumps(key))
         h.update(b":")
         _feed(h, body[key])
     h.update(b"}")
-    return h.hexdigest()
 
 
-def _feed(h: hashlib._Hash, value: Any) -> None:
+def _feed(h: _Sink, value: Any) -> None:
     t = type(value)
     if (t is list or t is tuple) and len(value) > _CHUNK:
         h.update(b"[")
@@ -171,17 +220,24 @@ def _frozen(value: dict[str, Any] | None) -> Attributes | None:
     return None if value is None else MappingProxyType(value)
 
 
-def from_json(data: bytes, *, path: str, lineage: str | None, serial: int) -> tuple[Plan, dict[str, Any]]:
-    """Read a saved plan and check it still applies to a state of ``lineage`` at ``serial``.
+def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
+              key: bytes | None = None) -> tuple[Plan, dict[str, Any]]:
+    """Read a saved plan and check it still applies to a state of ``lineage`` at ``serial`` (None: a
+    workspace whose lineage is kept nowhere yet); with a ``key``, that it is signed with it. A plan
+    without a lineage read for a workspace without one is returned: the apply refuses it
+    (:func:`unbound`), as it cannot tell one such workspace from another.
 
     Returns the plan and the provider settings it was made with."""
     try:
         body = orjson.loads(data)
         if not isinstance(body, dict):
             raise ValueError("not a JSON object")
-        if body.get("checksum") != _checksum(body):
+        checksum, signature = _digests(body, key)
+        if body.get("checksum") != checksum:
             raise StateError("Plan.Tampered", f"{path}: checksum mismatch: the plan file was edited or damaged; "
                              "make a new plan")
+        if signature is not None:
+            _check_signature(body.get("signature"), signature, path)
         if body.get("format_version") != "1":
             raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {body.get('format_version')!r} is not 1")
         actions = tuple(
@@ -194,17 +250,41 @@ def from_json(data: bytes, *, path: str, lineage: str | None, serial: int) -> tu
                    _frozen(c["after"]), tuple(c["changed"]), tuple(c["replace_reasons"]))
             for c in body["change_set"]
         )
-        plan = Plan(body["lineage"], body["serial"], actions, changes, MappingProxyType(body["desired"]))
+        warnings = tuple(PlanWarning(w["code"], w["address"], w["file"], w["line"], w["message"])
+                         for w in body.get("warnings", ()))  # (a plan saved before warnings has none)
+        plan = Plan(body["lineage"], body["serial"], actions, changes, MappingProxyType(body["desired"]),
+                    warnings=warnings)
         settings = dict(body["provider"])
     except StateError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError("Plan.Unreadable", f"{path}: not a plan file made by ipamctl ({exc})") from None
-    if plan.lineage is not None and lineage is not None and plan.lineage != lineage:
-        raise StateError("Plan.WrongWorkspace",
-                         f"{path} was made for state lineage {plan.lineage}, this workspace's state is {lineage}")
-    if plan.serial != serial or (plan.lineage is None and lineage is not None and serial != 0):
+    if plan.lineage != lineage:
+        if plan.lineage is None:
+            raise unbound(path)
+        here = f"this workspace's state is {lineage}" if lineage else "this workspace has no state or lineage yet"
+        raise StateError("Plan.WrongWorkspace", f"{path} was made for state lineage {plan.lineage}, {here}; "
+                         "a plan applies only in the workspace it was made in")
+    if plan.serial != serial:
         raise StateError("StalePlan", f"{path} was made against state serial {plan.serial}, the state is now at "
                          f"serial {serial}; make a new plan")
     return plan, settings
+
+
+def unbound(path: str) -> StateError:
+    """A plan carrying no lineage (``plan --json`` on a workspace with no state and no ``state/lineage``):
+    it cannot be told which workspace it was made for, so it applies in none."""
+    return StateError("Plan.Unbound", f"{path} is bound to no workspace: it was made on a workspace with no state "
+                      "yet and not saved with --out; save the plan with `ipamctl plan --out FILE`, which binds it "
+                      "to its workspace")
+
+
+def _check_signature(given: Any, expected: str, path: str) -> None:
+    """Refuse a plan without ``signature`` or with another than ``expected`` (compared in constant time)."""
+    if given is None:
+        raise StateError("Plan.Unsigned", f"{path} is not signed, and IPAMCTL_PLAN_KEY is set: only plans signed "
+                         "with that key apply; make the plan again with the key set")
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+        raise StateError("Plan.BadSignature", f"{path}: the signature does not match IPAMCTL_PLAN_KEY: the plan was "
+                         "edited after it was signed, or signed with another key; make a new plan")
 

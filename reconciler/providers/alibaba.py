@@ -235,6 +235,8 @@ class ApiProvider(EcsActions):
         return {a.address: _record(a, current["id"], attrs)}
 
     def _vpc_release(self, a, res, token):
+        if a.api == "DeleteIpamPoolAllocation":
+            return self._vpc_leave_pool(a, res, token)
         current = res[a.address]
         attrs = dict(current["attributes"])
         v6 = Cidr.parse(a.cidr).version == 6
@@ -245,6 +247,26 @@ class ApiProvider(EcsActions):
             attrs["ipv6"] = None
         else:
             attrs["secondary_cidrs"] = [b for b in attrs["secondary_cidrs"] if b["cidr"] != a.cidr]
+        return {a.address: _record(a, current["id"], attrs)}
+
+    def _vpc_leave_pool(self, a, res, token):
+        """Release the pool allocation of one of the VPC's blocks; the VPC keeps the block ("Releasing a
+        VPC allocation only dissociates the VPC from the IPAM pool"). The allocation is found by pool,
+        CIDR and VPC id; none there (released already, e.g. a replayed call) is success."""
+        current = res[a.address]
+        pool_id = _id(res, f"ipam_pool.{a.before['pool']}")
+        found = self.call("ListIpamPoolAllocations", {"IpamPoolId": pool_id, "Cidr": a.cidr, "MaxResults": 100}, None)
+        for alloc in found.get("IpamPoolAllocations", []):
+            if alloc.get("ResourceType") == "VPC" and alloc.get("ResourceId") == current["id"]:
+                self.call("DeleteIpamPoolAllocation", {"IpamPoolAllocationId": alloc["IpamPoolAllocationId"]}, token)
+        attrs = dict(current["attributes"])
+        left = {**a.before, "pool": None}
+        if (attrs.get("ipv4") or {}).get("cidr") == a.cidr:
+            attrs["ipv4"] = left
+        elif (attrs.get("ipv6") or {}).get("cidr") == a.cidr:
+            attrs["ipv6"] = left
+        else:
+            attrs["secondary_cidrs"] = [left if b["cidr"] == a.cidr else b for b in attrs["secondary_cidrs"]]
         return {a.address: _record(a, current["id"], attrs)}
 
     def _vpc_update(self, a, res, token):

@@ -1,5 +1,12 @@
-"""The plan-time rule against discovered CIDRs (pure): a plan may not allocate a block that overlaps a
-CIDR resource discovery finds in the same scope, managed (Hosted) or not.
+"""The plan-time rule against discovered CIDRs (pure): a block a plan allocates from a pool that
+overlaps a CIDR resource discovery finds in the same scope.
+
+* Hosted (managed) CIDRs are allocated from a pool of the scope, and the cloud refuses a block
+  overlapping one ("IPAM ensures that the allocated CIDR blocks do not overlap"): always an error,
+  with the cloud's own code ``OperationDenied.CidrUnavailableInPool``.
+* Not hosted CIDRs (made without IPAM) hold nothing in any pool, so the cloud allocates over them;
+  only the networks conflict once connected. A warning in the plan by default; refused with
+  ``OperationDenied.CidrOverlapWithDiscovered`` when the spec sets ``ipam: {discovered_overlaps: refuse}``.
 
 The blocks checked are the ones a plan allocates from a pool and did not hold before: VPC blocks
 (primary, secondary, IPv6) and custom allocations. Pool CIDRs are not checked (a pool is meant to
@@ -24,9 +31,13 @@ from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
 from reconciler.net.records import blocks_of
 from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.order import PlanWarning
 from reconciler.source.locate import Locator, Problems
 
-CODE = "OperationDenied.CidrOverlapWithDiscovered"
+CODE = "OperationDenied.CidrOverlapWithDiscovered"  # a Not hosted overlap, refused by the spec's choice
+WARNING = "Warning.CidrOverlapWithDiscovered"  # a Not hosted overlap, allowed (the default)
+HOSTED = "OperationDenied.CidrUnavailableInPool"  # a Hosted overlap: the cloud's own refusal
+POLICIES = ("warn", "refuse")  # ipam.discovered_overlaps
 CHECKED = ("vpc", "ipam_pool_allocation")
 
 
@@ -61,11 +72,14 @@ def _scope(d: DiscoveredCidr, scopes: Mapping[str, str], pools: Mapping[str, str
 
 
 def check_discovered(desired: Desired, recorded: Mapping[ResourceAddress, Mapping[str, Any]], changes: Iterable[Change],
-                     discovered: Iterable[DiscoveredCidr], locate: Locator) -> list[ReconcilerError]:
-    """Errors for the new pool blocks of ``desired`` that overlap ``discovered`` CIDRs of their scope."""
+                     discovered: Iterable[DiscoveredCidr], locate: Locator,
+                     overlaps: str = "warn") -> tuple[list[ReconcilerError], list[PlanWarning]]:
+    """Errors and warnings for the new pool blocks of ``desired`` that overlap ``discovered`` CIDRs of
+    their scope. ``overlaps``: what a Not hosted overlap is, ``warn`` or ``refuse`` (a Hosted one is
+    always refused)."""
     discovered = tuple(discovered)
     if not discovered:
-        return []
+        return [], []
     ids = {rec["id"]: address for address, rec in recorded.items() if rec.get("id")}
     scopes = {r["id"]: r["name"] for r in recorded.values() if r["type"] == "ipam_scope" and r.get("id")}
     pools = {r["id"]: r["attributes"].get("scope") for r in recorded.values() if r["type"] == "ipam_pool" and r.get("id")}
@@ -84,7 +98,7 @@ def check_discovered(desired: Desired, recorded: Mapping[ResourceAddress, Mappin
             by_scope.setdefault((scope, block.version), []).append((block, d, owner))
     index = {key: _Index(items) for key, items in by_scope.items()}
     paths = {(address, cidr): path for (address, path), cidr in desired.blocks.items()}
-    problems = Problems(locate)
+    problems, warned = Problems(locate), Problems(locate)
     for address in sorted(desired.resources):
         rec = desired.resources[address]
         if rec["type"] not in CHECKED:
@@ -101,11 +115,22 @@ def check_discovered(desired: Desired, recorded: Mapping[ResourceAddress, Mappin
             hits = [d for d, owner in (found.overlapping(block) if found else ()) if owner != address]
             if not hits or facts is None:  # (no facts, no index: no hits)
                 continue
-            hits.sort(key=lambda d: (d.resource_type != "VPC", Cidr.parse(d.cidr), d.resource_id))
-            d = hits[0]
-            more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
-            problems.add(CODE, f"{cidr} overlaps {d.cidr} of {d.resource_type} {d.resource_id} "
-                               f"({d.management}, {d.region}){more}, which resource discovery finds in "
-                               f"ipam_scope.{facts.scope}; choose another block, or import the resource",
-                         address, paths.get((address, cidr), ()))
-    return problems.errors
+            hosted = [d for d in hits if d.pool_id]
+            chosen = hosted or hits
+            chosen.sort(key=lambda d: (d.resource_type != "VPC", Cidr.parse(d.cidr), d.resource_id))
+            d = chosen[0]
+            more = f" (and {len(chosen) - 1} more)" if len(chosen) > 1 else ""
+            what = (f"{cidr} overlaps {d.cidr} of {d.resource_type} {d.resource_id} ({d.management}, {d.region}){more}, "
+                    f"which resource discovery finds in ipam_scope.{facts.scope}")
+            path = paths.get((address, cidr), ())
+            if hosted:
+                problems.add(HOSTED, f"{what}; the pool has allocated it; choose another block", address, path)
+            elif overlaps == "refuse":
+                problems.add(CODE, f"{what}; choose another block, or import the resource (refused by "
+                                   "ipam.discovered_overlaps: refuse)", address, path)
+            else:
+                warned.add(WARNING, f"{what}; the cloud allows it, but the two networks conflict if they are "
+                                    "ever connected; choose another block, import the resource, or set "
+                                    "ipam.discovered_overlaps: refuse", address, path)
+    warnings = [PlanWarning(w.code, w.address, w.file, w.line, w.message) for w in warned.errors]
+    return problems.errors, warnings

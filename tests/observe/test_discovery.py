@@ -77,7 +77,8 @@ def test_discovery_hosted_not_hosted_operating_regions_and_statuses(ws):
     assert [(r["ResourceId"], r["ManagementStatus"]) for r in sh] == [(shanghai, "Not hosted")]
     assert _list(ws, "ListIpamDiscoveredResource", "IpamDiscoveredResources", IpamResourceDiscoveryId=discovery,
                  RegionId="cn-beijing") == []
-    rc, err = ws.sandbox("ListIpamDiscoveredResource", IpamResourceDiscoveryId="ipam-res-disco-nope", RegionId="x")
+    rc, err = ws.sandbox("ListIpamDiscoveredResource", IpamResourceDiscoveryId="ipam-res-disco-nope",
+                        RegionId="cn-hangzhou")
     assert rc == 1 and err["Code"] == "ResourceNotFound.IpamResourceDiscovery"
 
     # the scope view: management, overlap and compliance statuses, address counts, paging
@@ -173,7 +174,10 @@ def test_auto_import_rules(ws):
 
 
 def test_plan_refuses_blocks_overlapping_discovered_cidrs(ws):
-    ws.write("main.yaml", BASE)
+    # (the refusal of a Not hosted overlap is the spec's choice: ipam.discovered_overlaps: refuse; the
+    # default, a warning, is tests/rules/test_discovered_overlaps.py)
+    ws.write("main.yaml", BASE.replace("operating_regions: [cn-hangzhou, cn-shanghai]}",
+                                       "operating_regions: [cn-hangzhou, cn-shanghai], discovered_overlaps: refuse}"))
     ws.run("apply", "--auto-approve", check=0)
     ids = _ids(ws)
     # Not hosted: a VPC made without IPAM on the block the next plan would choose
@@ -187,11 +191,12 @@ def test_plan_refuses_blocks_overlapping_discovered_cidrs(ws):
     err = json.loads(ws.run("plan", "--json").stdout)["errors"][0]
     assert (err["code"], err["address"], err["file"], err["line"]) == (
         "OperationDenied.CidrOverlapWithDiscovered", "vpc.extra", "specs/more.yaml", 2)
-    # Hosted: a VPC allocated from the pool out of band; a custom allocation of the spec overlaps it
+    # Hosted: a VPC allocated from the pool out of band; a custom allocation of the spec overlaps it. The
+    # cloud itself refuses this (the pool has the block allocated): its own code, whatever the setting
     hosted = _vpc(ws, "10.0.32.0/20", Ipv4IpamPoolId=ids["ipam_pool.hz-prod"])
     ws.write("more.yaml", "allocations:\n  reserve: {pool: hz-prod, cidr: 10.0.32.0/22}\n")
     proc = ws.run("plan")
-    assert proc.returncode == 1 and "ipam_pool_allocation.reserve: OperationDenied.CidrOverlapWithDiscovered" \
+    assert proc.returncode == 1 and "ipam_pool_allocation.reserve: OperationDenied.CidrUnavailableInPool" \
         in proc.stderr and f"of VPC {hosted} (Hosted, cn-hangzhou)" in proc.stderr
     # another scope may overlap; a VPC given without a pool allocates nothing
     ws.write("more.yaml", "scopes:\n  other: {}\npools:\n  other-root: {scope: other, cidrs: [10.0.0.0/16]}\n"
@@ -211,6 +216,10 @@ def test_plan_refuses_blocks_overlapping_discovered_cidrs(ws):
 def test_plan_refusal_before_the_ipam_exists(ws):
     # no IPAM yet, so no resource discovery: the regions are read directly, every CIDR Not hosted
     shadow = _vpc(ws, "10.0.0.0/16")
-    ws.write("main.yaml", BASE)
+    ws.write("main.yaml", BASE.replace("cn-shanghai]}", "cn-shanghai], discovered_overlaps: refuse}"))
     proc = ws.run("plan")
     assert proc.returncode == 1 and f"10.0.0.0/20 overlaps 10.0.0.0/16 of VPC {shadow} (Not hosted" in proc.stderr
+    ws.write("main.yaml", BASE)  # the default: a warning, and the plan stands
+    proc = ws.run("plan", check=0)
+    assert f"Warning: specs/main.yaml:10: vpc.prod: Warning.CidrOverlapWithDiscovered: 10.0.0.0/20 overlaps " \
+        f"10.0.0.0/16 of VPC {shadow} (Not hosted" in proc.stdout

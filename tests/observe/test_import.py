@@ -176,4 +176,5 @@ def test_import_block_adopts_an_ipam_with_its_default_scopes(ws):
     vpc = _call(ws, "CreateVpc", RegionId="cn-hangzhou", CidrBlock="172.31.0.0/16")["VpcId"]
     ws.run("import", "vpc.imp", vpc, check=0)
     out = ws.run("plan", check=0).stdout
-    assert "-/+ vpc.imp must be replaced (ipv4 changes)" in out
+    # (the attributes that force it: no API moves a primary block, nor puts an existing VPC into a pool)
+    assert "-/+ vpc.imp must be replaced (ipv4.cidr changes; ipv4.pool changes)" in out
