@@ -19,7 +19,8 @@ Rules kept here, for every write that changes an ENI (:func:`save_eni`, :func:`c
   (the primary, each secondary address and each IPv4 prefix count one) and EniIpv6AddressQuantity
   IPv6 entries (addresses and prefixes) -> ``InvalidOperation.Ipv4CountExceeded`` /
   ``InvalidOperation.Ipv6CountExceeded``. An Available ENI holds at most 10 private IPv4 addresses
-  (primary included), 49 IPv4 prefixes and 10 IPv6 entries (same codes). Only a growing count is
+  (primary included), 50 IPv4 entries (the primary, secondary addresses and IPv4 prefixes: at most
+  49 prefixes, fewer beside secondary addresses) and 10 IPv6 entries (same codes). Only a growing count is
   checked: an ENI detached while holding more than an Available ENI may keep its addresses.
 - Security groups. Every address and prefix of every ENI in a group counts one against the group's
   quota (normal 6,000, enterprise 65,536; ``SECURITY_GROUP_QUOTA`` on a SandboxCloud subclass
@@ -235,9 +236,9 @@ def check_capacity(req: Request, eni: dict, new: tuple, old: tuple | None = None
     a4, p4, a6, p6 = new
     o4, op4, o6, op6 = old or (-1, -1, -1, -1)
     what = f"{itype.name}'s" if itype else "an Available ENI's"
-    if itype is None:
+    if itype is None:  # 10 addresses, and 50 entries counting each prefix as one IP: each when it grows
         over4 = ((a4 > L.AVAILABLE_ENI_MAX_PRIVATE_IPV4 and a4 > o4)
-                 or (p4 > L.AVAILABLE_ENI_MAX_IPV4_PREFIXES and p4 > op4))
+                 or (a4 + p4 > L.AVAILABLE_ENI_MAX_IPV4_ENTRIES and a4 + p4 > o4 + op4))
     else:
         over4 = L.ipv4_exceeded(itype, a4, p4) and (a4 > o4 or p4 > op4)
     if over4:

@@ -8,7 +8,8 @@ Ipv6AddressCount, Ipv6Prefix.N | Ipv6PrefixCount, NetworkInterfaceName, Descript
 sandbox-only ServiceManaged=true + ServiceID=<service>) makes an Available, Secondary ENI and answers
 its DescribeNetworkInterfaces row. Lists take at most 10 items and counts 1 to 10; an explicit list
 and its count are exclusive; prefixes exist only in ``eni_limits.IP_PREFIX_REGIONS``; the Available
-limits apply (10 IPv4 addresses with the primary, 49 IPv4 prefixes, 10 IPv6 entries). A managed
+limits apply (10 IPv4 addresses with the primary, 50 IPv4 entries counting the primary, the
+secondary addresses and the IPv4 prefixes, 10 IPv6 entries). A managed
 ENI's Description contains its service's name (added when missing).
 
 AttachNetworkInterface(NetworkInterfaceId, InstanceId): the ENI is Available, the instance Running or

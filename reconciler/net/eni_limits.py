@@ -11,7 +11,10 @@ Counting rules (the seed's "each IP prefix counts as one IP address"):
 
 - InUse ENI: ``1 (primary) + secondary IPv4 addresses + IPv4 prefixes <= EniPrivateIpAddressQuantity``
   and ``IPv6 addresses + IPv6 prefixes <= EniIpv6AddressQuantity``.
-- Available ENI: ``1 + secondary IPv4 addresses <= 10``, ``IPv4 prefixes <= 49`` (each on its own) and
+- Available ENI: ``1 + secondary IPv4 addresses <= 10`` and, each prefix counting as one IP,
+  ``1 + secondary IPv4 addresses + IPv4 prefixes <= 50`` (the seed's 49 prefixes "by calling the
+  AssignPrivateIpAddresses operation" are 50 minus the primary, as its 9 "in the ECS console" are 10
+  minus the primary; so at most 49 prefixes, and fewer beside secondary addresses), and
   ``IPv6 addresses + IPv6 prefixes <= 10``.
 - Security group: every private IPv4 and IPv6 address and every prefix of every ENI in the group
   counts one against its quota (basic ``normal`` 6,000; advanced ``enterprise`` 65,536).
@@ -33,7 +36,10 @@ IPV4_PREFIX_SIZE = 1 << (32 - IPV4_PREFIX_LEN)  # 16 addresses
 
 # ---- Available (unattached) ENIs ----------------------------------------------------------------
 AVAILABLE_ENI_MAX_PRIVATE_IPV4 = 10  # primary included (ecs-secondary-private-ips.zh.md)
-AVAILABLE_ENI_MAX_IPV4_PREFIXES = 49  # through the API (ecs-ip-prefixes.txt)
+AVAILABLE_ENI_MAX_IPV4_PREFIXES = 49  # through the API (ecs-ip-prefixes.txt), with no secondary address
+# primary + secondary addresses + IPv4 prefixes: "each IP prefix counts as one IP address", and 49 is
+# 50 minus the primary (alibaba-api.md: "up to 49 secondary IPv4 entries")
+AVAILABLE_ENI_MAX_IPV4_ENTRIES = 1 + AVAILABLE_ENI_MAX_IPV4_PREFIXES
 AVAILABLE_ENI_MAX_IPV6 = 10  # IPv6 addresses + IPv6 prefixes (alibaba-api.md)
 
 # ---- one call ---------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ def ipv4_exceeded(itype: InstanceType | None, addresses: int, prefixes: int) -> 
     ``prefixes`` IPv4 prefixes is over its limit: the instance type's when InUse (``itype``), the
     Available-ENI limits when ``itype`` is None."""
     if itype is None:
-        return addresses > AVAILABLE_ENI_MAX_PRIVATE_IPV4 or prefixes > AVAILABLE_ENI_MAX_IPV4_PREFIXES
+        return addresses > AVAILABLE_ENI_MAX_PRIVATE_IPV4 or addresses + prefixes > AVAILABLE_ENI_MAX_IPV4_ENTRIES
     return addresses + prefixes > itype.ipv4_per_eni
 
 

@@ -16,8 +16,9 @@ from reconciler.errors import ReconcilerError
 from reconciler.models.compute import AddressList, AddressSet, Count, InstanceSpec
 from reconciler.models.network import Spec
 from reconciler.net.address import ResourceAddress, address_of
+from reconciler.net.records import refs_of
 from reconciler.net.eni_limits import (
-    AVAILABLE_ENI_MAX_IPV4_PREFIXES,
+    AVAILABLE_ENI_MAX_IPV4_ENTRIES,
     AVAILABLE_ENI_MAX_IPV6,
     AVAILABLE_ENI_MAX_PRIVATE_IPV4,
     IP_PREFIX_REGIONS,
@@ -101,7 +102,7 @@ class _Checker:
                 if itype is not None and (n4 + n4p > itype.ipv4_per_eni or n6 + n6p > itype.ipv6_per_eni):
                     c = wanted_counts(s)
                     self.limits(address, path, c, instance, itype)
-            elif (n4 > AVAILABLE_ENI_MAX_PRIVATE_IPV4 or n4p > AVAILABLE_ENI_MAX_IPV4_PREFIXES
+            elif (n4 > AVAILABLE_ENI_MAX_PRIVATE_IPV4 or n4 + n4p > AVAILABLE_ENI_MAX_IPV4_ENTRIES
                   or n6 + n6p > AVAILABLE_ENI_MAX_IPV6):
                 c = wanted_counts(s)
                 self.limits(address, path, c, instance, None)
@@ -161,10 +162,13 @@ class _Checker:
                 self.fail("InvalidOperation.Ipv4CountExceeded",
                           f"an Available ENI holds at most {AVAILABLE_ENI_MAX_PRIVATE_IPV4} private IPv4 addresses, "
                           f"the primary included; {c['ipv4']} asked", address, path + ("secondary_private_ips",))
-            if c["ipv4_prefixes"] > AVAILABLE_ENI_MAX_IPV4_PREFIXES:
+            elif c["ipv4"] + c["ipv4_prefixes"] > AVAILABLE_ENI_MAX_IPV4_ENTRIES:
                 self.fail("InvalidOperation.Ipv4CountExceeded",
-                          f"an Available ENI holds at most {AVAILABLE_ENI_MAX_IPV4_PREFIXES} IPv4 prefixes; "
-                          f"{c['ipv4_prefixes']} asked", address, path + ("ipv4_prefixes",))
+                          f"an Available ENI holds at most {AVAILABLE_ENI_MAX_IPV4_ENTRIES} private IPv4 entries, "
+                          f"counting the primary, each secondary address and each IPv4 prefix (so at most "
+                          f"{AVAILABLE_ENI_MAX_IPV4_ENTRIES - 1} prefixes); this ENI asks for "
+                          f"{c['ipv4'] + c['ipv4_prefixes']} (1 primary, {c['ipv4'] - 1} secondary, "
+                          f"{c['ipv4_prefixes']} prefixes)", address, path + ("ipv4_prefixes",))
             if c["ipv6"] + c["ipv6_prefixes"] > AVAILABLE_ENI_MAX_IPV6:
                 self.fail("InvalidOperation.Ipv6CountExceeded",
                           f"an Available ENI holds at most {AVAILABLE_ENI_MAX_IPV6} IPv6 addresses and prefixes; "
@@ -223,6 +227,43 @@ class _Checker:
             elif not self.external[address]["attributes"].get("managed"):
                 self.fail("Spec.Invalid", f"{eni.id} is not service-managed; manage it as a normal ENI or import it",
                           address, path + ("managed",))
+            else:
+                self.managed_parents(address, eni.id)
+
+    def managed_parents(self, address: ResourceAddress, eni_id: str) -> None:
+        """A managed ENI keeps its vSwitch and security group: the cloud refuses to delete either while
+        the ENI lives (``DependencyViolation.NetworkInterface``), and only its service may delete it.
+        Refused here when the plan would delete or replace one of them (run per managed ENI only)."""
+        from reconciler.plans.diff import ChangeKind, diff  # (only for managed ENIs: rare)
+
+        a = self.external[address]["attributes"]
+        service = a.get("description") or "a cloud service"
+        for kind, name in (("vswitch", a.get("vswitch")), ("security_group", a.get("security_group"))):
+            target = f"{kind}.{name}" if name else None
+            if target is None or target not in self.recorded:
+                continue  # not made by this workspace: nothing here deletes it
+            # the target and what it depends on (a replaced parent replaces it): a plan of those alone
+            closure: dict[ResourceAddress, dict[str, Any]] = {}
+            queue: list[ResourceAddress] = [target]  # type: ignore[list-item]
+            while queue:
+                at = queue.pop()
+                if at in closure or at not in self.recorded:
+                    continue
+                closure[at] = dict(self.recorded[at])
+                queue.extend(refs_of(self.recorded[at]))
+            wanted = {k: self.desired.resources[k] for k in closure if k in self.desired.resources}
+            change = next((c for c in diff(wanted, closure) if c.address == target), None)
+            if change is None or change.kind not in (ChangeKind.DELETE, ChangeKind.REPLACE):
+                continue
+            how = ("removed from the spec" if change.kind is ChangeKind.DELETE
+                   else "replaced (" + ", ".join(change.replace_reasons) + ")")
+            spec_kind = "vswitches" if kind == "vswitch" else "security_groups"
+            in_spec = name in (self.spec.vswitches if kind == "vswitch" else self.spec.security_groups)
+            self.fail("DependencyViolation.NetworkInterface",
+                      f"{target} would be deleted ({how}), but the managed ENI {address} ({eni_id}, managed by "
+                      f"{service}) is in it; the cloud refuses that until the service deletes its ENI: keep "
+                      f"{target} as it is", target,
+                      (spec_kind, name) if in_spec else ("enis", address.split(".", 1)[1]))
 
 
 def check_compute(spec: Spec, desired: Desired, recorded: Records, external: Records,

@@ -54,7 +54,8 @@ def test_g7_large_prefix_arithmetic():
     assert [g7.max_ipv4_prefixes(s) for s in range(7)] == [5, 4, 3, 2, 1, 0, 0]
     assert [g7.max_ipv6_prefixes(a) for a in (0, 1, 6)] == [6, 5, 0]
     assert not L.ipv4_exceeded(g7, 1, 5) and L.ipv4_exceeded(g7, 1, 6) and L.ipv4_exceeded(g7, 2, 5)
-    assert not L.ipv4_exceeded(None, 10, 49) and L.ipv4_exceeded(None, 11, 0) and L.ipv4_exceeded(None, 1, 50)
+    assert not L.ipv4_exceeded(None, 10, 40) and L.ipv4_exceeded(None, 11, 0) and L.ipv4_exceeded(None, 1, 50)
+    assert L.ipv4_exceeded(None, 10, 49) and L.ipv4_exceeded(None, 10, 41)  # 50 entries, each prefix one IP
     assert not L.ipv6_exceeded(None, 5, 5) and L.ipv6_exceeded(None, 5, 6) and L.ipv6_exceeded(g7, 1, 6)
 
 

@@ -1,0 +1,23 @@
+"""Issue 17: a managed ENI in the real sandbox keeps its vSwitch: removing the vSwitch from the spec is
+refused at plan time with the cloud's code, naming the ENI and its service, before apply can fail."""
+
+from __future__ import annotations
+
+from tests.support.specs import BASE
+
+
+def test_removing_a_vswitch_holding_a_managed_eni_is_refused_at_plan_time(ws):
+    ws.write("main.yaml", BASE)
+    ws.write("compute.yaml", "security_groups:\n  sg: {vpc: prod}\n")
+    ws.run("apply", "--auto-approve", check=0)
+    res = ws.json("show")["resources"]
+    rc, made = ws.sandbox("CreateNetworkInterface", RegionId="cn-hangzhou", VSwitchId=res["vswitch.prod-h"]["id"],
+                          SecurityGroupId=res["security_group.sg"]["id"], ServiceManaged="true", ServiceID="nlb")
+    assert rc == 0
+    eni_id = made["NetworkInterfaceId"]
+    ws.write("main.yaml", BASE.split("vswitches:")[0])
+    ws.write("compute.yaml", f"security_groups:\n  sg: {{vpc: prod}}\nenis:\n  lb: {{id: {eni_id}, managed: true}}\n")
+    proc = ws.run("plan")
+    assert proc.returncode == 1, proc.stdout
+    assert "DependencyViolation.NetworkInterface" in proc.stderr and "Traceback" not in proc.stderr
+    assert "vswitch.prod-h" in proc.stderr and "eni.lb" in proc.stderr and eni_id in proc.stderr and "nlb" in proc.stderr
