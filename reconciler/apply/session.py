@@ -59,6 +59,22 @@ class ApplyOutcome:
     unwritten: StateError | None = None  # why the snapshot could not be written (the journal keeps the changes)
 
 
+PLAN_KEY = "IPAMCTL_PLAN_KEY"
+
+
+def plan_key() -> bytes | None:
+    """The key saved plans are signed with and checked against (``IPAMCTL_PLAN_KEY``), or None: then
+    plans are saved unsigned and read without checking a signature. Set but empty is refused, so that
+    a key that failed to arrive (an unset CI secret) does not silently turn signing off."""
+    value = os.environ.get(PLAN_KEY)
+    if value is None:
+        return None
+    if not value:
+        raise StateError("Plan.EmptyKey", f"{PLAN_KEY} is set but empty: set it to the key saved plans are "
+                         "signed with, or unset it to save and apply plans unsigned")
+    return value.encode("utf-8", "surrogateescape")
+
+
 def intent_window() -> int | None:
     """Calls whose intents share one fsync: ``IPAM_INTENT_WINDOW`` (1 = an fsync before every call), else adaptive."""
     value = os.environ.get("IPAM_INTENT_WINDOW", "")
@@ -93,13 +109,18 @@ class ApplySession:
         """The plan saved in ``path``, checked to apply to the recorded state as it is now.
 
         ``lineage_of``: the lineage a plan made against a state carries (the workspace's
-        ``plan_lineage``; the workspace is a later stage than this one)."""
+        ``plan_lineage``; the workspace is a later stage than this one). A plan applies only where
+        its lineage is the workspace's (a plan bound to none applies nowhere), and with
+        ``IPAMCTL_PLAN_KEY`` set only when signed with that key."""
+        key = plan_key()
         state = self.backend.read()
         data: bytes | None = Path(path).read_bytes() if Path(path).is_file() else None
         if data is None:
             raise StateError("Plan.NotFound", f"{path}: no such plan file")
-        plan, settings = planfile.from_json(data, path=path, lineage=lineage_of(state), serial=state.serial)
+        plan, settings = planfile.from_json(data, path=path, lineage=lineage_of(state), serial=state.serial, key=key)
         del data  # a large plan file's text is not kept through the apply
+        if plan.lineage is None:
+            raise planfile.unbound(path)
         return SavedPlan(plan, state, settings)
 
     def settle(self, state: State) -> None:

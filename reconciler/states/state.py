@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, cast
 
 import orjson
@@ -195,6 +195,9 @@ class State:
     serial: int
     resources: Mapping[str, dict]
     format_version: int = FORMAT_VERSION
+    # whether the lineage is kept anywhere (a snapshot, the workspace's lineage file): False only for
+    # State.empty(), whose lineage is new on every read until something keeps it
+    lineage_kept: bool = field(default=True, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.resources, ResourceMap):
@@ -203,8 +206,8 @@ class State:
 
     @staticmethod
     def empty() -> "State":
-        """A new state: random lineage, serial 0, no resources."""
-        return State(str(uuid.uuid4()), 0, ResourceMap())
+        """A new state: random lineage (kept nowhere yet), serial 0, no resources."""
+        return State(str(uuid.uuid4()), 0, ResourceMap(), lineage_kept=False)
 
     def with_change(self, address: str, record: dict | None) -> "State":
         """A new State with ``record`` at ``address`` (removed when None) and serial + 1."""
