@@ -7,8 +7,10 @@ environment /16 -> team /18 [-> application /19]) and a public IPv6 tree three l
 (region /40 -> business unit /46 -> environment /50); custom allocations (explicit on-premises
 blocks at the root, mask reservations in team pools); VPCs with a primary block from a team
 pool (by mask or by the pool's default mask), secondary CIDRs, an IPv6 /56 for half of them, a
-few legacy VPCs with explicit CIDRs outside IPAM; vSwitches (/23 to /26, some with an IPv6 /64
-and prefix reservations); per VPC a basic security group for instances and an advanced one for
+few legacy VPCs with explicit CIDRs outside IPAM (each new VPC is one with a chance of 3 %);
+vSwitches (/23 to /26, some with an IPv6 /64; only a legacy VPC's first vSwitch has a prefix
+reservation, so small plans have none: none at 1,000 or 5,000 resources with the default seed,
+2 at 6,000, 19 at 100,000); per VPC a basic security group for instances and an advanced one for
 ENIs; instances (ecs.g7/c7/r7) with secondary private IPs on their primary ENI; attached and
 Available ENIs with secondary IPs, IPv4 /28 and IPv6 /80 prefixes.
 

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Mapping
 
 from reconciler.cloud.sandbox import SandboxCloud
+from reconciler.cloud.store import read_only
 from reconciler.errors import SpecError
 from reconciler.providers.alibaba import ApiProvider
 from reconciler.source.loader import SpecDocument, load_specs
-from reconciler.states.local import LocalStateBackend
+from reconciler.states.local import BACKUP, DAMAGED, JOURNAL, LOCK, SNAPSHOT, LocalStateBackend
 from reconciler.states.state import State
 
 DEFAULT_SANDBOX = "state/sandbox.db"
+STATE_FILES = frozenset({SNAPSHOT, BACKUP, DAMAGED, JOURNAL, LOCK})  # never a sandbox database
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,24 @@ class Workspace:
     def sandbox_path(self, settings: Mapping) -> Path:
         path = Path(str(settings.get("path") or DEFAULT_SANDBOX))
         resolved = (self.root / path).resolve()
-        if not str(resolved).startswith(str(self.root.resolve())):
+        root = self.root.resolve()
+        if resolved != root and root not in resolved.parents:
             raise SpecError("Spec.ProviderPath", f"the sandbox database {path} must stay inside the workspace")
+        if resolved.parent == self.state_dir.resolve() and resolved.name in STATE_FILES:
+            raise SpecError("Spec.ProviderPath", f"the sandbox database {path} is one of the state's own files "
+                            f"({', '.join(sorted(STATE_FILES))}); give it a path of its own, e.g. {DEFAULT_SANDBOX}")
+        if resolved.is_dir():
+            raise SpecError("Spec.ProviderPath", f"the sandbox database {path} is a folder; give a file path, "
+                            f"e.g. {DEFAULT_SANDBOX}")
         return resolved
 
     def sandbox(self, settings: Mapping | None = None) -> SandboxCloud:
         path = self.sandbox_path(settings or {})
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpecError("Spec.ProviderPath", f"cannot create the folder of the sandbox database {path}: "
+                            f"{exc.strerror or exc}") from None
         return SandboxCloud(path)
 
     def ipv6_supply(self, settings: Mapping):
@@ -74,7 +87,9 @@ class Workspace:
         wanted = managed_eni_ids(doc)
         if not wanted:
             return {}
-        provider = self.provider(settings)
+        if settings.get("type", "sandbox") != "sandbox":
+            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
+        provider = ApiProvider(self.cloud_reader(settings), name="sandbox", ipv6_supply=SandboxCloud.IPV6_SUPPLY)
         try:
             return provider.read_enis(wanted, resources)
         finally:
@@ -86,12 +101,13 @@ class Workspace:
         if settings.get("type", "sandbox") != "sandbox":
             raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
         path = self.sandbox_path(settings)
-        return SandboxCloud(path if path.is_file() else None)
+        return SandboxCloud(read_only(path) if path.is_file() else None)
 
     def read_discovered(self, doc: SpecDocument, settings: Mapping) -> tuple:
-        """The CIDRs resource discovery finds in the spec's IPAM operating regions (read at plan time,
-        like managed ENIs); nothing when the spec has no IPAM or there is no cloud yet."""
-        from reconciler.observe.discovery import discover
+        """The CIDRs resource discovery finds in the spec's IPAM operating regions, and the IPAMs managed
+        in those regions (``KnownIpam``: the one-IPAM-per-region quota), read at plan time like managed
+        ENIs; nothing when the spec has no IPAM or there is no cloud yet."""
+        from reconciler.observe.discovery import discover, known_ipams, list_ipams
 
         ipam = doc.data.get("ipam") if isinstance(doc.data, dict) else None
         if not isinstance(ipam, dict) or settings.get("type", "sandbox") != "sandbox":
@@ -101,7 +117,8 @@ class Workspace:
             return ()
         client = self.cloud_reader(settings)
         try:
-            return discover(client, regions)
+            ipams = list_ipams(client, regions)
+            return (*discover(client, regions, ipams), *known_ipams(ipams))
         finally:
             client.close()
 
@@ -144,5 +161,8 @@ def _ipam_regions(ipam: dict) -> set[str]:
 
 
 def plan_lineage(state: State) -> str | None:
-    """A state never written has no lineage yet; a plan made against it says so."""
-    return None if state.serial == 0 and not state.resources else state.lineage
+    """The lineage a plan made against ``state`` carries. A state never written whose lineage is kept
+    nowhere (no ``state/lineage`` yet, see ``LocalStateBackend.fix_lineage``) has none; a plan made
+    against it says so, and no apply accepts it."""
+    kept = state.lineage_kept or state.serial or state.resources
+    return state.lineage if kept else None

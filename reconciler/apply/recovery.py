@@ -39,6 +39,7 @@ from reconciler.errors import CloudError, ReconcilerError, StateError
 from reconciler.plans.order import Action, PlannedAction
 from reconciler.providers.base import PartialStep
 from reconciler.states.journal import Intent, split_pending
+from reconciler.states.lock import UNKNOWN_LOCK_ID
 from reconciler.states.state import State
 
 
@@ -85,11 +86,23 @@ def split(pending: list[Intent]) -> tuple[list[Intent], list[Intent]]:
 
 
 def pending_note(backend) -> str | None:
-    """What ``plan`` says when an interrupted apply left calls in flight (None when it did not)."""
+    """What ``plan`` says when an apply (or another writer) is running -- the lock is held by a live
+    process: its calls in flight are its own, not an interrupted apply's -- or when an interrupted
+    apply left calls in flight (None when neither)."""
     try:
         pending = backend.pending_intents()
+        status = backend.lock_status() if hasattr(backend, "lock_status") else None
     except ReconcilerError:
         return None  # reading the state reports the damage itself
+    if status is not None and status.live:
+        info = status.info
+        calls = (f" It has {len(pending)} cloud call(s) in flight whose results are not in the state yet."
+                 if pending else "")
+        who = ("an ipamctl command (the lock file is unreadable)" if info.id == UNKNOWN_LOCK_ID else
+               f"`ipamctl {info.command}` (lock ID {info.id}, held by {info.holder} since {info.created})")
+        return (f"Note: {who} is running on this workspace: the state is locked.{calls} This plan is made from "
+                "the state as recorded now and does not include what that run is doing; plan again once it "
+                "has finished.")
     if not pending:
         return None
     issue, never = split(pending)

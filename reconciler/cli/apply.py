@@ -14,6 +14,7 @@ from reconciler.apply.execute import ApplyResult
 from reconciler.apply.recovery import RecoveryReport
 from reconciler.apply.session import ApplySession, OnStep, apply_session
 from reconciler.cli import render
+from reconciler.cli.files import resolve
 from reconciler.cli.plan import plan_progress, plan_workspace
 from reconciler.cli.progress import Progress
 from reconciler.errors import StateError
@@ -29,7 +30,7 @@ def apply(ws: Workspace, *, planfile_path: str | None, auto_approve: bool, as_js
             echo = _quiet if as_json else progress_echo(colour, lines)
             recovered = _recover(session, echo, as_json)
         if planfile_path:
-            saved = session.read_plan(planfile_path, plan_lineage)
+            saved = session.read_plan(str(resolve(ws.root, planfile_path)), plan_lineage)
             plan, state, settings = saved.plan, saved.state, saved.settings
         else:
             with plan_progress(as_json) as bar:
@@ -117,7 +118,9 @@ def _report(result: ApplyResult, final: State, plan: Plan, as_json: bool, recove
             "errors": [d for e in errors for d in render.errors_document(e)["errors"]],
             "serial": final.serial, "recovery": recovered.to_dict()}))
     elif result.ok and unwritten is None:
-        click.echo(f"\nApply complete: {len(result.done)} actions. {render.summary_line(plan).replace('Plan: ', '')}")
+        done = len(result.done)
+        click.echo(f"\nApply complete: {done} action{'' if done == 1 else 's'}. "
+                   f"{render.summary_line(plan).replace('Plan: ', '')}")
         click.echo(f"State serial {final.serial}.")
     else:
         for error in errors:

@@ -87,8 +87,10 @@ def render_drift(report: DriftReport, serial: int) -> str:
         line = f"Drift: {s['changed']} changed, {s['missing']} missing, {s['unmanaged']} unmanaged."
         if report.ignored:
             line += f" {len(report.ignored)} ignored (.driftignore)."
-        out += ["", line, "`ipamctl refresh` records what changed or is gone; `ipamctl import ADDRESS ID` adopts an "
-                "unmanaged resource; `ipamctl plan` shows what apply would change back."]
+        out += ["", line, "`ipamctl plan --refresh` shows what apply would change back (to do it: `ipamctl refresh`, "
+                "then `ipamctl apply`; plain `ipamctl plan` compares the specs with the recorded state and does not "
+                "see drift); `ipamctl refresh` alone accepts what changed or is gone; `ipamctl import ADDRESS ID` "
+                "adopts an unmanaged resource."]
     elif report.ignored:
         out.append(f"{len(report.ignored)} difference(s) ignored (.driftignore).")
     return "\n".join(out) + "\n"

@@ -167,11 +167,11 @@ def schema_cmd() -> None:
 @click.argument("address")
 @click.option("--os", "family", required=True, type=click.Choice(["rhel", "debian", "sles", "windows"]))
 @click.option("--device", default=None, help="Interface name in the guest (default eth0 for a primary ENI, "
-              "eth1... for the others in name order).")
+              "eth1... for the instance's other ENIs in the order apply attaches them: address order).")
 @click.option("--adapter", default="Ethernet", help="Windows adapter name.")
 @click.pass_obj
 def render_os_config_cmd(obj: Obj, address: str, family: str, device: str | None, adapter: str) -> None:
-    """The guest configuration of an ENI's secondary private IPs (from the recorded state)."""
+    """The guest configuration of an attached ENI's secondary IPs, prefixes and IPv6 (from the recorded state)."""
     _exit(render_os_config(_ws(obj), address=address, family=family, device=device, adapter=adapter))
 
 

@@ -11,7 +11,9 @@ from typing import Mapping, cast
 import click
 
 from reconciler.apply.recovery import pending_note
+from reconciler.apply.session import plan_key
 from reconciler.cli import render
+from reconciler.cli.files import resolve, write_output
 from reconciler.cli.progress import Progress
 from reconciler.planner import make_plan
 from reconciler.plans import planfile
@@ -57,12 +59,15 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
          colour: bool) -> int:
     if note := pending_note(ws.backend()):
         click.echo(note, err=True)
+    key = plan_key() if out or as_json else None  # signs what is saved or printed (IPAMCTL_PLAN_KEY)
+    if out:
+        ws.backend().fix_lineage()  # binds the saved plan to this workspace, even before its first apply
     with plan_progress(as_json) as bar:
         planned, _, settings = plan_workspace(ws, refresh, bar)
         # one serialization for the file and stdout: the bytes json_text(to_document(...)) would print
-        data = planfile.to_json(planned, settings["type"], settings) if out or as_json else None
+        data = planfile.to_json(planned, settings["type"], settings, key=key) if out or as_json else None
         if out:
-            _write_plan(Path(out), cast(bytes, data))
+            _write_plan(resolve(ws.root, out), cast(bytes, data))
         text = None if as_json else render.render_plan(planned, colour)
     if as_json:
         click.echo(data, nl=False)
@@ -75,6 +80,4 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
 
 
 def _write_plan(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_output(path, data)

@@ -71,7 +71,7 @@ def action_line(a: PlannedAction, colour: bool = False, width: int = 34) -> str:
 
 def render_plan(plan: Plan, colour: bool = False) -> str:
     if not plan.has_changes:
-        return "No changes. The recorded state matches the specs.\n"
+        return "No changes. The recorded state matches the specs.\n" + warnings_text(plan, colour)
     out = ["ipamctl will perform the following changes:", ""]
     for a in plan.actions:
         if a.action is Action.IMPORT:
@@ -82,6 +82,9 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
         if c.replace_reasons:
             head += f" ({'; '.join(c.replace_reasons)})"
         out.append(paint(head, sign, colour))
+        forced = [r[:-len(" changes")] for r in c.replace_reasons if r.endswith(" changes")]
+        if forced:
+            out.append(f"        # forces replacement: {', '.join(forced)}")
         if c.kind is ChangeKind.CREATE:  # (no blocks before)
             after = _blocks(c.after, c.type)
             if after:
@@ -103,7 +106,16 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
     out += ["", "Actions, in the order apply runs them:", ""]
     out += [action_line(a, colour, width) for a in plan.actions]
     out += ["", summary_line(plan)]
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + warnings_text(plan, colour)
+
+
+def warnings_text(plan: Plan, colour: bool = False) -> str:
+    """The plan's warnings (allowed by the cloud; the plan still applies), one ``Warning:`` line each."""
+    if not plan.warnings:
+        return ""
+    lines = [click.style(f"Warning: {w.message}", fg="yellow") if colour else f"Warning: {w.message}"
+             for w in plan.warnings]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def _short(value) -> str:
@@ -131,9 +143,11 @@ def render_state(resources: Mapping[str, dict], lineage: str | None, serial: int
         return "The state is empty.\n"
     out = [f"State lineage {lineage}, serial {serial}, {len(resources)} resources", ""]
     width = max(len(a) for a in resources) + 1
+    id_width = max(28, max(len(rec.get("id") or "-") for rec in resources.values()))  # allocation ids are long
     for address in sorted(resources, key=state_key):
         rec = resources[address]
-        out.append(f"  {address:<{width}} {rec.get('id') or '-':<28} {_blocks(rec['attributes'], rec['type'])}".rstrip())
+        out.append(f"  {address:<{width}} {rec.get('id') or '-':<{id_width}} "
+                   f"{_blocks(rec['attributes'], rec['type'])}".rstrip())
     return "\n".join(out) + "\n"
 
 

@@ -15,6 +15,7 @@ from typing import Mapping
 
 import click
 
+from reconciler.cli.files import resolve, write_output
 from reconciler.errors import ReconcilerError, StateError
 from reconciler.workspace import Workspace
 
@@ -39,7 +40,7 @@ def report(ws: Workspace, *, as_json: bool, html_path: str | None, history: bool
         from reconciler.report.html import render_html
 
         page = render_html(built, read_history(history_path), discovery)
-        _write(Path(html_path), page.encode())
+        write_output(resolve(ws.root, html_path), page.encode())
         click.echo(f"Wrote the report to {html_path}.")
     else:
         click.echo(render_text(built, discovery), nl=False)
@@ -72,9 +73,13 @@ def _discover(ws: Workspace, resources: Mapping[str, dict]) -> tuple[tuple, dict
 
 def append_history(path: Path, headline: dict) -> None:
     """One JSON line per run, written with one append and fsynced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(headline, sort_keys=True, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StateError("State.WriteFailed", f"cannot append to {path}: {exc.strerror or exc}; "
+                         "nothing was recorded") from None
     try:
         if os.fstat(fd).st_size:  # a torn last line from a crash: start on a fresh line
             with open(path, "rb") as f:
@@ -83,6 +88,8 @@ def append_history(path: Path, headline: dict) -> None:
                     line = b"\n" + line
         os.write(fd, line)
         os.fsync(fd)
+    except OSError as exc:
+        raise StateError("State.WriteFailed", f"cannot append to {path}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
 
@@ -104,9 +111,4 @@ def read_history(path: Path) -> list[dict]:
             out.append(entry)
     return out
 
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 

@@ -26,9 +26,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeAlias
 
+from urllib.parse import quote
+
 import orjson
 
 from reconciler.cloud.space import EMPTY, IntervalSet
+from reconciler.errors import CloudError
 from reconciler.net.cidr import Cidr
 
 # A resource in the API's key names plus ``_kind``, ``_id`` and ``_seq``; kinds differ in their keys.
@@ -72,17 +75,82 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class ReadOnlyPath(os.PathLike):
+    """A sandbox database path to open for reading only (:func:`read_only`)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+def read_only(path: str | os.PathLike) -> ReadOnlyPath:
+    """``path`` marked to be opened read-only: ``Store(read_only(path))`` opens the database with
+    SQLite's ``mode=ro`` (nothing is created or written: no schema, no journal-mode change), and,
+    when even that needs a write (a WAL database whose ``-shm`` file cannot be created because the
+    folder is read-only), as ``immutable=1``. Read-only commands (plan, drift, report) so work on a
+    read-only workspace; a write through such a store is refused (``Sandbox.WriteFailed``)."""
+    return ReadOnlyPath(path)
+
+
+def _connect(path: str | None, read_only: bool, immutable: bool = False) -> sqlite3.Connection:
+    if path is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.executescript(SCHEMA)
+        return conn
+    if read_only:
+        uri = f"file:{quote(os.path.abspath(path))}?{'immutable=1' if immutable else 'mode=ro'}"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    # A checkpoint (copy the WAL into the database, fdatasync it) every 40 MB of WAL rather than
+    # every 4 MB: an apply commits one small transaction per call, tens of thousands of them.
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def sandbox_error(path: str | None, exc: sqlite3.Error, doing: str) -> CloudError:
+    """The sandbox database failed: ``Sandbox.Damaged`` (not a sandbox database), ``Sandbox.StorageFull``
+    (the disk is full) or ``Sandbox.WriteFailed`` / ``Sandbox.OpenFailed`` (anything else). A failed
+    write changed nothing (the call was rolled back), so it is a refusal (400), not a call in doubt."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    where = path or "the in-memory sandbox"
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or name.startswith("SQLITE_CORRUPT") \
+            or "not a database" in str(exc) or "malformed" in str(exc):
+        return CloudError("Sandbox.Damaged", f"{where} is not a readable sandbox database ({exc}); move it aside "
+                          "to start from an empty sandbox, or check the provider's path", http_status=500)
+    if name == "SQLITE_FULL" or "disk is full" in str(exc):
+        return CloudError("Sandbox.StorageFull", f"cannot {doing} {where}: the disk is full; the call was rolled "
+                          "back and changed nothing. Free some space and run the command again")
+    code = "Sandbox.WriteFailed" if doing == "write" else "Sandbox.OpenFailed"
+    return CloudError(code, f"cannot {doing} {where}: {exc}" + ("; the call was rolled back and changed nothing"
+                                                                  if doing == "write" else ""))
+
+
 class Store:
     def __init__(self, path: str | os.PathLike | None = None):
-        target = ":memory:" if path is None else os.fspath(path)
-        self.conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        if path is not None:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            # A checkpoint (copy the WAL into the database, fdatasync it) every 40 MB of WAL rather than
-            # every 4 MB: an apply commits one small transaction per call, tens of thousands of them.
-            self.conn.execute("PRAGMA wal_autocheckpoint=10000")
-        self.conn.executescript(SCHEMA)
+        self.read_only = isinstance(path, ReadOnlyPath)
+        self.path = None if path is None else os.fspath(path)
+        try:
+            # Read-only, a database without a -wal file is whole in its main file (the last writer
+            # checkpointed it as it closed): read it as it is (immutable), which creates nothing beside
+            # it. With a -wal file (an apply running, or one killed), mode=ro reads through the WAL.
+            whole = self.read_only and self.path is not None and not os.path.exists(self.path + "-wal")
+            try:
+                self.conn = _connect(self.path, self.read_only, immutable=whole)
+                row = self.conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+            except sqlite3.OperationalError:
+                if not self.read_only or whole:
+                    raise
+                self.conn.close()  # mode=ro needs to create the -shm file: read the file as it is
+                self.conn = _connect(self.path, self.read_only, immutable=True)
+                row = self.conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+            rows = self.conn.execute("SELECT id, kind, data FROM resources ORDER BY rowid").fetchall()
+        except sqlite3.Error as exc:
+            raise sandbox_error(self.path, exc, "open") from None
         self._res: dict[str, Resource] = {}
         self._by_kind: dict[str, dict[str, Resource]] = {}
         self._index: dict[tuple[str, str], dict[object, dict[str, None]]] = {}
@@ -90,10 +158,9 @@ class Store:
         self._undo: list[tuple[str, Resource | None]] | None = None
         self._dirty: dict[str, None] = {}
         self.generation = 0  # bumped on every change in memory (rollbacks too): a key for derived views
-        row = self.conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
         self.seq = int(row[0]) if row else 0
         self._seq_at_begin = self.seq
-        for _id, _kind, data in self.conn.execute("SELECT id, kind, data FROM resources ORDER BY rowid"):
+        for _id, _kind, data in rows:
             self._link(orjson.loads(data))
 
     # ---- reads --------------------------------------------------------------------------
@@ -188,10 +255,15 @@ class Store:
                 cur.execute("INSERT OR REPLACE INTO tokens(action, token, response) VALUES (?, ?, ?)",
                             (action, tok, text))
             cur.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                cur.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                if self.conn.in_transaction:
+                    cur.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite has rolled it back itself (a full disk does)
             self.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise sandbox_error(self.path, exc, "write") from None
             raise
         self._undo, self._dirty = None, {}
 

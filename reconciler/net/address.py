@@ -9,6 +9,7 @@ cost; the types make them distinct from other strings in every signature (as dbt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import NewType
 
@@ -76,6 +77,10 @@ def dependency_order(address: str) -> tuple[int, str]:
     return (TYPE_RANK.get(address.split(".", 1)[0], 99), address)
 
 
+# A spec's resource name (the same rule as reconciler.models.network.NAME_RE, which validates the specs).
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Address:
     type: str
@@ -83,10 +88,22 @@ class Address:
 
     @staticmethod
     def parse(text: str) -> "Address":
+        """The address ``text`` names; ValueError when it is not one: an unknown TYPE, or a NAME that
+        is empty or that no spec can declare (the spec's rule for names, :data:`NAME_RE`; an IPAM's
+        name is free text, but not empty, padded or holding control characters)."""
         rtype, dot, name = text.partition(".")
-        if not dot or not name or rtype not in TYPE_RANK:
+        if not dot or rtype not in TYPE_RANK:
             raise ValueError(
                 f"{text!r} is not a resource address (TYPE.NAME with TYPE one of {', '.join(TYPES)})"
+            )
+        if rtype == "ipam":
+            bad = not name.strip() or name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name)
+        else:
+            bad = NAME_RE.fullmatch(name) is None
+        if bad:
+            raise ValueError(
+                f"{text!r} is not a resource address: the name {name!r} is empty or malformed (a name starts "
+                "with a letter or digit and uses only letters, digits, '-', '_' and '.', at most 128 characters)"
             )
         return Address(rtype, name)
 

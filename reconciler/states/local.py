@@ -12,6 +12,9 @@ Files in ``state_dir``:
   the changes; a snapshot write clears the journal but for the intents still pending, which it
   carries over (they are resolved only by recovery, :mod:`reconciler.apply.recovery`).
 * ``.lock`` -- the workspace lock (see :mod:`reconciler.states.lock`).
+* ``lineage`` -- the workspace's lineage (one line) before there is a snapshot: written once, by the
+  first ``plan --out`` (:meth:`LocalStateBackend.fix_lineage`), so that a saved plan is bound to this
+  workspace; the empty state reads with it, and the first snapshot keeps it.
 
 The backend does not take the lock itself: commands that change the state hold
 ``backend.lock(...)`` around read-transaction-commit.
@@ -20,6 +23,7 @@ The backend does not take the lock itself: commands that change the state hold
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,12 +41,17 @@ from reconciler.states.journal import (
     read_journal,
     split_pending,
 )
-from reconciler.states.lock import LockInfo, WorkspaceLock
-from reconciler.states.state import State, StateBuilder, parse_state
+from reconciler.states.lock import LockInfo, LockStatus, WorkspaceLock
+from reconciler.states.state import ResourceMap, State, StateBuilder, parse_state
 from reconciler.states.transaction import StateTransaction
 
 SNAPSHOT, BACKUP, JOURNAL, LOCK = "state.json", "state.json.backup", "state.journal", ".lock"
 DAMAGED = "state.json.damaged"
+# the temp files of this module's writes: "." + the file's name + "." + uuid4().hex + ".tmp"
+_STALE_TEMP = re.compile(r"\.(?:%s)\.[0-9a-f]{32}\.tmp" % "|".join(re.escape(n) for n in (SNAPSHOT, JOURNAL, BACKUP,
+                                                                                         DAMAGED)))
+LINEAGE = "lineage"
+_LINEAGE_MAX = 200  # characters: a uuid4 is 36
 
 
 class LocalStateBackend:
@@ -53,6 +62,7 @@ class LocalStateBackend:
         self.snapshot_path = self.state_dir / SNAPSHOT
         self.backup_path = self.state_dir / BACKUP
         self.journal_path = self.state_dir / JOURNAL
+        self.lineage_path = self.state_dir / LINEAGE
         self._lock = WorkspaceLock(self.state_dir / LOCK)
 
     # -- reading -----------------------------------------------------------------------------
@@ -89,7 +99,8 @@ class LocalStateBackend:
             if journal is not None and journal.entries or self.backup_path.exists():
                 present = "state.json.backup" if self.backup_path.exists() else "state.journal"
                 raise self._corrupt(self.snapshot_path, f"it is missing although {present} exists")
-            return State.empty(), journal
+            lineage = self._kept_lineage()
+            return (State.empty() if lineage is None else State(lineage, 0, ResourceMap())), journal
         try:
             snapshot = parse_state(data)
         except ValueError as exc:
@@ -97,6 +108,53 @@ class LocalStateBackend:
         if journal is None or not journal.entries:
             return snapshot, journal
         return self._replay(snapshot, journal.entries), journal
+
+    def _kept_lineage(self) -> str | None:
+        """The lineage ``state/lineage`` keeps for a workspace without a snapshot, or None."""
+        data = self._read_bytes(self.lineage_path)
+        if data is None:
+            return None
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            text = ""
+        lineage = text.removesuffix("\n")
+        if not lineage or len(lineage) > _LINEAGE_MAX or not lineage.isprintable() or " " in lineage:
+            raise StateError("State.Corrupt", f"{self.lineage_path} is damaged: it is not one line holding a "
+                             f"lineage ({len(data)} bytes). It keeps the lineage saved plans of this workspace are "
+                             f"bound to; there is no {SNAPSHOT} yet, so removing it loses no state, but plans "
+                             "saved here before no longer apply (make them again).")
+        return lineage
+
+    def fix_lineage(self) -> str:
+        """The workspace's lineage, kept from now on: the snapshot's when there is one, else the one
+        ``state/lineage`` keeps, else a new one written there (a temp file, fsync, hard-linked into
+        place so that it never replaces one another run wrote meanwhile, fsync of the directory).
+        Only ``plan --out`` calls this: reading commands never write."""
+        if self.snapshot_path.exists():
+            return self.read().lineage
+        kept = self._kept_lineage()
+        if kept is not None:
+            return kept
+        tmp = self.state_dir / f".{LINEAGE}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            _write_new(tmp, (str(uuid.uuid4()) + "\n").encode())
+            try:
+                os.link(tmp, self.lineage_path)
+            except FileExistsError:
+                pass  # another run fixed it first: that one is the workspace's
+            except OSError:  # no hard links here
+                if not os.path.lexists(self.lineage_path):
+                    os.replace(tmp, self.lineage_path)
+            fsync_dir(self.state_dir)
+        except OSError as exc:
+            raise _write_failed(self.lineage_path, exc, "a saved plan must be bound to its workspace's lineage, "
+                                "which is kept there until the first apply writes the state (`plan` without "
+                                "--out writes nothing)") from exc
+        finally:
+            _unlink_quietly(tmp)
+        return self.read().lineage
 
     def _replay(self, snapshot: State, entries: list[JournalEntry]) -> State:
         """Snapshot plus the entries after its serial; entries up to it are already in it."""
@@ -272,9 +330,29 @@ class LocalStateBackend:
                 raise
             raise StateError(exc.code, exc.detail + self._in_flight_note()) from None
         try:
+            self.remove_stale_temps()
             yield info
         finally:
             self._lock.release()
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Remove the temp files a killed write left (``.state.json.<hex>.tmp``, and the journal's,
+        backup's and damaged copy's): only this backend writes them, always under the lock, so while
+        the lock is held (call it then) none of them is in use. Returns what was removed."""
+        removed: list[Path] = []
+        try:
+            names = os.listdir(self.state_dir)
+        except OSError:
+            return removed
+        for name in names:
+            if _STALE_TEMP.fullmatch(name):
+                path = self.state_dir / name
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue
+                removed.append(path)
+        return removed
 
     def _in_flight_note(self) -> str:
         try:
@@ -291,6 +369,10 @@ class LocalStateBackend:
 
     def lock_info(self) -> LockInfo | None:
         return self._lock.info()
+
+    def lock_status(self) -> LockStatus | None:
+        """Who holds the lock and whether that process is alive (None: no lock)."""
+        return self._lock.status()
 
     def force_unlock(self, lock_id: str) -> None:
         self._lock.force_unlock(lock_id)

@@ -11,9 +11,11 @@ flock says whether that holder is still *alive* (the kernel drops it when the pr
 * Stale (file present, nobody holds its flock): never taken silently -- ``State.LockStale``
   naming the holder and the ``ipamctl force-unlock <ID>`` command to run once the user has
   checked that the holder is really gone.
-* Garbage content (not a LockInfo): reported like any other lock with holder fields set to
-  ``"unknown"`` (pid 0) and the id :data:`UNKNOWN_LOCK_ID` (``"unknown"``), which is what
-  ``force-unlock`` takes for it. A real lock never has that id, so it cannot remove one by mistake.
+* Garbage content (not a LockInfo): a LockInfo with holder fields set to ``"unknown"`` (pid 0) and
+  the id :data:`UNKNOWN_LOCK_ID` (``"unknown"``), reported saying that the file is
+  unreadable, and how to remove it (``force-unlock unknown`` takes it, or ``rm``), under the
+  code a lock in its liveness gets (``State.LockStale``, or ``State.Locked`` while a process
+  holds it). A real lock never has that id, so it cannot remove one by mistake.
 * Liveness cannot be told when flock is not supported by the filesystem; then the lock is
   treated as busy (never stale), and ``force_unlock`` removes it on the user's word.
 """
@@ -99,6 +101,8 @@ def _same_file(path: Path, fd: int) -> bool:
 
 
 def _locked(info: LockInfo, waited: float) -> StateError:
+    if info.id == UNKNOWN_LOCK_ID:
+        return _unreadable(info, True)
     wait = f" (waited {waited:g}s)" if waited else ""
     return StateError(
         "State.Locked",
@@ -108,7 +112,23 @@ def _locked(info: LockInfo, waited: float) -> StateError:
     )
 
 
+def _unreadable(info: LockInfo, live: bool | None) -> StateError:
+    """A lock file that holds no lock record (empty, cut short or overwritten): nobody can say who took it."""
+    held = ("a process still holds it open, so wait for that process to end; if none is running, " if live else
+            "and no process holds it. ")
+    return StateError(
+        "State.Locked" if live else "State.LockStale",
+        f"the lock file {info.path} is unreadable: it holds no lock record (it is empty or damaged, e.g. "
+        f"by a crash or a full disk while it was written), so who took it cannot be told; {held}"
+        f"Check that no ipamctl command is running on this workspace, then remove the file with "
+        f"`ipamctl force-unlock {UNKNOWN_LOCK_ID}` (that id stands for an unreadable lock file) or `rm {info.path}`, "
+        "and check the state with `ipamctl plan`.",
+    )
+
+
 def _stale(info: LockInfo) -> StateError:
+    if info.id == UNKNOWN_LOCK_ID:
+        return _unreadable(info, False)
     return StateError(
         "State.LockStale",
         f"the state lock {info.path} was left behind: lock ID {info.id}, taken by {info.holder} "
@@ -251,6 +271,10 @@ class WorkspaceLock:
                 raise StateError("State.NotLocked", f"the state is not locked ({self.path} does not exist)")
             fd, status = opened
             info = status.info
+            if info.id != lock_id and info.id == UNKNOWN_LOCK_ID:
+                raise StateError("State.LockIdMismatch", f"the lock file {self.path} is unreadable (it holds no "
+                                 f"lock record), so it has no ID {lock_id}; nothing was removed. "
+                                 f"`ipamctl force-unlock {UNKNOWN_LOCK_ID}` removes an unreadable lock file")
             if info.id != lock_id:
                 raise StateError(
                     "State.LockIdMismatch",
