@@ -15,11 +15,11 @@ from reconciler.cloud.store import read_only
 from reconciler.errors import SpecError
 from reconciler.providers.alibaba import ApiProvider
 from reconciler.source.loader import SpecDocument, load_specs
-from reconciler.states.local import BACKUP, DAMAGED, JOURNAL, LOCK, SNAPSHOT, LocalStateBackend
+from reconciler.states.local import BACKUP, DAMAGED, JOURNAL, LINEAGE, LOCK, SNAPSHOT, LocalStateBackend
 from reconciler.states.state import State
 
 DEFAULT_SANDBOX = "state/sandbox.db"
-STATE_FILES = frozenset({SNAPSHOT, BACKUP, DAMAGED, JOURNAL, LOCK})  # never a sandbox database
+STATE_FILES = frozenset({SNAPSHOT, BACKUP, DAMAGED, JOURNAL, LOCK, LINEAGE})  # never a sandbox database
 
 
 @dataclass(frozen=True)

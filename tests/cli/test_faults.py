@@ -106,6 +106,9 @@ def test_provider_path_on_the_state_file_is_refused(ws):
     for args in (("plan",), ("drift",), ("apply", "--auto-approve")):
         _no_traceback(ws.run(*args), "Spec.ProviderPath")
     assert json.loads((ws.root / "state" / "state.json").read_text())["serial"] > 0
+    # the workspace's lineage file is one of the state's own files too
+    ws.write("main.yaml", BASE + "provider: {path: state/lineage}\n")
+    _no_traceback(ws.run("plan"), "Spec.ProviderPath")
 
 
 def test_a_garbage_sandbox_is_an_error(ws):
