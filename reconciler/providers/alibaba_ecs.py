@@ -53,7 +53,8 @@ class EcsActions:
     def read_enis(self, wanted: Mapping[str, str], resources: Mapping[str, dict]) -> dict[str, dict]:
         """Records of the ENIs ``wanted`` (spec address -> id) as the cloud has them, with vSwitches
         named by the spec names the state knows them by. Missing ENIs are left out."""
-        by_id = {rec["id"]: rec["name"] for rec in resources.values() if rec["type"] == "vswitch" and rec.get("id")}
+        by_id = {rec["id"]: rec["name"] for rec in resources.values()
+                 if rec["type"] in ("vswitch", "security_group") and rec.get("id")}
         regions = sorted({rec["attributes"]["region"] for rec in resources.values()
                           if rec["type"] == "vpc"} | {r for rec in resources.values() if rec["type"] == "ipam"
                                                        for r in rec["attributes"]["operating_regions"]})
@@ -204,12 +205,20 @@ class EcsActions:
         return {first.address: self._record(first, current["id"], attrs)}
 
 
-def eni_record(name: str, row: Mapping, vswitch_names: Mapping[str, str]) -> dict:
-    """A state-shaped record of a DescribeNetworkInterfaces row."""
+def first_group(row: Mapping) -> str | None:
+    """The id of a row's first security group (an ENI's or an instance's)."""
+    groups = (row.get("SecurityGroupIds") or {}).get("SecurityGroupId") or []
+    return groups[0] if groups else None
+
+
+def eni_record(name: str, row: Mapping, names: Mapping[str, str]) -> dict:
+    """A state-shaped record of a DescribeNetworkInterfaces row; ``names`` maps the ids of vSwitches
+    and security groups to their spec names (an id it lacks reads as None)."""
     private = row.get("PrivateIpSets", {}).get("PrivateIpSet", [])
     attrs = {
-        "vswitch": vswitch_names.get(row.get("VSwitchId")),  # type: ignore[arg-type]  # None: no name
-        "security_group": None, "instance": None,
+        "vswitch": names.get(row.get("VSwitchId")),  # type: ignore[arg-type]  # None: no name
+        "security_group": names.get(first_group(row)),  # type: ignore[arg-type]  # None: no name
+        "instance": None,
         "primary": row.get("Type") == "Primary", "managed": bool(row.get("ServiceManaged")),
         "primary_ip": row.get("PrivateIpAddress"),
         "secondary_private_ips": sorted((p["PrivateIpAddress"] for p in private if not p.get("Primary")), key=item_key),

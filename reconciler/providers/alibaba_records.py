@@ -17,7 +17,7 @@ from reconciler.net.address import TYPE_RANK
 from reconciler.net.cidr import Cidr
 from reconciler.net.limits import MASK_RANGE
 from reconciler.net.records import item_key
-from reconciler.providers.alibaba_ecs import eni_record
+from reconciler.providers.alibaba_ecs import eni_record, first_group
 
 TYPE_ORDER = TYPE_RANK
 SG_TYPES: dict[str | None, str] = {"normal": "basic", "enterprise": "advanced"}  # by a row's type, maybe absent
@@ -127,21 +127,16 @@ def sg_attrs(row: dict, n: Names) -> dict:
             "description": _text(row.get("Description"))}
 
 
-def _first_group(row: dict) -> str | None:
-    groups = (row.get("SecurityGroupIds") or {}).get("SecurityGroupId") or []
-    return groups[0] if groups else None
-
-
 def instance_attrs(row: dict, n: Names) -> dict:
     ips = ((row.get("VpcAttributes") or {}).get("PrivateIpAddress") or {}).get("IpAddress") or []
     return {"instance_type": row.get("InstanceType"), "vswitch": n(row.get("VSwitchId")),
-            "security_group": n(_first_group(row)), "status": row.get("Status"),
+            "security_group": n(first_group(row)), "status": row.get("Status"),
             "primary_ip": ips[0] if ips else None, "description": _text(row.get("Description"))}
 
 
 def eni_attrs(name: str, row: dict, n: Names) -> dict:
     attrs = dict(eni_record(name, row, {})["attributes"])
-    attrs.update(vswitch=n(row.get("VSwitchId")), security_group=n(_first_group(row)),
+    attrs.update(vswitch=n(row.get("VSwitchId")), security_group=n(first_group(row)),
                  instance=n(row.get("InstanceId") or None))
     return attrs
 

@@ -21,3 +21,23 @@ def test_removing_a_vswitch_holding_a_managed_eni_is_refused_at_plan_time(ws):
     assert proc.returncode == 1, proc.stdout
     assert "DependencyViolation.NetworkInterface" in proc.stderr and "Traceback" not in proc.stderr
     assert "vswitch.prod-h" in proc.stderr and "eni.lb" in proc.stderr and eni_id in proc.stderr and "nlb" in proc.stderr
+
+
+def test_removing_a_security_group_holding_a_managed_eni_is_refused_at_plan_time(ws):
+    ws.write("main.yaml", BASE)
+    ws.write("compute.yaml", "security_groups:\n  sg: {vpc: prod}\n  other: {vpc: prod}\n")
+    ws.run("apply", "--auto-approve", check=0)
+    res = ws.json("show")["resources"]
+    rc, made = ws.sandbox("CreateNetworkInterface", RegionId="cn-hangzhou", VSwitchId=res["vswitch.prod-h"]["id"],
+                          SecurityGroupId=res["security_group.sg"]["id"], ServiceManaged="true", ServiceID="nlb")
+    assert rc == 0
+    eni_id = made["NetworkInterfaceId"]
+    # the managed ENI is read with its security group's spec name (the provider maps the group's id)
+    ws.write("compute.yaml", f"security_groups:\n  sg: {{vpc: prod}}\n  other: {{vpc: prod}}\n"
+                             f"enis:\n  lb: {{id: {eni_id}, managed: true}}\n")
+    ws.run("plan", check=0)
+    ws.write("compute.yaml", f"security_groups:\n  other: {{vpc: prod}}\nenis:\n  lb: {{id: {eni_id}, managed: true}}\n")
+    proc = ws.run("plan")
+    assert proc.returncode == 1, proc.stdout
+    assert "DependencyViolation.NetworkInterface" in proc.stderr and "Traceback" not in proc.stderr
+    assert "security_group.sg" in proc.stderr and "eni.lb" in proc.stderr and eni_id in proc.stderr
