@@ -18,23 +18,11 @@ from reconciler.plans.imports import import_record
 from reconciler.plans.order import PlannedAction
 from reconciler.providers.alibaba_ecs import EcsActions
 from reconciler.providers.base import PartialStep
+from reconciler.providers.params import listed as _list
+from reconciler.providers.params import optional as _opt
+from reconciler.providers.params import recorded_id as _id
 
 RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
-
-
-def _list(name: str, values) -> dict:
-    return {f"{name}.{i}": v for i, v in enumerate(values, start=1)}
-
-
-def _opt(**kw) -> dict:
-    return {k: v for k, v in kw.items() if v is not None}
-
-
-def _id(resources: Mapping[str, dict], address: str) -> str:
-    rec = resources.get(address)
-    if rec is None or not rec.get("id"):
-        raise CloudError("State.MissingDependency", f"{address} has no recorded id; it must be created first")
-    return rec["id"]
 
 
 def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:

@@ -10,6 +10,8 @@ from reconciler.net.eni_limits import MAX_ITEMS_PER_CALL
 from reconciler.net.records import item_key
 from reconciler.net.records import plain as _plain
 from reconciler.providers.base import PartialStep
+from reconciler.providers.params import optional as _opt
+from reconciler.providers.params import recorded_id as _id
 
 SG_TYPE = {"basic": "normal", "advanced": "enterprise"}
 FIELD_PARAM = {
@@ -18,19 +20,6 @@ FIELD_PARAM = {
     "ipv6_addresses": "Ipv6Address",
     "ipv6_prefixes": "Ipv6Prefix",
 }
-
-
-def _opt(**kw) -> dict:
-    return {k: v for k, v in kw.items() if v is not None}
-
-
-def _id(resources: Mapping[str, dict], address: str) -> str:
-    rec = resources.get(address)
-    if rec is None or not rec.get("id"):
-        raise CloudError("State.MissingDependency", f"{address} has no recorded id; it must be created first")
-    return rec["id"]
-
-
 
 
 def _host(cidr: str) -> str:
