@@ -6,15 +6,20 @@ from __future__ import annotations
 from tests.support.specs import BASE
 
 
-def test_removing_a_vswitch_holding_a_managed_eni_is_refused_at_plan_time(ws):
+def _managed_eni(ws, groups: str) -> str:
+    """Apply BASE with ``groups``, then make an NLB-managed ENI in vswitch.prod-h and security_group.sg."""
     ws.write("main.yaml", BASE)
-    ws.write("compute.yaml", "security_groups:\n  sg: {vpc: prod}\n")
+    ws.write("compute.yaml", groups)
     ws.run("apply", "--auto-approve", check=0)
     res = ws.json("show")["resources"]
     rc, made = ws.sandbox("CreateNetworkInterface", RegionId="cn-hangzhou", VSwitchId=res["vswitch.prod-h"]["id"],
                           SecurityGroupId=res["security_group.sg"]["id"], ServiceManaged="true", ServiceID="nlb")
     assert rc == 0
-    eni_id = made["NetworkInterfaceId"]
+    return made["NetworkInterfaceId"]
+
+
+def test_removing_a_vswitch_holding_a_managed_eni_is_refused_at_plan_time(ws):
+    eni_id = _managed_eni(ws, "security_groups:\n  sg: {vpc: prod}\n")
     ws.write("main.yaml", BASE.split("vswitches:")[0])
     ws.write("compute.yaml", f"security_groups:\n  sg: {{vpc: prod}}\nenis:\n  lb: {{id: {eni_id}, managed: true}}\n")
     proc = ws.run("plan")
@@ -24,14 +29,7 @@ def test_removing_a_vswitch_holding_a_managed_eni_is_refused_at_plan_time(ws):
 
 
 def test_removing_a_security_group_holding_a_managed_eni_is_refused_at_plan_time(ws):
-    ws.write("main.yaml", BASE)
-    ws.write("compute.yaml", "security_groups:\n  sg: {vpc: prod}\n  other: {vpc: prod}\n")
-    ws.run("apply", "--auto-approve", check=0)
-    res = ws.json("show")["resources"]
-    rc, made = ws.sandbox("CreateNetworkInterface", RegionId="cn-hangzhou", VSwitchId=res["vswitch.prod-h"]["id"],
-                          SecurityGroupId=res["security_group.sg"]["id"], ServiceManaged="true", ServiceID="nlb")
-    assert rc == 0
-    eni_id = made["NetworkInterfaceId"]
+    eni_id = _managed_eni(ws, "security_groups:\n  sg: {vpc: prod}\n  other: {vpc: prod}\n")
     # the managed ENI is read with its security group's spec name (the provider maps the group's id)
     ws.write("compute.yaml", f"security_groups:\n  sg: {{vpc: prod}}\n  other: {{vpc: prod}}\n"
                              f"enis:\n  lb: {{id: {eni_id}, managed: true}}\n")
