@@ -158,10 +158,14 @@ def test_read_only_commands_work_on_a_read_only_workspace(ws):
     for p in [ws.root, *ws.root.rglob("*")]:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)  # root's: another user can read, never write
     before = sorted(p.name for p in (ws.root / "state").iterdir())
-    opened = {parent: os.stat(parent).st_mode for parent in ws.root.parents if parent != Path("/")}
+    # another user must reach the workspace, and run this interpreter and the code (a venv's python may
+    # link into root's home): the folders on the way get o+rx for the test's length (read, never write)
+    reach = [ws.root, REPO, Path(os.path.realpath(sys.executable)).parent, Path(sys.prefix)]
+    opened = {parent: os.stat(parent).st_mode for start in reach for parent in (start, *start.parents)
+              if parent != Path("/") and parent.is_dir() and not os.stat(parent).st_mode & 0o001}
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp", "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     try:
-        for parent, mode in opened.items():  # another user may reach the workspace (read, never write)
+        for parent, mode in opened.items():
             os.chmod(parent, stat.S_IMODE(mode) | 0o005)
         for args in READ_ONLY_COMMANDS:
             proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
