@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Container
 
 # yaml-rs allocates through its own mimalloc, which keeps freed memory for later use unless told
 # to give it back at once (read when the library loads): else what it took for large specs stays
@@ -120,20 +120,10 @@ def _plain_marks(text: str) -> bool:
             return False
     for pattern in (_ZERO, _UNDERSCORE):
         for match in pattern.finditer(text):
-            i = match.start()
-            while i and text[i - 1] == "_":
-                i -= 1
-            if i and text[i - 1] in "+-":
-                i -= 1
-            if not i or text[i - 1] in _SCALAR_START:
+            if _starts_scalar(text, match.start(), "_"):
                 return False
     for match in _DIGIT_UNDERSCORE.finditer(text):
-        i = match.start()
-        while i and text[i - 1] in _DIGITS_UNDERSCORES:
-            i -= 1
-        if i and text[i - 1] in "+-":
-            i -= 1
-        if not i or text[i - 1] in _SCALAR_START:
+        if _starts_scalar(text, match.start(), _DIGITS_UNDERSCORES):
             return False
     for match in _TIGHT_COLON.finditer(text):
         i = match.start()
@@ -248,3 +238,13 @@ def _first_two_levels(lines: list[str], root: dict[str, Any]) -> _Parsed | None:
     if names or next_kind != len(kinds):
         return None
     return _Parsed(root, kind_lines[kinds[0]], kind_lines, name_lines)
+
+
+def _starts_scalar(text: str, i: int, skip: Container[str]) -> bool:
+    """Whether the match at ``i``, once the characters of ``skip`` and a sign before it are passed
+    over, begins a scalar (the text's start, or a character after which a plain scalar begins)."""
+    while i and text[i - 1] in skip:
+        i -= 1
+    if i and text[i - 1] in "+-":
+        i -= 1
+    return not i or text[i - 1] in _SCALAR_START
