@@ -14,6 +14,7 @@ from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.cloud.store import read_only
 from reconciler.errors import SpecError
 from reconciler.providers.alibaba import ApiProvider
+from reconciler.providers.sdk import SdkClient, SdkSettings
 from reconciler.source.loader import SpecDocument, load_specs
 from reconciler.states.local import BACKUP, DAMAGED, JOURNAL, LINEAGE, LOCK, SNAPSHOT, LocalStateBackend
 from reconciler.states.state import State
@@ -87,9 +88,8 @@ class Workspace:
         wanted = managed_eni_ids(doc)
         if not wanted:
             return {}
-        if settings.get("type", "sandbox") != "sandbox":
-            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
-        provider = ApiProvider(self.cloud_reader(settings), name="sandbox", ipv6_supply=SandboxCloud.IPV6_SUPPLY)
+        provider = ApiProvider(self.cloud_reader(settings), name=str(settings.get("type", "sandbox")),
+                               ipv6_supply=self.ipv6_supply(settings))
         try:
             return provider.read_enis(wanted, resources)
         finally:
@@ -98,8 +98,8 @@ class Workspace:
     def cloud_reader(self, settings: Mapping):
         """A client for reading the cloud (``call(action, params)``, ``close()``). A sandbox that was
         never created reads as an empty cloud, and reading creates nothing."""
-        if settings.get("type", "sandbox") != "sandbox":
-            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
+        if _provider_type(settings) == "alibaba":
+            return sdk_client(settings)
         path = self.sandbox_path(settings)
         return SandboxCloud(read_only(path) if path.is_file() else None)
 
@@ -110,10 +110,10 @@ class Workspace:
         from reconciler.observe.discovery import discover, known_ipams, list_ipams
 
         ipam = doc.data.get("ipam") if isinstance(doc.data, dict) else None
-        if not isinstance(ipam, dict) or settings.get("type", "sandbox") != "sandbox":
+        if not isinstance(ipam, dict):
             return ()
         regions = sorted(_ipam_regions(ipam))
-        if not regions or not self.sandbox_path(settings).is_file():
+        if not regions or (_provider_type(settings) == "sandbox" and not self.sandbox_path(settings).is_file()):
             return ()
         client = self.cloud_reader(settings)
         try:
@@ -138,9 +138,23 @@ class Workspace:
             client.close()
 
     def provider(self, settings: Mapping) -> ApiProvider:
-        if settings.get("type", "sandbox") != "sandbox":
-            raise SpecError("Spec.Provider", f"provider type {settings.get('type')!r} is not available yet")
+        if _provider_type(settings) == "alibaba":
+            return ApiProvider(sdk_client(settings), name="alibaba", ipv6_supply=self.ipv6_supply(settings),
+                               retries=int(settings.get("retries", 4)), wait_timeout=float(settings.get("wait_timeout", 600)),
+                               open_service=True)
         return ApiProvider(self.sandbox(settings), name="sandbox", ipv6_supply=SandboxCloud.IPV6_SUPPLY)
+
+
+def _provider_type(settings: Mapping) -> str:
+    kind = settings.get("type", "sandbox")
+    if kind not in ("sandbox", "alibaba"):
+        raise SpecError("Spec.Provider", f"provider type {kind!r} is not one of sandbox, alibaba")
+    return str(kind)
+
+
+def sdk_client(settings: Mapping) -> SdkClient:
+    """The official SDKs' client for ``provider: {type: alibaba, ...}`` (credentials: the SDK's chain)."""
+    return SdkClient(SdkSettings.of(settings))
 
 
 def managed_eni_ids(doc: SpecDocument) -> dict[str, str]:

@@ -28,6 +28,7 @@ from reconciler.models.compute import (
     ReservationSpec,
     SecurityGroupSpec,
 )
+from reconciler.models.provider import ProviderSpec
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
 from reconciler.net.regions import REGIONS, UNKNOWN_REGION, region_problem
@@ -148,11 +149,6 @@ class VSwitchSpec(_Model):
     prefix_reservations: list[CidrText] = Field(
         default_factory=list, description="Blocks reserved for IP prefixes; prefixes then come from them only")
     description: str | None = None
-
-
-class ProviderSpec(_Model):
-    type: Literal["sandbox"] = "sandbox"
-    path: str | None = Field(default=None, description="Sandbox database, relative to the workspace")
 
 
 class Spec(_Model):
