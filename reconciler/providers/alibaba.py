@@ -17,12 +17,22 @@ from reconciler.net.records import plain as _plain
 from reconciler.plans.imports import import_record
 from reconciler.plans.order import PlannedAction
 from reconciler.providers.alibaba_ecs import EcsActions
+from reconciler.providers.alibaba_read import by_token
 from reconciler.providers.base import PartialStep
 from reconciler.providers.params import listed as _list
 from reconciler.providers.params import optional as _opt
 from reconciler.providers.params import recorded_id as _id
 
-RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User"}
+RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User", "Throttling.Api",
+             "IncorrectVpcStatus", "IncorrectVSwitchStatus", "IncorrectStatus.Vpc", "IncorrectStatus.VSwitch"}
+# How each create that the cloud finishes asynchronously is read back until it is ready:
+# (list call, its id parameter, the path to its rows). Ready is Available (a reservation: Assigned).
+READ_BACK = {
+    "CreateVpc": ("DescribeVpcs", "VpcId", ("Vpcs", "Vpc")),
+    "CreateVSwitch": ("DescribeVSwitches", "VSwitchId", ("VSwitches", "VSwitch")),
+    "CreateVSwitchCidrReservation": ("ListVSwitchCidrReservations", "VSwitchCidrReservationIds.1",
+                                     ("VSwitchCidrReservations",)),
+}
 
 
 def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:
@@ -35,19 +45,24 @@ class ApiProvider(EcsActions):
     """Executes planned actions through an Alibaba-style API client."""
 
     def __init__(self, client, name: str = "sandbox", ipv6_supply: Cidr = Cidr.parse("2408:4000::/32"),
-                 retries: int = 3, sleep: Callable[[float], None] = time.sleep):
+                 retries: int = 3, sleep: Callable[[float], None] = time.sleep, *, wait_timeout: float = 600,
+                 open_service: bool = False, clock: Callable[[], float] = time.monotonic):
         self.client = client
         self.name = name
         self.ipv6_supply = ipv6_supply
         self.retries = retries
         self.sleep = sleep
+        self.clock = clock
+        self.wait_timeout = wait_timeout
+        # The real cloud needs OpenVpcIpamService once per account before the first CreateIpam.
+        self.open_service = open_service
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
         if close:
             close()
 
-    def call(self, api: str, params: dict, token: str | None) -> dict:
+    def call(self, api: str, params: Mapping, token: str | None = None) -> dict:
         if token:
             params = {**params, "ClientToken": token}
         for attempt in range(self.retries + 1):
@@ -56,8 +71,35 @@ class ApiProvider(EcsActions):
             except CloudError as exc:
                 if exc.code not in RETRYABLE or attempt == self.retries:
                     raise
-                self.sleep(0.2 * 2**attempt)
+                # the same parameters, ClientToken included: a create that did happen is not doubled
+                self.sleep(min(0.2 * 2**attempt, 5.0))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def create(self, api: str, params: dict, token: str | None, id_field: str,
+               made: Callable[[dict], dict], within: Mapping[str, str] | None = None) -> dict:
+        """``api``, then wait until what it made reads back Available (the cloud finishes VPCs, vSwitches
+        and reservations asynchronously). ``made(response)`` is what the step changed: recorded when the
+        wait times out, so the resource that does exist is never forgotten. ``within``: parameters the
+        read-back list needs besides the region and the id (a reservation's vSwitch)."""
+        r = self.call(api, params, token)
+        list_api, id_param, path = READ_BACK[api]
+        region = {"RegionId": params["RegionId"]} if "RegionId" in params else {}
+        started, delay = self.clock(), 0.1
+        while True:
+            page = self.call(list_api, {**region, **(within or {}), id_param: r[id_field]}, None)
+            for key in path:
+                page = page.get(key) or {}
+            rows = page if isinstance(page, list) else []
+            status = rows[0].get("Status") if rows else None
+            if status in ("Available", "Assigned"):
+                return r
+            if self.clock() - started > self.wait_timeout:
+                raise PartialStep(made(r), CloudError(
+                    "Provider.WaitTimeout", f"{r[id_field]} was created and is recorded, but is still "
+                    f"{status or 'not listed'} after {self.wait_timeout:g} s of waiting for it to be ready",
+                    address=next(iter(made(r)), None)))
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def execute(self, action: PlannedAction, resources: Mapping[str, dict], token: str) -> dict[str, dict | None]:
         return self.execute_batch([action], resources, token)
@@ -83,6 +125,9 @@ class ApiProvider(EcsActions):
     # ---- IPAM -----------------------------------------------------------------------------------
     def _ipam_create(self, a, res, token):
         after = a.after
+        if self.open_service:
+            self.call("OpenVpcIpamService", {"RegionId": after["region"]}, token and f"{token}-open")
+            self.open_service = False
         r = self.call("CreateIpam", {"RegionId": after["region"], **_list("OperatingRegionList", after["operating_regions"]),
                                      "IpamName": a.name, **_opt(IpamDescription=after.get("description"))}, token)
         out = {a.address: _record(a, r["IpamId"], after)}
@@ -203,8 +248,10 @@ class ApiProvider(EcsActions):
             v6 = after["ipv6"]
             params.update({"EnableIpv6": "true", "Ipv6CidrBlock": v6["cidr"],
                            "Ipv6IpamPoolId": _id(res, f"ipam_pool.{v6['pool']}")})
-        r = self.call("CreateVpc", params, token)
-        return {a.address: _record(a, r["VpcId"], {**after, "secondary_cidrs": []})}
+        def made(r):
+            return {a.address: _record(a, r["VpcId"], {**after, "secondary_cidrs": []})}
+
+        return made(self.create("CreateVpc", params, token, "VpcId", made))
 
     def _vpc_allocate(self, a, res, token):
         current = res[a.address]
@@ -243,8 +290,8 @@ class ApiProvider(EcsActions):
         CIDR and VPC id; none there (released already, e.g. a replayed call) is success."""
         current = res[a.address]
         pool_id = _id(res, f"ipam_pool.{a.before['pool']}")
-        found = self.call("ListIpamPoolAllocations", {"IpamPoolId": pool_id, "Cidr": a.cidr, "MaxResults": 100}, None)
-        for alloc in found.get("IpamPoolAllocations", []):
+        found = by_token(self, "ListIpamPoolAllocations", {"IpamPoolId": pool_id, "Cidr": a.cidr}, "IpamPoolAllocations")
+        for alloc in found:
             if alloc.get("ResourceType") == "VPC" and alloc.get("ResourceId") == current["id"]:
                 self.call("DeleteIpamPoolAllocation", {"IpamPoolAllocationId": alloc["IpamPoolAllocationId"]}, token)
         attrs = dict(current["attributes"])
@@ -275,21 +322,27 @@ class ApiProvider(EcsActions):
             parent = Cidr.parse(vpc["attributes"]["ipv6"]["cidr"])
             block = Cidr.parse(a.after["ipv6_cidr"])
             params["Ipv6CidrBlock"] = str((block.start - parent.start) >> (128 - block.prefix))
-        r = self.call("CreateVSwitch", params, token)
-        return {a.address: _record(a, r["VSwitchId"], a.after)}
+        def made(r):
+            return {a.address: _record(a, r["VSwitchId"], a.after)}
+
+        return made(self.create("CreateVSwitch", params, token, "VSwitchId", made))
 
     def _vswitch_allocate(self, a, res, token):
         current = res[a.address]
         block = Cidr.parse(a.cidr)
-        r = self.call("CreateVSwitchCidrReservation", {
+
+        def made(r):
+            attrs = dict(current["attributes"])
+            attrs["prefix_reservations"] = sorted(set(attrs.get("prefix_reservations") or []) | {a.cidr}, key=Cidr.parse)
+            ids = dict((current.get("ids") or {}).get("reservations") or {})
+            ids[a.cidr] = r["VSwitchCidrReservationId"]
+            return {a.address: {**_record(a, current["id"], attrs), "ids": {"reservations": ids}}}
+
+        return made(self.create("CreateVSwitchCidrReservation", {
             "VSwitchId": current["id"], "VSwitchCidrReservationCidr": a.cidr, "VSwitchCidrReservationType": "Prefix",
             "IpVersion": "IPv6" if block.version == 6 else "IPv4",
-            "RegionId": res[f"vpc.{current['attributes']['vpc']}"]["attributes"]["region"]}, token)
-        attrs = dict(current["attributes"])
-        attrs["prefix_reservations"] = sorted(set(attrs.get("prefix_reservations") or []) | {a.cidr}, key=Cidr.parse)
-        ids = dict((current.get("ids") or {}).get("reservations") or {})
-        ids[a.cidr] = r["VSwitchCidrReservationId"]
-        return {a.address: {**_record(a, current["id"], attrs), "ids": {"reservations": ids}}}
+            "RegionId": res[f"vpc.{current['attributes']['vpc']}"]["attributes"]["region"]}, token,
+            "VSwitchCidrReservationId", made, within={"VSwitchId": current["id"]}))
 
     def _vswitch_release(self, a, res, token):
         current = res[a.address]
