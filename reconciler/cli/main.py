@@ -23,6 +23,7 @@ from reconciler.cli.force_unlock import force_unlock
 from reconciler.cli.graph import graph
 from reconciler.cli.import_ import import_
 from reconciler.cli.plan import plan
+from reconciler.cli.policy import policy
 from reconciler.cli.refresh import refresh
 from reconciler.cli.render_os_config import render_os_config
 from reconciler.cli.report import HISTORY, report
@@ -215,6 +216,15 @@ def drift_cmd(obj: Obj, as_json: bool, detailed_exitcode: bool) -> None:
 def import_cmd(obj: Obj, address: str, resource_id: str, as_json: bool, lock_timeout: float) -> None:
     """Adopt the cloud resource ID into the state as ADDRESS (e.g. vpc.legacy vpc-2ze...)."""
     _exit(import_(_ws(obj), address=address, resource_id=resource_id, as_json=as_json, lock_timeout=lock_timeout))
+
+
+@main.command("policy")
+@click.option("--plan", "plan_path", metavar="FILE", help="The saved plan to apply (default: plan the specs now).")
+@click.option("--drift", is_flag=True, help="Also what drift, refresh, import and report read.")
+@click.pass_obj
+def policy_cmd(obj: Obj, plan_path: str | None, drift: bool) -> None:
+    """The least-privilege RAM policy (JSON) that applying the specs or a saved plan needs."""
+    _exit(policy(_ws(obj), plan_path=plan_path, drift=drift))
 
 
 @main.command("refresh")
