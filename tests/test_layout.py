@@ -19,7 +19,7 @@ EDGES = ("providers", "cloud", "states", "apply", "observe", "report", "cli", "w
 
 # Stages from the bottom up: a package may import only from packages before it (and itself).
 LAYERS = ("errors", "frozen", "net", "source", "models", "desired", "plans", "rules", "planner",
-          "faults", "states", "providers", "cloud", "apply", "observe", "report", "workspace", "cli",
+          "faults", "states", "providers", "cloud", "serve", "apply", "observe", "report", "workspace", "cli",
           "__main__")
 
 

@@ -28,6 +28,7 @@ from reconciler.cli.refresh import refresh
 from reconciler.cli.render_os_config import render_os_config
 from reconciler.cli.report import HISTORY, report
 from reconciler.cli.sandbox import sandbox_call as sandbox_call_
+from reconciler.cli.sandbox import sandbox_serve as sandbox_serve_
 from reconciler.cli.schema import schema
 from reconciler.cli.show import show
 from reconciler.cli.state import state_list as state_list_
@@ -196,6 +197,32 @@ def sandbox_group() -> None:
 def sandbox_call(obj: Obj, action: str, params: tuple[str, ...]) -> None:
     """Call the sandbox with Alibaba API names and parameters: ACTION Key=Value ..."""
     _exit(sandbox_call_(_ws(obj), action=action, params=params))
+
+
+@sandbox_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback must be asked for explicitly.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), show_default=True, help="0: pick a free port.")
+@click.option("--port-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the port number here (atomically) once the socket listens.")
+@click.option("--db", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Sandbox database (default: the workspace's, state/sandbox.db).")
+@click.option("--pending", default=0.0, type=float, metavar="SECONDS",
+              help="New VPCs, vSwitches and vSwitch CIDR reservations stay Pending this long.")
+@click.option("--throttle", type=float, metavar="RATE", help="At most RATE calls a second per access key.")
+@click.option("--page-size", type=int, metavar="N", help="Cap every list's page at N rows.")
+@click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
+              help="RAM policy (JSON) bound to the sandbox key.")
+@click.option("--require-open-service", is_flag=True, help="CreateIpam needs OpenVpcIpamService first.")
+@click.option("--log", "log", type=click.Path(dir_okay=False), metavar="FILE", help="One JSON line per call.")
+@click.pass_obj
+def sandbox_serve(obj: Obj, host: str, port: int, port_file: str | None, db: str | None, pending: float,
+                  throttle: float | None, page_size: int | None, policy: str | None, require_open_service: bool,
+                  log: str | None) -> None:
+    """Serve the sandbox over HTTP to the official SDK clients until SIGINT / SIGTERM."""
+    _exit(sandbox_serve_(_ws(obj), host=host, port=port, port_file=port_file, db=db, pending=pending,
+                         throttle=throttle, page_size=page_size, policy=policy, log=log,
+                         require_open_service=require_open_service))
 
 
 @main.command("drift")

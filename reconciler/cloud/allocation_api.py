@@ -1,6 +1,7 @@
 """Sandbox pool CIDRs and allocations (API version 2023-02-28): AddIpamPoolCidr,
 DeleteIpamPoolCidr, ListIpamPoolCidrs, CreateIpamPoolAllocation, UpdateIpamPoolAllocation (name,
-description), DeleteIpamPoolAllocation, ListIpamPoolAllocations, GetIpamPoolNextAvailableCidr; and :func:`place` / :func:`record`, which
+description), DeleteIpamPoolAllocation, ListIpamPoolAllocations, GetIpamPoolAllocation (one allocation, the fields
+of its ListIpamPoolAllocations row), GetIpamPoolNextAvailableCidr; and :func:`place` / :func:`record`, which
 the VPC operations use to take their blocks from a pool.
 
 Everything allocated from a pool (a sub-pool's provisioned CIDR: type ``IpamPool``; a custom
@@ -38,7 +39,7 @@ from reconciler.cloud.ipam_api import op
 from reconciler.cloud.pool_api import get_pool, is_public_top
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import IntervalSet, containing, first_free, is_free
-from reconciler.cloud.store import changed, register_kind
+from reconciler.cloud.store import changed, public, register_kind
 from reconciler.net import limits
 from reconciler.net.cidr import BITS, Cidr
 
@@ -241,6 +242,11 @@ def list_allocations(req: Request) -> dict:
             and (cidr is None or a["Cidr"] == str(cidr))
             and (name is None or a["IpamPoolAllocationName"] == name)]
     return page_by_token(req, rows, "IpamPoolAllocations")
+
+
+@op("GetIpamPoolAllocation")
+def get_allocation(req: Request) -> dict:
+    return public(req.resource(KIND, "IpamPoolAllocationId", "ResourceNotFound.IpamPoolAllocation"))
 
 
 @op("GetIpamPoolNextAvailableCidr")

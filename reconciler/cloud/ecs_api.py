@@ -43,6 +43,7 @@ from functools import lru_cache
 from typing import Callable, cast
 
 from reconciler.cloud import vswitch_api
+from reconciler.cloud.realism import page_size
 from reconciler.cloud.sandbox import Request, fail, guard, operation
 from reconciler.cloud.store import Resource, Store, changed, public, register_kind
 from reconciler.net import eni_limits as L
@@ -149,7 +150,7 @@ def tags(req: Request) -> list[dict]:
 
 def page(req: Request, rows: list, outer: str, inner: str, row: Callable[[dict], dict] = public) -> dict:
     number = req.integer("PageNumber", lo=1) or 1
-    size = req.integer("PageSize", lo=1, hi=100) or 10
+    size = page_size(req.cloud.realism, req.integer("PageSize", lo=1, hi=100) or 10)
     chunk = [row(r) for r in rows[(number - 1) * size:number * size]]
     return {outer: {inner: chunk}, "TotalCount": len(rows), "PageNumber": number, "PageSize": size}
 

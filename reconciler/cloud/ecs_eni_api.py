@@ -27,7 +27,8 @@ InvalidOperation.Ipv6CountExceeded, InvalidOperation.DetachPrimaryEniNotAllowed,
 of ``ecs_address``. Inferred: InvalidParameter.Conflict, InvalidParameter.<List> (over 10 items),
 InvalidParameter.<Count> (not 1-10), OperationDenied.IpPrefixNotSupportedInRegion,
 InvalidSecurityGroupId.VpcMismatch, InvalidOperation.VpcMismatch, InvalidOperation.ZoneMismatch,
-QuotaExceeded.SecurityGroupPrivateIp.
+QuotaExceeded.SecurityGroupPrivateIp. With ``realism.pending_seconds``, an ENI in a Pending vSwitch is
+IncorrectVSwitchStatus (ECS's documented code for a vSwitch whose status does not allow the call).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from reconciler.cloud.ecs_api import (
     security_groups,
     tags,
 )
+from reconciler.cloud.realism import require_ready
 from reconciler.cloud.sandbox import Request, fail
 
 
@@ -60,6 +62,7 @@ from reconciler.cloud.sandbox import Request, fail
 def create_eni(req: Request) -> dict:
     region = req.text("RegionId", required=True)
     vsw = get_vswitch(req, region)
+    require_ready(req.cloud.realism, vsw, "IncorrectVSwitchStatus", vsw["VSwitchId"])
     groups = security_groups(req, vsw["VpcId"], "SecurityGroupId", "SecurityGroupIds", required=True)
     managed = req.flag("ServiceManaged")
     service = req.text("ServiceID", required=managed) if managed else ""

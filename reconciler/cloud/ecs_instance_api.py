@@ -19,7 +19,8 @@ Codes: MissingParameter.RegionId / .InstanceType / .VSwitchId / .SecurityGroupId
 InvalidInstanceType.NotFound, InvalidVSwitchId.NotFound, InvalidSecurityGroupId.NotFound,
 InvalidInstanceId.NotFound, IncorrectInstanceStatus, and the address codes of ``ecs_address``.
 Inferred: InvalidSecurityGroupId.VpcMismatch, InvalidParameter.InstanceStatus,
-InvalidParameter.InstanceTypes (more than 10 names).
+InvalidParameter.InstanceTypes (more than 10 names). With ``realism.pending_seconds``, CreateInstance in a
+Pending vSwitch is IncorrectVSwitchStatus (documented for RunInstances: the vSwitch is not available).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from reconciler.cloud.ecs_api import (
     save_eni,
     security_groups,
 )
+from reconciler.cloud.realism import require_ready
 from reconciler.cloud.sandbox import Request, fail
 
 STATUSES = ("Running", "Stopped", "Pending")
@@ -53,6 +55,7 @@ def create_instance(req: Request) -> dict:
     if itype is None:
         raise fail("InvalidInstanceType.NotFound", f"instance type {type_name!r} is not known")
     vsw = get_vswitch(req, region)
+    require_ready(req.cloud.realism, vsw, "IncorrectVSwitchStatus", vsw["VSwitchId"])
     req.text("SecurityGroupId", required=True)
     groups = security_groups(req, vsw["VpcId"], "SecurityGroupId", "SecurityGroupIds", required=True)
     status = req.text("InstanceStatus") or "Running"

@@ -22,12 +22,16 @@ Inferred: InvalidParameter.IpVersion, InvalidParameter.VSwitchCidrReservationTyp
 InvalidCidrBlock.NotInVSwitch, InvalidCidrBlock.InUse, InvalidCidrBlock.Insufficient,
 ResourceNotFound.VSwitchCidrReservation (404), DependencyViolation.IpPrefix,
 DependencyViolation.VSwitchCidrReservation.
+
+With ``realism.pending_seconds`` (:mod:`reconciler.cloud.realism`): a reservation in a Pending vSwitch
+is refused with IncorrectVSwitchStatus; a new reservation lists as Pending for a while, then Assigned.
 """
 
 from __future__ import annotations
 
 from reconciler.cloud.ecs_address import reserved_set, vswitch_block
 from reconciler.cloud.ecs_api import RESERVATION, listed
+from reconciler.cloud.realism import ready_fields, require_ready, shown_status
 from reconciler.cloud.sandbox import Request, fail, guard, page_by_token
 from reconciler.cloud.space import first_free
 from reconciler.cloud.store import register_kind
@@ -71,6 +75,7 @@ def _check_free(req: Request, vsw: dict, block: Cidr, cidr: Cidr) -> None:
 @op("CreateVSwitchCidrReservation")
 def create_reservation(req: Request) -> dict:
     vsw = req.resource("vswitch", "VSwitchId", "InvalidVSwitchId.NotFound")
+    require_ready(req.cloud.realism, vsw, "IncorrectVSwitchStatus", vsw["VSwitchId"])
     kind = req.text("VSwitchCidrReservationType") or "Prefix"
     if kind != "Prefix":
         raise fail("InvalidParameter.VSwitchCidrReservationType", f"type {kind!r} is not Prefix")
@@ -98,7 +103,8 @@ def create_reservation(req: Request) -> dict:
                      VpcId=vsw["VpcId"], RegionId=vsw["RegionId"], VSwitchCidrReservationCidr=str(cidr),
                      VSwitchCidrReservationType=kind, IpVersion=f"IPv{version}", Status="Assigned",
                      VSwitchCidrReservationName=req.text("VSwitchCidrReservationName") or "",
-                     VSwitchCidrReservationDescription=req.text("VSwitchCidrReservationDescription") or "")
+                     VSwitchCidrReservationDescription=req.text("VSwitchCidrReservationDescription") or "",
+                     **ready_fields(req.cloud.realism))
     return {"VSwitchCidrReservationId": res["VSwitchCidrReservationId"], "VSwitchId": vsw["VSwitchId"],
             "VpcInstanceId": vsw["VpcId"]}
 
@@ -131,7 +137,7 @@ def _row(req: Request, res: dict) -> dict:
     total = 1 << (L.PREFIX_LEN[cidr.version] - cidr.prefix)
     assigned, blocked = _prefixes_inside(req, res)
     return {k: v for k, v in res.items() if not k.startswith("_")} | {
-        "MaxCidrCount": total, "AssignedCidrCount": assigned, "AvailableCidrCount": total - assigned - len(blocked)}
+        "Status": shown_status(req.cloud.realism, res), "MaxCidrCount": total, "AssignedCidrCount": assigned, "AvailableCidrCount": total - assigned - len(blocked)}
 
 
 @op("ListVSwitchCidrReservations")

@@ -1,7 +1,12 @@
 """Sandbox IPAM instances and IPAM scopes (API version 2023-02-28).
 
-Operations: CreateIpam, UpdateIpam, DeleteIpam, ListIpams, CreateIpamScope, UpdateIpamScope,
-DeleteIpamScope, ListIpamScopes.
+Operations: OpenVpcIpamService, GetVpcIpamServiceStatus, CreateIpam, UpdateIpam, DeleteIpam,
+ListIpams, CreateIpamScope, UpdateIpamScope, DeleteIpamScope, ListIpamScopes.
+
+OpenVpcIpamService is idempotent and answers ``{Code: "200", Message: "successful"}`` as the cloud
+does; the service's state is one ``ipam_service`` resource. With ``realism.require_open_service``
+(:mod:`reconciler.cloud.realism`), CreateIpam before it is refused with ``Forbidden.NotOpenService``
+(403; invented: the IPAM error-code table documents no code for a service never opened).
 
 Rules: an IPAM's managed region (RegionId) is always one of its operating regions; at most
 ``limits.IPAM_PER_REGION`` IPAMs per region; two default scopes (private, public) are made with it
@@ -48,10 +53,30 @@ def _dedup(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# ---- the service --------------------------------------------------------------------------
+SERVICE = "ipam_service"  # one resource of this kind, id SERVICE, once the service is opened
+
+
+@op("OpenVpcIpamService")
+def open_service(req: Request) -> dict:
+    if req.store.get(SERVICE, SERVICE) is None:
+        # no sequence number taken: opening the service changes no id the sandbox hands out later
+        req.store.put({"Enabled": True, "_kind": SERVICE, "_id": SERVICE, "_seq": 0})
+    return {"Code": "200", "Message": "successful"}
+
+
+@op("GetVpcIpamServiceStatus")
+def service_status(req: Request) -> dict:
+    return {"Enabled": req.store.get(SERVICE, SERVICE) is not None}
+
+
 # ---- IPAM ---------------------------------------------------------------------------------
 @op("CreateIpam")
 def create_ipam(req: Request) -> dict:
     region = req.text("RegionId", required=True)
+    if req.cloud.realism.require_open_service and req.store.get(SERVICE, SERVICE) is None:
+        raise fail("Forbidden.NotOpenService", "the IPAM service is not opened for this account: "
+                   "call OpenVpcIpamService first")
     regions = _dedup(req.items("OperatingRegionList"))
     if region not in regions:
         regions.append(region)

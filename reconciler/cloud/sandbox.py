@@ -20,7 +20,7 @@ and does nothing (persisted; failed and dry-run calls store nothing).
 Lists page like the real API: IPAM ``List*`` take MaxResults (1-100, default 10) and NextToken
 (answering TotalCount, Count, MaxResults, NextToken: "" on the last page); VPC ``Describe*`` take
 PageNumber (from 1) and PageSize (1-50, default 10) (answering TotalCount, PageNumber, PageSize).
-Rows come in creation order.
+Rows come in creation order. ``realism`` (:mod:`reconciler.cloud.realism`) may cap every page.
 
 Ids are ``prefix`` + 17 lowercase base36 characters from sha256 of the sandbox's persistent
 sequence number and the prefix, so a fresh sandbox given the same calls gives the same ids.
@@ -43,6 +43,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, overload
 
 import orjson
 
+from reconciler.cloud.realism import EMBEDDED, Realism, page_size
 from reconciler.cloud.store import Resource, Store, public
 from reconciler.errors import CloudError
 from reconciler.net.cidr import Cidr, CidrSyntaxError
@@ -242,7 +243,7 @@ class Request:
 def page_by_token(req: Request, rows: list, key: str, row: Callable[[Any], dict] = public) -> dict:
     """IPAM-style paging: MaxResults (1-100, default 10) and an opaque NextToken; ``row`` makes
     the response row of each item on the page (a resource, or what the caller lists)."""
-    size = req.integer("MaxResults", lo=1, hi=100) or 10
+    size = page_size(req.cloud.realism, req.integer("MaxResults", lo=1, hi=100) or 10)
     token = req.text("NextToken")
     start = 0
     if token is not None:
@@ -259,7 +260,7 @@ def page_by_number(req: Request, rows: list, outer: str, inner: str,
                    row: Callable[[Any], dict] = public) -> dict:
     """VPC-style paging: PageNumber (from 1) and PageSize (1-50, default 10)."""
     number = req.integer("PageNumber", lo=1) or 1
-    size = req.integer("PageSize", lo=1, hi=50) or 10
+    size = page_size(req.cloud.realism, req.integer("PageSize", lo=1, hi=50) or 10)
     chunk = [row(r) for r in rows[(number - 1) * size:number * size]]
     return {outer: {inner: chunk}, "TotalCount": len(rows), "PageNumber": number, "PageSize": size}
 
@@ -272,8 +273,9 @@ class SandboxCloud:
     # VPCs with IPv6 enabled but no IPv6 IPAM pool get the lowest free /56 here.
     VPC_IPV6_SUPPLY: ClassVar[Cidr] = Cidr.parse("2408:8000::/32")
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, realism: Realism = EMBEDDED):
         load_operations()
+        self.realism = realism  # what it imitates beyond the embedded default (cloud/realism.py)
         self._lock = threading.RLock()
         self._store: Store | None = Store(path)
 

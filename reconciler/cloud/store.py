@@ -14,6 +14,12 @@ put/delete goes to an undo log and a dirty set; commit writes only the dirty row
 and the sequence number) in ONE SQLite transaction, rollback restores memory from the undo log.
 So a failed, dry-run or crashed call changes nothing.
 
+Other processes may write the same database (``ipamctl sandbox call`` beside a served sandbox):
+:meth:`Store.data_version` tells whether another connection committed since, and a store given an
+``expect_version`` refuses to commit over such a change (``OperationConflict``, rolled back) rather
+than write rows and a sequence number computed from a stale copy. Unset (the default), a commit
+writes whatever it holds, as before.
+
 Indexes, so no call scans all resources of a kind: each kind registers (:func:`register_kind`)
 named secondary indexes (key functions; a None key is not indexed) and a ``spaces`` function giving
 the address ranges the resource takes under which keys (see :mod:`reconciler.cloud.space`).
@@ -158,6 +164,7 @@ class Store:
         self._undo: list[tuple[str, Resource | None]] | None = None
         self._dirty: dict[str, None] = {}
         self.generation = 0  # bumped on every change in memory (rollbacks too): a key for derived views
+        self.expect_version: int | None = None  # see data_version(): commit only over this version
         self.seq = int(row[0]) if row else 0
         self._seq_at_begin = self.seq
         for _id, _kind, data in rows:
@@ -237,6 +244,9 @@ class Store:
         cur = self.conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
+            if self.expect_version is not None and self.data_version() != self.expect_version:
+                raise CloudError("OperationConflict", "another process changed the sandbox database during "
+                                 "the call; the call was rolled back and changed nothing. Try it again")
             for rid in self._dirty:
                 res = self._res.get(rid)
                 if res is None:
@@ -266,6 +276,14 @@ class Store:
                 raise sandbox_error(self.path, exc, "write") from None
             raise
         self._undo, self._dirty = None, {}
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: it changes when another connection commits (never for
+        this store's own commits), so an unchanged value means the copy in memory is current."""
+        try:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise sandbox_error(self.path, exc, "open") from None
 
     def close(self) -> None:
         self.conn.close()

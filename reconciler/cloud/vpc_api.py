@@ -29,6 +29,11 @@ Inferred: DependencyViolation.VSwitch, InvalidParameter.IpVersion (pool of the o
 IpVersion), InvalidParameter.Ipv4CidrMask (mask differs from CidrBlock's),
 InvalidParameter.Ipv6CidrMask (an IPv6 block that is not /56), InvalidParameter.Ipv6CidrBlock (an
 explicit IPv6 block without a pool), OperationDenied.PrimaryCidrBlock, InvalidCidrBlock.NotFound.
+
+With ``realism.pending_seconds`` (:mod:`reconciler.cloud.realism`) a new VPC is Pending for a while:
+DeleteVpc is then refused with IncorrectVpcStatus (DeleteVpc's documented code for "Current VPC
+status does not support this operation"), Associate/UnassociateVpcCidrBlock with IncorrectStatus.Vpc
+(AssociateVpcCidrBlock's documented status code).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 from reconciler.cloud.allocation_api import KIND as ALLOC
 from reconciler.cloud.allocation_api import check_rules, default_mask, place, record
 from reconciler.cloud.pool_api import get_pool
+from reconciler.cloud.realism import ready_fields, require_ready, shown_status
 from reconciler.cloud.sandbox import (
     VPC_VERSION,
     Request,
@@ -148,7 +154,7 @@ def create_vpc(req: Request) -> dict:
         "vpc", "vpc-", "VpcId", RegionId=region, VpcName=req.text("VpcName") or "",
         Description=req.text("Description") or "", Status="Available", CidrBlock=str(block),
         SecondaryCidrBlocks=[], Ipv6CidrBlocks=[v6_entry(six[0], pool6 or None)] if six else [],
-        IsDefault=False, _auto6=[str(six[0])] if six and not pool6 else [])
+        IsDefault=False, _auto6=[str(six[0])] if six and not pool6 else [], **ready_fields(req.cloud.realism))
     if pool4:
         record(req, pool4, block, source, "VPC", vpc["VpcId"], region)
     if six and pool6:
@@ -166,6 +172,7 @@ def release(req: Request, vpc: dict, block: str | None = None) -> None:
 @op("DeleteVpc")
 def delete_vpc(req: Request) -> dict:
     vpc = get_vpc(req)
+    require_ready(req.cloud.realism, vpc, "IncorrectVpcStatus", vpc["VpcId"])
     req.delete("vpc", vpc)
     release(req, vpc)
     return {}
@@ -185,6 +192,7 @@ def _ip_version(req: Request) -> str:
 @op("AssociateVpcCidrBlock")
 def associate_cidr(req: Request) -> dict:
     vpc = get_vpc(req)
+    require_ready(req.cloud.realism, vpc, "IncorrectStatus.Vpc", vpc["VpcId"])
     version = _ip_version(req)
     has_pool = req.text("IpamPoolId") is not None
     if version == "IPV4":
@@ -215,6 +223,7 @@ def associate_cidr(req: Request) -> dict:
 @op("UnassociateVpcCidrBlock")
 def unassociate_cidr(req: Request) -> dict:
     vpc = get_vpc(req)
+    require_ready(req.cloud.realism, vpc, "IncorrectStatus.Vpc", vpc["VpcId"])
     v4 = req.cidr("SecondaryCidrBlock", code=MALFORMED)
     v6 = req.cidr("IPv6CidrBlock", code="InvalidParameter.Ipv6CidrBlock")
     if v4 is None and v6 is None:
@@ -251,7 +260,8 @@ def vpc_row(req: Request, vpc: dict) -> dict:
     six = vpc["Ipv6CidrBlocks"]
     return {
         "VpcId": vpc["VpcId"], "RegionId": vpc["RegionId"], "VpcName": vpc["VpcName"],
-        "Description": vpc["Description"], "Status": vpc["Status"], "IsDefault": vpc["IsDefault"],
+        "Description": vpc["Description"], "Status": shown_status(req.cloud.realism, vpc),
+        "IsDefault": vpc["IsDefault"],
         "CidrBlock": vpc["CidrBlock"],
         "SecondaryCidrBlocks": {"SecondaryCidrBlock": list(vpc["SecondaryCidrBlocks"])},
         "EnabledIpv6": bool(six), "Ipv6CidrBlock": six[0]["Ipv6CidrBlock"] if six else "",

@@ -20,12 +20,18 @@ InvalidVSwitchId.NotFound, InvalidZoneId.NotFound, InvalidCidrBlock.Malformed,
 InvalidCidrBlock.Overlapped. Inferred: InvalidCidrBlock.NotInVpc, InvalidCidrBlock.Insufficient (no
 free block of CidrMask), OperationDenied.VpcIpv6NotEnabled, InvalidParameter.Ipv6CidrBlock (index
 out of range), InvalidParameter.VpcIpv6CidrBlock, DependencyViolation.VSwitch.
+
+With ``realism.pending_seconds`` (:mod:`reconciler.cloud.realism`): CreateVSwitch in a Pending VPC is
+IncorrectVpcStatus (documented for CreateVSwitch); a new vSwitch is Pending for a while, and
+DeleteVSwitch of a Pending one is IncorrectVSwitchStatus (documented: "the vSwitch is in the Pending
+state and cannot be deleted").
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from reconciler.cloud.realism import ready_fields, require_ready, shown_status
 from reconciler.cloud.sandbox import Request, fail, guard, page_by_number
 from reconciler.cloud.space import containing, first_free
 from reconciler.cloud.store import Store, changed, public, register_kind
@@ -79,6 +85,7 @@ def _ipv6_block(req: Request, vpc: dict) -> Cidr | None:
 @op("CreateVSwitch")
 def create_vswitch(req: Request) -> dict:
     vpc = get_vpc(req)
+    require_ready(req.cloud.realism, vpc, "IncorrectVpcStatus", vpc["VpcId"])
     zone = req.text("ZoneId", required=True)
     problem = zone_problem(zone, vpc["RegionId"])
     if problem is not None:
@@ -105,13 +112,15 @@ def create_vswitch(req: Request) -> dict:
     vsw = req.create("vswitch", "vsw-", "VSwitchId", VpcId=vpc["VpcId"], ZoneId=zone,
                      RegionId=vpc["RegionId"], VSwitchName=req.text("VSwitchName") or "",
                      Description=req.text("Description") or "", CidrBlock=str(cidr),
-                     Ipv6CidrBlock=str(six) if six else "", Status="Available", IsDefault=False)
+                     Ipv6CidrBlock=str(six) if six else "", Status="Available", IsDefault=False,
+                     **ready_fields(req.cloud.realism))
     return {"VSwitchId": vsw["VSwitchId"]}
 
 
 @op("DeleteVSwitch")
 def delete_vswitch(req: Request) -> dict:
     vsw = req.resource("vswitch", "VSwitchId", "InvalidVSwitchId.NotFound")
+    require_ready(req.cloud.realism, vsw, "IncorrectVSwitchStatus", vsw["VSwitchId"])
     req.delete("vswitch", vsw)
     return {}
 
@@ -147,4 +156,5 @@ def describe_vswitches(req: Request) -> dict:
             and (region is None or s["RegionId"] == region)
             and (zone is None or s["ZoneId"] == zone) and (name is None or s["VSwitchName"] == name)]
     return page_by_number(req, rows, "VSwitches", "VSwitch",
-                          lambda s: dict(public(s), AvailableIpAddressCount=available(req.store, s)))
+                          lambda s: dict(public(s), Status=shown_status(req.cloud.realism, s),
+                                         AvailableIpAddressCount=available(req.store, s)))
