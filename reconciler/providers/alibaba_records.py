@@ -128,8 +128,10 @@ def sg_attrs(row: dict, n: Names) -> dict:
 
 
 def instance_attrs(row: dict, n: Names) -> dict:
-    ips = ((row.get("VpcAttributes") or {}).get("PrivateIpAddress") or {}).get("IpAddress") or []
-    return {"instance_type": row.get("InstanceType"), "vswitch": n(row.get("VSwitchId")),
+    # DescribeInstances names an instance's network only in VpcAttributes (no top-level VSwitchId)
+    vpc = row.get("VpcAttributes") or {}
+    ips = (vpc.get("PrivateIpAddress") or {}).get("IpAddress") or []
+    return {"instance_type": row.get("InstanceType"), "vswitch": n(vpc.get("VSwitchId")),
             "security_group": n(first_group(row)), "status": row.get("Status"),
             "primary_ip": ips[0] if ips else None, "description": _text(row.get("Description"))}
 
@@ -198,7 +200,8 @@ _PARENT = {"ipam_scope": "IpamId", "ipam_pool": "IpamScopeId", "ipam_pool_alloca
 
 def about(rtype: str, row: dict, pool_cidrs: Mapping[str, list[str]]) -> dict:
     """What is shown of an unmanaged object: its blocks, the id it lives in, its name, whether a service manages it."""
-    parent = row.get(_PARENT[rtype]) if rtype in _PARENT else None
+    holder = (row.get("VpcAttributes") or {}) if rtype == "instance" else row
+    parent = holder.get(_PARENT[rtype]) if rtype in _PARENT else None
     return {"cidrs": cidrs_of(rtype, row, pool_cidrs), "parent": parent or None,
             "name": _text(row.get(_NAME.get(rtype, ""))),
             "service_managed": bool(row.get("ServiceManaged")) if rtype == "eni" else False}

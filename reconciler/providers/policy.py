@@ -10,8 +10,8 @@ around them, listed here beside the code that makes them:
   resources, or the VPCs and vSwitches while no IPAM exists), managed ENIs, and imports;
 * with ``drift``: what drift, refresh, import and report read (:func:`reconciler.providers.alibaba_read.read_all`).
 
-A RAM action is ``<product>:<Operation>`` with the products' RAM codes ``vpcipam``, ``vpc`` and
-``ecs``. tests/providers/test_policy.py holds this table to the calls a served sandbox saw.
+A RAM action is ``<code>:<Operation>`` with the products' RAM codes: ``vpc`` for IPAM and VPC (the
+RAM code of VpcIpam is vpc: ``vpc:CreateIpam``) and ``ecs`` for ECS. tests/providers/test_policy.py holds this table to the calls a served sandbox saw.
 """
 
 from __future__ import annotations

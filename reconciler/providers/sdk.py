@@ -242,6 +242,10 @@ def _error(exc: BaseException, doing: str, endpoint: str) -> CloudError:
                       "(is the endpoint right and reachable?)", http_status=503)
 
 
+#: product -> its RAM code: VpcIpam's operations are authorised under vpc (``vpc:CreateIpam``).
+RAM_CODES = {"vpcipam": "vpc", "vpc": "vpc", "ecs": "ecs"}
+
+
 def ram_action(operation: str) -> str:
-    """The RAM action that authorises ``operation``: ``vpcipam:CreateIpam``, ``vpc:CreateVpc``, ``ecs:...``."""
-    return f"{product_of(operation)}:{operation}"
+    """The RAM action that authorises ``operation``: ``vpc:CreateIpam``, ``vpc:CreateVpc``, ``ecs:...``."""
+    return f"{RAM_CODES[product_of(operation)]}:{operation}"

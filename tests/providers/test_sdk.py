@@ -37,7 +37,7 @@ def test_every_sandbox_operation_belongs_to_the_product_of_its_version():
         if action.startswith("Sandbox"):
             continue  # the sandbox's own (no SDK has them)
         assert versions[product_of(action)] == op.version, action
-    assert ram_action("CreateIpam") == "vpcipam:CreateIpam"
+    assert ram_action("CreateIpam") == "vpc:CreateIpam"  # VpcIpam's RAM code is vpc
     assert ram_action("CreateVpc") == "vpc:CreateVpc"  # the ECS SDK has an old CreateVpc too
     assert ram_action("CreateNetworkInterface") == "ecs:CreateNetworkInterface"
 
