@@ -38,6 +38,20 @@ def known_ipams(ipams: dict[str, dict]) -> tuple[KnownIpam, ...]:
     return tuple(sorted(KnownIpam(str(row.get("RegionId") or ""), ipam_id) for ipam_id, row in ipams.items()))
 
 
+def _placed(client, ipam: dict) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(resource id, CIDR) -> (pool, scope) of each CIDR the IPAM's scopes hold. ListIpamDiscoveredResource
+    does not say whether a CIDR is hosted by a pool; ListIpamResourceCidrs does, per scope."""
+    from reconciler.providers.alibaba_read import by_token
+
+    out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    region = {"RegionId": ipam["RegionId"]} if ipam.get("RegionId") else {}
+    for scope in by_token(client, "ListIpamScopes", {**region, "IpamId": ipam["IpamId"]}, "IpamScopes"):
+        sid = scope["IpamScopeId"]
+        for row in by_token(client, "ListIpamResourceCidrs", {**region, "IpamScopeId": sid}, "IpamResourceCidrs"):
+            out[(row["ResourceId"], row["Cidr"])] = (row.get("IpamPoolId") or None, row.get("IpamScopeId") or sid)
+    return out
+
+
 def discover(client, operating_regions: Iterable[str], ipams: dict[str, dict] | None = None) -> tuple[DiscoveredCidr, ...]:
     """Every VPC and vSwitch CIDR discovered in ``operating_regions``, sorted (``ipams``: the
     :func:`list_ipams` rows of those regions when already read)."""
@@ -52,12 +66,14 @@ def discover(client, operating_regions: Iterable[str], ipams: dict[str, dict] | 
         discovery = ipam.get("DefaultResourceDiscoveryId")
         if not discovery:
             continue
-        for region in sorted(set(regions) & set(ipam.get("OperatingRegionList") or ())):
-            params = {"IpamResourceDiscoveryId": discovery, "RegionId": region}
-            for row in by_token(client, "ListIpamDiscoveredResource", params, "IpamDiscoveredResources"):
-                found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
-                                         row["Cidr"], row.get("VpcId") or row["ResourceId"],
-                                         row.get("IpamPoolId") or None, row.get("IpamScopeId") or None))
+        rows = [(region, row) for region in sorted(set(regions) & set(ipam.get("OperatingRegionList") or ()))
+                for row in by_token(client, "ListIpamDiscoveredResource",
+                                    {"IpamResourceDiscoveryId": discovery, "RegionId": region}, "IpamDiscoveredResources")]
+        placed = _placed(client, ipam) if rows else {}
+        for region, row in rows:
+            pool, scope = placed.get((row["ResourceId"], row["Cidr"]), (None, None))
+            found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
+                                     row["Cidr"], row.get("VpcId") or row["ResourceId"], pool, scope))
     for region in (regions if not ipams else ()):
         for vpc in by_number(client, "DescribeVpcs", {"RegionId": region}, "Vpcs", "Vpc", PAGE_VPC):
             primary, secondary, six = vpc_blocks(vpc)

@@ -7,7 +7,8 @@ around them, listed here beside the code that makes them:
   finishes asynchronously is read back until Available; the first CreateIpam opens the service;
   releasing a VPC's pool allocation looks the allocation up; a new instance's primary ENI is read;
 * plan-time reads (:mod:`reconciler.workspace`): discovery (ListIpams, then the IPAM's discovered
-  resources, or the VPCs and vSwitches while no IPAM exists), managed ENIs, and imports;
+  resources and, per scope, which pool hosts each, or the VPCs and vSwitches while no IPAM exists),
+  managed ENIs, and imports;
 * with ``drift``: what drift, refresh, import and report read (:func:`reconciler.providers.alibaba_read.read_all`).
 
 A RAM action is ``<code>:<Operation>`` with the products' RAM codes: ``vpc`` for IPAM and VPC (the
@@ -29,12 +30,13 @@ FOLLOW_UPS: Mapping[str, tuple[str, ...]] = {
 }
 # Releasing a VPC's pool allocation (api DeleteIpamPoolAllocation on a vpc) first finds the allocation.
 VPC_LEAVE_POOL = ("ListIpamPoolAllocations",)
-DISCOVERY_READS = ("ListIpams", "ListIpamDiscoveredResource", "DescribeVpcs", "DescribeVSwitches")
+DISCOVERY_READS = ("ListIpams", "ListIpamDiscoveredResource", "ListIpamScopes", "ListIpamResourceCidrs",
+                   "DescribeVpcs", "DescribeVSwitches")
 MANAGED_ENI_READS = ("DescribeNetworkInterfaces",)
 IMPORT_READS = ("ListIpams", "ListIpamScopes", "ListIpamPools", "ListIpamPoolCidrs", "ListIpamPoolAllocations",
                 "DescribeVpcs", "DescribeVSwitches", "ListVSwitchCidrReservations", "DescribeSecurityGroups",
                 "DescribeInstances", "DescribeNetworkInterfaces")
-DRIFT_READS = IMPORT_READS + ("ListIpamDiscoveredResource",)
+DRIFT_READS = IMPORT_READS + ("ListIpamDiscoveredResource", "ListIpamResourceCidrs")
 
 
 def plan_calls(plan: Plan) -> set[str]:
