@@ -3,6 +3,8 @@ batched by ten, managed ENIs are read but never touched, and deletion runs unass
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.apply.execute import apply_plan
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.planner import make_plan
@@ -10,6 +12,8 @@ from reconciler.providers.alibaba import ApiProvider
 from reconciler.source.loader import load_specs
 from reconciler.states.local import LocalStateBackend
 from tests.support.specs import BASE
+
+pytestmark = pytest.mark.both_providers  # embedded, and through `sandbox serve` (tests/support/via.py)
 
 COMPUTE = """\
 security_groups:

@@ -3,7 +3,11 @@ refused at plan time with the cloud's code, naming the ENI and its service, befo
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.specs import BASE
+
+pytestmark = pytest.mark.both_providers  # embedded, and through `sandbox serve` (tests/support/via.py)
 
 
 def _managed_eni(ws, groups: str) -> str:

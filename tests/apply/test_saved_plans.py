@@ -14,6 +14,8 @@ from reconciler.states.local import LINEAGE
 from tests.conftest import Workspace
 from tests.support.specs import BASE
 
+pytestmark = pytest.mark.both_providers  # embedded, and through `sandbox serve` (tests/support/via.py)
+
 KEY = "s3cret-plan-key-0123456789"
 
 

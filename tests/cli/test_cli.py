@@ -6,9 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.specs import BASE
 
 
+@pytest.mark.both_providers
 def test_example_plan_apply_replan(example):
     out = example.run("plan", check=0).stdout
     assert "ipam_pool.sh" in out and "10.32.0.0/11" in out and "AddIpamPoolCidr" in out

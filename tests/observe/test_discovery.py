@@ -6,11 +6,15 @@ through `ipamctl plan`."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.observe.discovery import discover
 from tests.support.specs import BASE
+
+pytestmark = pytest.mark.both_providers  # embedded, and through `sandbox serve` (tests/support/via.py)
 
 AUTO = """\
 ipam: {name: corp, region: cn-hangzhou, operating_regions: [cn-hangzhou, cn-shanghai]}

@@ -4,9 +4,13 @@ recreating or renumbering them; plan afterwards shows no change when the spec ma
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from tests.support.specs import BASE
+
+pytestmark = pytest.mark.both_providers  # embedded, and through `sandbox serve` (tests/support/via.py)
 
 LEGACY = """\
 vpcs:
