@@ -18,13 +18,18 @@ from reconciler.plans.imports import import_record
 from reconciler.plans.order import PlannedAction
 from reconciler.providers.alibaba_ecs import EcsActions
 from reconciler.providers.alibaba_read import by_token
+from reconciler.providers.alibaba_records import vpc_blocks
 from reconciler.providers.base import PartialStep
+from reconciler.providers.params import gone
 from reconciler.providers.params import listed as _list
 from reconciler.providers.params import optional as _opt
 from reconciler.providers.params import recorded_id as _id
 
+# Retried with backoff and the same parameters (ClientToken included). Provider.Unreachable: no answer
+# came (a dropped connection); a repeat is safe with a token, and settled() covers the calls without one.
 RETRYABLE = {"OperationConflict", "ServiceUnavailable", "Throttling", "Throttling.User", "Throttling.Api",
-             "IncorrectVpcStatus", "IncorrectVSwitchStatus", "IncorrectStatus.Vpc", "IncorrectStatus.VSwitch"}
+             "IncorrectVpcStatus", "IncorrectVSwitchStatus", "IncorrectStatus.Vpc", "IncorrectStatus.VSwitch",
+             "Provider.Unreachable"}
 # How each create that the cloud finishes asynchronously is read back until it is ready:
 # (list call, its id parameter, the path to its rows). Ready is Available (a reservation: Assigned).
 READ_BACK = {
@@ -33,6 +38,13 @@ READ_BACK = {
     "CreateVSwitchCidrReservation": ("ListVSwitchCidrReservations", "VSwitchCidrReservationIds.1",
                                      ("VSwitchCidrReservations",)),
 }
+
+
+def _settled(check: Callable[[CloudError], bool], refusal: CloudError) -> bool:
+    try:
+        return check(refusal)
+    except CloudError:
+        return False  # the read-back was refused too: the refusal stands
 
 
 def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:
@@ -62,18 +74,34 @@ class ApiProvider(EcsActions):
         if close:
             close()
 
-    def call(self, api: str, params: Mapping, token: str | None = None) -> dict:
+    def call(self, api: str, params: Mapping, token: str | None = None,
+             settled: Callable[[CloudError], bool] | None = None) -> dict:
+        """One call, retried on throttling and conflicts. ``settled(refusal)``: for an operation the
+        cloud gives no ClientToken (AssociateVpcCidrBlock, AttachNetworkInterface, the Unassign* and
+        some Delete* calls), whether the cloud is already as the call would leave it -- the call of an
+        interrupted apply, re-issued by recovery, is then done rather than refused."""
         if token:
             params = {**params, "ClientToken": token}
         for attempt in range(self.retries + 1):
             try:
                 return self.client.call(api, params)
             except CloudError as exc:
-                if exc.code not in RETRYABLE or attempt == self.retries:
-                    raise
-                # the same parameters, ClientToken included: a create that did happen is not doubled
-                self.sleep(min(0.2 * 2**attempt, 5.0))
+                if exc.code in RETRYABLE and attempt < self.retries:
+                    # the same parameters, ClientToken included: a create that did happen is not doubled
+                    self.sleep(min(0.2 * 2**attempt, 5.0))
+                    continue
+                if settled is not None and exc.code not in RETRYABLE and _settled(settled, exc):
+                    return {}
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def vpc_blocks(self, vpc_id: str, region: str) -> set[str] | None:
+        """The blocks a VPC has now (None: no such VPC)."""
+        rows = ((self.call("DescribeVpcs", {"RegionId": region, "VpcId": vpc_id}).get("Vpcs") or {}).get("Vpc")) or []
+        if not rows:
+            return None
+        primary, secondary, six = vpc_blocks(rows[0])
+        return {b for b in (primary, *secondary, *six) if b}
 
     def create(self, api: str, params: dict, token: str | None, id_field: str,
                made: Callable[[dict], dict], within: Mapping[str, str] | None = None) -> dict:
@@ -262,7 +290,8 @@ class ApiProvider(EcsActions):
         params.update({"IPv6CidrBlock": block["cidr"]} if v6 else {"SecondaryCidrBlock": block["cidr"]})
         if block.get("pool"):
             params["IpamPoolId"] = _id(res, f"ipam_pool.{block['pool']}")
-        self.call("AssociateVpcCidrBlock", params, token)
+        self.call("AssociateVpcCidrBlock", params, token,
+                  settled=lambda _e: block["cidr"] in (self.vpc_blocks(current["id"], attrs["region"]) or ()))
         if v6:
             attrs["ipv6"] = block
         else:
@@ -277,7 +306,8 @@ class ApiProvider(EcsActions):
         v6 = Cidr.parse(a.cidr).version == 6
         params = {"VpcId": current["id"], "RegionId": attrs["region"]}
         params.update({"IPv6CidrBlock": a.cidr} if v6 else {"SecondaryCidrBlock": a.cidr})
-        self.call("UnassociateVpcCidrBlock", params, token)
+        self.call("UnassociateVpcCidrBlock", params, token,
+                  settled=lambda _e: a.cidr not in (self.vpc_blocks(current["id"], attrs["region"]) or ()))
         if v6:
             attrs["ipv6"] = None
         else:
@@ -364,5 +394,5 @@ class ApiProvider(EcsActions):
         return {a.address: _record(a, current["id"], a.after)}
 
     def _vswitch_delete(self, a, res, token):
-        self.call("DeleteVSwitch", {"VSwitchId": _id(res, a.address)}, token)
+        self.call("DeleteVSwitch", {"VSwitchId": _id(res, a.address)}, token, settled=gone)
         return {a.address: None}

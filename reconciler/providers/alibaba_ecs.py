@@ -10,6 +10,7 @@ from reconciler.net.eni_limits import MAX_ITEMS_PER_CALL
 from reconciler.net.records import item_key
 from reconciler.net.records import plain as _plain
 from reconciler.providers.base import PartialStep
+from reconciler.providers.params import gone
 from reconciler.providers.params import optional as _opt
 from reconciler.providers.params import recorded_id as _id
 
@@ -39,6 +40,12 @@ class EcsActions:
         return {"type": a.type, "name": a.name, "id": rid, "attributes": _plain(attrs)}
 
     # ---- reading -----------------------------------------------------------------------------------
+    def eni_row(self, eni_id: str, region: str) -> dict | None:
+        """The DescribeNetworkInterfaces row of one ENI now (None: no such ENI)."""
+        r = self.call("DescribeNetworkInterfaces", {"RegionId": region, "NetworkInterfaceId.1": eni_id})
+        rows = r["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+        return rows[0] if rows else None
+
     def read_enis(self, wanted: Mapping[str, str], resources: Mapping[str, dict]) -> dict[str, dict]:
         """Records of the ENIs ``wanted`` (spec address -> id) as the cloud has them, with vSwitches
         named by the spec names the state knows them by. Missing ENIs are left out."""
@@ -75,7 +82,8 @@ class EcsActions:
 
     def _security_group_delete(self, a, res, token):
         region = res[f"vpc.{a.before['vpc']}"]["attributes"]["region"] if f"vpc.{a.before['vpc']}" in res else None
-        self.call("DeleteSecurityGroup", {"SecurityGroupId": _id(res, a.address), **_opt(RegionId=region)}, token)
+        self.call("DeleteSecurityGroup", {"SecurityGroupId": _id(res, a.address), **_opt(RegionId=region)}, token,
+                  settled=gone)
         return {a.address: None}
 
     # ---- instances --------------------------------------------------------------------------------
@@ -127,7 +135,7 @@ class EcsActions:
         return {a.address: self._record(a, current["id"], attrs)}
 
     def _instance_delete(self, a, res, token):
-        self.call("DeleteInstance", {"InstanceId": _id(res, a.address), "Force": "true"}, token)
+        self.call("DeleteInstance", {"InstanceId": _id(res, a.address), "Force": "true"}, token, settled=gone)
         return {a.address: None, f"eni.{a.name}-primary": None}
 
     # ---- ENIs ------------------------------------------------------------------------------------
@@ -146,12 +154,14 @@ class EcsActions:
         attrs = dict(current["attributes"])
         region = self._region_of_vswitch(res, attrs["vswitch"])
         if a.api == "AttachNetworkInterface":
-            self.call(a.api, {"RegionId": region, "NetworkInterfaceId": current["id"],
-                              "InstanceId": _id(res, f"instance.{a.after['instance']}")}, token)
+            iid = _id(res, f"instance.{a.after['instance']}")
+            self.call(a.api, {"RegionId": region, "NetworkInterfaceId": current["id"], "InstanceId": iid}, token,
+                      settled=lambda _e: (self.eni_row(current["id"], region) or {}).get("InstanceId") == iid)
             attrs["instance"] = a.after["instance"]
         elif a.api == "DetachNetworkInterface":
-            self.call(a.api, {"RegionId": region, "NetworkInterfaceId": current["id"],
-                              "InstanceId": _id(res, f"instance.{a.before['instance']}")}, token)
+            iid = _id(res, f"instance.{a.before['instance']}")
+            self.call(a.api, {"RegionId": region, "NetworkInterfaceId": current["id"], "InstanceId": iid}, token,
+                      settled=lambda _e: (self.eni_row(current["id"], region) or {}).get("InstanceId") != iid)
             attrs["instance"] = None
         else:
             params = {"RegionId": region, "NetworkInterfaceId": current["id"],
@@ -164,7 +174,8 @@ class EcsActions:
 
     def _eni_delete(self, a, res, token):
         region = self._region_of_vswitch(res, a.before["vswitch"])
-        self.call("DeleteNetworkInterface", {"RegionId": region, "NetworkInterfaceId": _id(res, a.address)}, token)
+        self.call("DeleteNetworkInterface", {"RegionId": region, "NetworkInterfaceId": _id(res, a.address)}, token,
+                  settled=gone)
         return {a.address: None}
 
     def _eni_assign(self, a, res, token, batch=None):
@@ -190,8 +201,21 @@ class EcsActions:
             params[f"{param}.{counters[param]}"] = value
             items = attrs.get(key) or []
             attrs[key] = sorted(set(items) | {value}, key=item_key) if assign else [x for x in items if x != value]
-        self.call(first.api, params, token)
+        if assign:
+            self.call(first.api, params, token)
+        else:  # no ClientToken in the Unassign* APIs: done when none of the items is on the ENI any more
+            leaving = {v for k, v in params.items() if "." in k}
+            self.call(first.api, params, token, settled=lambda _e: not leaving & _items(
+                self.eni_row(current["id"], params["RegionId"])))
         return {first.address: self._record(first, current["id"], attrs)}
+
+
+def _items(row: Mapping | None) -> set[str]:
+    """Every address and prefix on an ENI row (nothing when there is no ENI)."""
+    if row is None:
+        return set()
+    a = eni_record("", row, {})["attributes"]
+    return {*a["secondary_private_ips"], *a["ipv4_prefixes"], *a["ipv6_addresses"], *a["ipv6_prefixes"]}
 
 
 def first_group(row: Mapping) -> str | None:

@@ -23,3 +23,9 @@ def recorded_id(resources: Mapping[str, dict], address: str) -> str:
     if rec is None or not rec.get("id"):
         raise CloudError("State.MissingDependency", f"{address} has no recorded id; it must be created first")
     return rec["id"]
+
+
+def gone(refusal: CloudError) -> bool:
+    """A delete refused because its target is not there: what the delete was for (the ``settled``
+    check of a delete the cloud gives no ClientToken)."""
+    return refusal.code.endswith(".NotFound") or refusal.code.startswith("ResourceNotFound")

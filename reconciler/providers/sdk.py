@@ -227,13 +227,16 @@ def _error(exc: BaseException, doing: str, endpoint: str) -> CloudError:
         message = str(getattr(exc, "message", "") or "")
         # The SDK prefixes its message with "code: <status>, " and appends "request id: ..."
         message = re.sub(r"^code: \d+, ", "", message).split(" request id:")[0].strip()
+        denied = getattr(exc, "access_denied_detail", None)
+        if isinstance(denied, dict) and denied.get("AuthAction"):
+            message += f" The call needs the RAM action {denied['AuthAction']} (see `ipamctl policy`)."
         detail = message + (f" (request id {request_id})" if request_id else "")
         error = CloudError(code, detail or code, http_status=status)
         error.request_id = request_id  # type: ignore[attr-defined]  # kept for the JSON output
         return error
     inner = getattr(exc, "inner_exception", None) or exc
     reason = _plain(inner)
-    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", reason)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(inner))
     if errno:
         reason = errno.group(1).strip()
     elif "timed out" in reason.lower():

@@ -95,11 +95,11 @@ class Served:
 @contextmanager
 def served(db: str | Path, *, realism: Realism = EMBEDDED, throttle: float | None = None,
            policy: Policy | dict | None = None, log: str | Path | None = None,
-           key: AccessKey = KEY) -> Iterator[Served]:
+           key: AccessKey = KEY, port: int = 0) -> Iterator[Served]:
     if isinstance(policy, dict):
         policy = parse_policy(policy)
     options = Options(realism=realism, throttle=throttle, policy=policy, log=Path(log) if log else None)
-    server = SandboxServer(db, key, options=options).start()
+    server = SandboxServer(db, key, port=port, options=options).start()
     try:
         yield Served(server, Path(db), Path(log) if log else None, key)
     finally:
