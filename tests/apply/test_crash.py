@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import signal
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ from tests.support.crashkit import (
     lock_id,
     make_workspace,
 )
+from tests.support.via import VIAS, serving
 
 
 def _calls() -> int:
@@ -71,6 +73,13 @@ def _cases() -> list[tuple[str, int, str]]:
 
 
 CASES = _cases()
+# Through `sandbox serve` and the alibaba provider (the SDK path): a sample of every point and mode.
+SERVED = [("after-call", k, "kill") for k in (1, 17, 45, 88, 131, 170, CALLS)] + [
+    ("before-call", 64, "kill"), ("after-record", 100, "kill"), ("snapshot-replaced", 2, "kill"),
+    ("after-call", 30, "power"), ("after-call", 150, "power"), ("after-call", 55, "double")]
+if LONG:
+    SERVED = CASES
+BOTH = [(*c, "embedded") for c in CASES] + [(*c, "served") for c in SERVED]
 
 
 def _cut_to_durable(root: Path, log: Path) -> None:
@@ -98,18 +107,24 @@ def _unlock(root: Path, env: dict, in_flight: bool = False) -> None:
     assert lock_id(root) is None
 
 
-@pytest.mark.parametrize("point,k,mode", CASES, ids=[f"{p}-{k}-{m}" for p, k, m in CASES])
-def test_killed_apply_converges(tmp_path, point, k, mode):
+@pytest.mark.parametrize("point,k,mode,via", BOTH, ids=[f"{p}-{k}-{m}-{v}" for p, k, m, v in BOTH])
+def test_killed_apply_converges(tmp_path, point, k, mode, via):
     root = make_workspace(tmp_path / "ws")
+    with ExitStack() as stack:
+        creds = stack.enter_context(serving(root))[1] if via == "served" else {}
+        _killed_apply_converges(tmp_path, root, point, k, mode, creds)
+
+
+def _killed_apply_converges(tmp_path: Path, root: Path, point: str, k: int, mode: str, creds: dict) -> None:
     log = tmp_path / "synced.log"
     kill = {"IPAM_FAULT_KILL_AFTER": str(k), "IPAM_FAULT_KILL_POINT": point, "IPAM_FAULT_SYNC_LOG": str(log)}
-    first = ipamctl(root, "apply", "--auto-approve", env=kill)
+    first = ipamctl(root, "apply", "--auto-approve", env={**creds, **kill})
     assert first.returncode == -signal.SIGKILL, (first.returncode, first.stderr[-2000:])
     assert files_intact(root) == []
-    env = {}
+    env = dict(creds)
     if mode == "power":
         _cut_to_durable(root, log)
-        env = {"IPAM_FAULT_BOOT_ID": "after-a-power-cut"}
+        env = {**creds, "IPAM_FAULT_BOOT_ID": "after-a-power-cut"}
         assert files_intact(root) == []
     _unlock(root, env, in_flight=point == "after-call")
     if mode == "double":
@@ -123,7 +138,7 @@ def test_killed_apply_converges(tmp_path, point, k, mode):
     assert converged(root) == []
     if (root / "state" / "state.journal").exists():
         pytest.fail("a converged apply leaves no journal")
-    drift = ipamctl(root, "drift", "--detailed-exitcode")
+    drift = ipamctl(root, "drift", "--detailed-exitcode", env=creds)
     assert drift.returncode == 0, drift.stdout[-2000:] + drift.stderr[-2000:]
 
 
@@ -141,20 +156,23 @@ def _destroy_calls() -> int:
 DESTROY_KS = list(range(1, 85)) if LONG else [1, 40, 84]
 
 
+@pytest.mark.parametrize("via", VIAS)
 @pytest.mark.parametrize("k", DESTROY_KS)
-def test_killed_destroy_converges(tmp_path, k):
+def test_killed_destroy_converges(tmp_path, k, via):
     """Half the workspace removed from the specs: a delete killed after the cloud did it must not be
     tried again against something gone (nor leave its record behind)."""
     root = make_workspace(tmp_path / "ws")
-    assert ipamctl(root, "apply", "--auto-approve").returncode == 0
-    (root / "specs" / "main.yaml").write_text(crash_spec(12))
-    first = ipamctl(root, "apply", "--auto-approve", env={"IPAM_FAULT_KILL_AFTER": str(k)})
-    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
-    assert files_intact(root) == []
-    assert ipamctl(root, "force-unlock", lock_id(root)).returncode == 0
-    final = ipamctl(root, "apply", "--auto-approve")
-    assert final.returncode == 0, final.stderr[-3000:]
-    assert converged(root) == []
+    with ExitStack() as stack:
+        creds = stack.enter_context(serving(root))[1] if via == "served" else {}
+        assert ipamctl(root, "apply", "--auto-approve", env=creds).returncode == 0
+        (root / "specs" / "main.yaml").write_text(crash_spec(12))
+        first = ipamctl(root, "apply", "--auto-approve", env={**creds, "IPAM_FAULT_KILL_AFTER": str(k)})
+        assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+        assert files_intact(root) == []
+        assert ipamctl(root, "force-unlock", lock_id(root)).returncode == 0
+        final = ipamctl(root, "apply", "--auto-approve", env=creds)
+        assert final.returncode == 0, final.stderr[-3000:]
+        assert converged(root) == []
 
 
 def test_the_plan_is_big_enough():

@@ -95,6 +95,8 @@ def test_every_call_finds_its_intent_durable_on_disk(ws):
     seen = []
 
     def check(action, params):
+        if action.startswith(("Describe", "List", "Get")):
+            return  # the provider's read-backs (a create waited for until it is ready) carry no intent
         pending = LocalStateBackend(backend.state_dir).pending_intents()  # a second reader, from disk
         assert params["ClientToken"] in {i.token for i in pending}
         seen.append(action)
