@@ -117,7 +117,7 @@ class ApiProvider(EcsActions):
             page = self.call(list_api, {**region, **(within or {}), id_param: r[id_field]}, None)
             for key in path:
                 page = page.get(key) or {}
-            rows = page if isinstance(page, list) else []
+            rows: list = page if isinstance(page, list) else []
             status = rows[0].get("Status") if rows else None
             if status in ("Available", "Assigned"):
                 return r

@@ -3,7 +3,7 @@ ENIs, and batched assignment of secondary addresses and prefixes (at most 10 a c
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from reconciler.errors import CloudError
 from reconciler.net.eni_limits import MAX_ITEMS_PER_CALL
@@ -30,7 +30,9 @@ def _host(cidr: str) -> str:
 class EcsActions:
     """Mixed into :class:`reconciler.providers.alibaba.ApiProvider`; uses its ``call``."""
 
-    call: Callable[[str, dict, str | None], dict]  # ApiProvider.call (declared, not set)
+    if TYPE_CHECKING:  # ApiProvider.call (declared here, defined there)
+        def call(self, api: str, params: Mapping, token: str | None = None,
+                 settled: Callable[[CloudError], bool] | None = None) -> dict: ...
 
     def _region_of_vswitch(self, res, vswitch: str) -> str:
         vsw = res[f"vswitch.{vswitch}"]
