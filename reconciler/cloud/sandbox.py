@@ -294,7 +294,7 @@ class SandboxCloud:
             req = Request(self, store, action, dict(params or {}))
             _check_regions(req.params)
             if not op.write:
-                return _wire({"RequestId": _request_id(), **op.handler(req)})
+                return _wire({"RequestId": request_id(), **op.handler(req)})
             dry = req.flag("DryRun")
             token = req.text("ClientToken")
             if token is not None and not dry:
@@ -310,7 +310,7 @@ class SandboxCloud:
             if dry:
                 store.rollback()
                 raise fail("DryRunOperation", "Request validation has been passed with DryRun flag set.")
-            wire = orjson.dumps({"RequestId": _request_id(), **body})
+            wire = orjson.dumps({"RequestId": request_id(), **body})
             response = orjson.loads(wire)  # as _wire: a fresh JSON-clean copy, shared with nothing
             store.commit((action, token, wire.decode()) if token is not None and not dry else None)
             return response
@@ -346,7 +346,7 @@ def _check_regions(params: dict) -> None:
                 raise fail(UNKNOWN_REGION, f"{key}: {problem}")
 
 
-def _request_id() -> str:
+def request_id() -> str:
     """A random (version 4) UUID in upper case, as ``str(uuid.uuid4()).upper()`` without its object."""
     b = bytearray(os.urandom(16))
     b[6] = (b[6] & 0x0F) | 0x40

@@ -14,13 +14,13 @@ Bodies: a success is the sandbox's JSON answer (it carries its RequestId); an er
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import parse_qsl, quote
 
 import orjson
 
+from reconciler.cloud.sandbox import request_id as request_id  # the cloud's RequestId form, shared
 from reconciler.errors import CloudError
 
 # The classic (v1) protocol's own parameters: never passed to an operation.
@@ -86,15 +86,6 @@ def call_of(req: HttpRequest, classic: bool) -> Call:
     if not version:
         raise CloudError("MissingParameter.Version", "the Version of the request is not given", http_status=400)
     return Call(action, version, params)
-
-
-def request_id() -> str:
-    """A random version-4 UUID in upper case, as the cloud's RequestIds are."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex().upper()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def error_body(code: str, message: str, rid: str, host: str, version: str | None = None,
