@@ -14,6 +14,7 @@ from reconciler.models.network import Spec, parse_spec
 from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
+from reconciler.net.reserved import ReservedBlock
 from reconciler.plans.diff import diff
 from reconciler.plans.imports import with_imports
 from reconciler.plans.order import Plan, build_plan
@@ -67,14 +68,16 @@ def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = 
 
 
 def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
-                  external: Records | None = None, stage: Stage = _quiet) -> tuple[Desired, Validated]:
+                  external: Records | None = None, stage: Stage = _quiet,
+                  reserved: Iterable[ReservedBlock] = ()) -> tuple[Desired, Validated]:
     """The concrete desired state; raises every rule broken, each with file, line and address.
 
     ``external`` holds records read from the cloud for resources the spec refers to but never
     changes (managed ENIs), keyed by their spec address."""
     v = validate(doc, recorded, stage)
     stage("resolve")
-    desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate, external=external)
+    desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate, external=external,
+                      reserved=reserved)
     compute = check_compute(v.spec, desired, recorded, external or {}, doc.locate)
     over = {e.address for e in compute if e.code.endswith("CountExceeded")}
     # an ENI asking for more than it may hold is reported for that, not for the space it ran out of
@@ -96,6 +99,7 @@ def make_plan(
     external: Records | None = None,
     imports: Records | None = None,
     discovered: Iterable[DiscoveredCidr | KnownIpam] = (),
+    reserved: Iterable[ReservedBlock] = (),
     stage: Stage = _quiet,
 ) -> Plan:
     """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic.
@@ -105,13 +109,15 @@ def make_plan(
     discovery finds; a new pool block overlapping one of its scope is refused (Hosted; Not hosted with
     ``ipam.discovered_overlaps: refuse``) or carried as a plan warning (Not hosted, by default); with them
     come the IPAMs the cloud lists in the spec's regions (:class:`KnownIpam`): creating the spec's IPAM in
-    a region that has one the state does not record is refused (``QuotaExceeded.Ipam``). ``stage``
+    a region that has one the state does not record is refused (``QuotaExceeded.Ipam``). ``reserved``:
+    blocks other workspaces' plans reserved in the spec's pools; never chosen, and a mask request that
+    skipped one says so in its note. ``stage``
     is told each stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
     imports = dict(imports or {})
     # one plain dict, read once (a state's resources are an immutable map): every later lookup is a dict's
     merged = recorded.to_dict() if hasattr(recorded, "to_dict") else dict(recorded)
     merged.update(imports)
-    desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage)
+    desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage, reserved=reserved)
     raise_all(import_errors(imports, recorded, v.graph, doc.locate))
     stage("diff")
     changes = diff(desired.resources, merged)

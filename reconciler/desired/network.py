@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, TypeAlias, cast
+from typing import Any, Callable, Iterable, Mapping, TypeAlias, cast
 
 from reconciler.desired.compute import compute_records
 from reconciler.desired.graph import DependencyGraph
@@ -24,6 +24,7 @@ from reconciler.net.allocator import BlockAllocator
 from reconciler.net.cidr import Cidr
 from reconciler.net.limits import IP_VERSION
 from reconciler.net.records import blocks_of
+from reconciler.net.reserved import ReservedBlock
 from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 
 Entry: TypeAlias = str | MaskRequest | int | None  # a block's spec entry: a CIDR, a mask, or neither
@@ -76,8 +77,12 @@ class _Space:
 
 class _Resolver:
     def __init__(self, spec: Spec, graph: DependencyGraph, locate: Locator, recorded: Records,
-                 supply: Cidr) -> None:
+                 supply: Cidr, reserved: Iterable[ReservedBlock] = ()) -> None:
         self.spec, self.graph, self.locate = spec, graph, locate
+        # pool name -> the blocks other workspaces' plans reserved in it (never chosen here)
+        self.reserved: dict[str, list[ReservedBlock]] = {}
+        for r in sorted(reserved):
+            self.reserved.setdefault(r.pool, []).append(r)
         self.recorded = recorded
         self.supply = supply
         self.facts = pool_facts(spec, graph)
@@ -276,6 +281,12 @@ class _Resolver:
                 continue
             self._take(alloc, req, result, removed, key, moving)
             kept.add((req.address, result))
+        # other workspaces' reservations: after what exists (which wins), before what is new
+        kind, _, owner = key.partition(":")
+        held_elsewhere = self.reserved.get(owner, []) if kind == "pool" else []
+        for r in held_elsewhere:
+            if r.cidr.version == space.version:
+                alloc.force(r.cidr, r.holder)
         # 2. explicit blocks
         for req in ordered:
             if req.result is None and req.cidr is not None:
@@ -297,7 +308,12 @@ class _Resolver:
                                f"no free /{req.mask} block left in {where}", req.address, req.path)
                     continue
                 req.result = got
-                self.chosen[(req.address, str(got))] = f"lowest free /{req.mask} in {_space_name(key)}"
+                how = f"lowest free /{req.mask} in {_space_name(key)}"
+                skipped = [r for r in held_elsewhere if r.cidr.version == got.version and r.cidr.start < got.start]
+                if skipped:
+                    how += "; skipped " + ", ".join(f"{r.cidr} reserved by workspace {r.workspace} until {r.until}"
+                                                    for r in skipped)
+                self.chosen[(req.address, str(got))] = how
 
     def _owner_replaced(self, key: SpaceKey) -> bool:
         """Whether the parent of a space is being replaced (so its children move with it)."""
@@ -370,10 +386,11 @@ def _space_name(key: SpaceKey) -> str:
 
 
 def resolve(spec: Spec, graph: DependencyGraph, recorded: Records, *, supply: Cidr,
-            locate: Locator | None = None, external: Records | None = None) -> Desired:
+            locate: Locator | None = None, external: Records | None = None,
+            reserved: Iterable[ReservedBlock] = ()) -> Desired:
     """Make every block concrete; the result says which CIDRs were chosen by mask, and the errors."""
     recorded = recorded if type(recorded) is dict else dict(recorded)  # read once; then every lookup is a dict's
-    r = _Resolver(spec, graph, locate or nowhere, recorded, supply)
+    r = _Resolver(spec, graph, locate or nowhere, recorded, supply, reserved)
     r.collect()
     for key in r.space_order():
         r.fill(key)
