@@ -23,7 +23,7 @@ SECRET_KEYS = frozenset({"access_key_id", "access_key_secret", "access_key", "se
 
 def _endpoint(value: str) -> str:
     if not _ENDPOINT.match(value):
-        raise PydanticCustomError("Spec.ProviderEndpoint", "endpoint {value!r} is not host or host:port "
+        raise PydanticCustomError("Spec.ProviderEndpoint", "endpoint '{value}' is not host or host:port "
                                   "(give the scheme as protocol: http or https)", {"value": value})
     return value
 

@@ -8,6 +8,7 @@ taken again. Each is named by the spec name of its pool; the edge maps names to 
 
 from __future__ import annotations
 
+from reconciler.net.address import ResourceAddress
 from reconciler.plans.order import Plan
 
 
@@ -32,7 +33,7 @@ def pool_blocks(plan: Plan) -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def _source(plan: Plan, address: str) -> str | None:
+def _source(plan: Plan, address: ResourceAddress) -> str | None:
     """The source pool of a pool, as the plan's desired records name it."""
     record = plan.desired.get(address) or {}
     source = (record.get("attributes") or {}).get("source")

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from reconciler.errors import CloudError
 
@@ -30,6 +31,10 @@ PRODUCTS: dict[str, tuple[str, str]] = {
     "ecs": ("alibabacloud_ecs20140526", "2014-05-26"),
 }
 _INDEX = re.compile(r"[1-9][0-9]*")
+READS = ("Describe", "List", "Get")
+# what a read is repeated on (with backoff); writes are repeated by the ApiProvider, token and all
+RETRY_READS = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "ServiceUnavailable",
+                         "OperationConflict", "Provider.Unreachable"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class SdkSettings:
     signature: str = "ACS3-HMAC-SHA256"
     connect_timeout_ms: int = 5000
     read_timeout_ms: int = 30000
+    retries: int = 4
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> "SdkSettings":
@@ -50,7 +56,8 @@ class SdkSettings:
                    endpoints=dict(settings.get("endpoints") or {}), protocol=str(settings.get("protocol") or "https"),
                    signature=str(settings.get("signature") or "ACS3-HMAC-SHA256"),
                    connect_timeout_ms=int(settings.get("connect_timeout_ms") or 5000),
-                   read_timeout_ms=int(settings.get("read_timeout_ms") or 30000))
+                   read_timeout_ms=int(settings.get("read_timeout_ms") or 30000),
+                   retries=int(settings.get("retries", 4)))
 
     def endpoint_of(self, product: str) -> str | None:
         return self.endpoints.get(product) or self.endpoint
@@ -115,13 +122,26 @@ def _key_order(key: str) -> tuple:
 class SdkClient:
     """``call(action, params) -> dict`` through the official SDKs, one client per product."""
 
-    def __init__(self, settings: SdkSettings, credential: Any = None):
+    def __init__(self, settings: SdkSettings, credential: Any = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
+        self.sleep = sleep
         self._credential = credential
         self._clients: dict[str, Any] = {}
         self._methods: dict[str, dict[str, str]] = {}
 
     def call(self, action: str, params: Mapping[str, object]) -> dict:
+        if not action.startswith(READS):
+            return self._call(action, params)  # writes: ApiProvider retries them, with their ClientToken
+        for attempt in range(self.settings.retries + 1):
+            try:
+                return self._call(action, params)
+            except CloudError as exc:  # a read is safe to repeat: the plan-time reads, drift, refresh
+                if exc.code not in RETRY_READS or attempt == self.settings.retries:
+                    raise
+                self.sleep(min(0.2 * 2**attempt, 5.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call(self, action: str, params: Mapping[str, object]) -> dict:
         product = product_of(action)
         package, _version = PRODUCTS[product]
         request = self._request(package, action, params)
