@@ -6,21 +6,25 @@ pure core (:mod:`reconciler.planner`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from reconciler.cloud.sandbox import SandboxCloud
 from reconciler.cloud.store import read_only
-from reconciler.errors import SpecError
+from reconciler.errors import ReconcilerError, SpecError
+from reconciler.models.backend import BackendSpec, backend_spec
 from reconciler.providers.alibaba import ApiProvider
 from reconciler.providers.sdk import SdkClient, SdkSettings
 from reconciler.source.loader import SpecDocument, load_specs
+from reconciler.states.backend import StateBackend
 from reconciler.states.local import BACKUP, DAMAGED, JOURNAL, LINEAGE, LOCK, SNAPSHOT, LocalStateBackend
 from reconciler.states.state import State
 
 DEFAULT_SANDBOX = "state/sandbox.db"
 STATE_FILES = frozenset({SNAPSHOT, BACKUP, DAMAGED, JOURNAL, LOCK, LINEAGE})  # never a sandbox database
+PG_CONN_STR = "PG_CONN_STR"  # the postgres backend's connection when the spec gives no conn_str
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Workspace:
     # of megabytes of small objects, and ``ipamctl`` leaves with os._exit (cli/entry.py) rather than
     # free them one by one when the command function returns.
     held: list[object] = field(default_factory=list, compare=False, repr=False)
+    # What one command read once and uses many times: the loaded specs (or why they did not load)
+    # and the state backend they configure (one database connection per command, not per call).
+    _cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def keep(self, *values: object) -> None:
         self.held.extend(values)
@@ -43,9 +50,41 @@ class Workspace:
         return self.root / "state"
 
     def load_specs(self) -> SpecDocument:
-        return load_specs(self.specs_dir, display_base=self.root)
+        """The specs, loaded once per Workspace (a failure to load is kept and raised again)."""
+        loaded = self._cache.get("specs")
+        if loaded is None:
+            try:
+                loaded = load_specs(self.specs_dir, display_base=self.root)
+            except ReconcilerError as exc:
+                loaded = exc
+            self._cache["specs"] = loaded
+        if isinstance(loaded, ReconcilerError):
+            raise loaded
+        return loaded  # type: ignore[return-value]  # only a SpecDocument or an error is kept
 
-    def backend(self) -> LocalStateBackend:
+    def backend(self) -> StateBackend:
+        """The state backend the specs' ``backend:`` block configures (local files by default). When the
+        specs cannot be read at all, the local backend: ``force-unlock``, ``show`` and ``state`` keep
+        working on a broken spec. A ``backend:`` block that is itself invalid is an error."""
+        kept = self._cache.get("backend")
+        if kept is None:
+            try:
+                doc: SpecDocument | None = self.load_specs()
+            except ReconcilerError:
+                doc = None
+            kept = self._cache["backend"] = self.configured_backend(doc)
+        return kept  # type: ignore[return-value]  # only a backend is kept here
+
+    def configured_backend(self, doc: SpecDocument | None) -> StateBackend:
+        spec = backend_spec(doc) if doc is not None else BackendSpec()
+        if spec.type == "local":
+            return self.local_backend()
+        from reconciler.states.postgres import PostgresStateBackend  # psycopg is loaded only when used
+
+        conninfo = spec.conn_str if spec.conn_str is not None else os.environ.get(PG_CONN_STR, "")
+        return PostgresStateBackend(conninfo, str(spec.workspace), spec.schema_)
+
+    def local_backend(self) -> LocalStateBackend:
         return LocalStateBackend(self.state_dir)
 
     def read_state(self) -> State:

@@ -22,7 +22,7 @@ from reconciler.errors import StateError
 from reconciler.plans import planfile
 from reconciler.plans.order import Plan, PlannedAction
 from reconciler.providers.alibaba import ApiProvider
-from reconciler.states.local import LocalStateBackend
+from reconciler.states.backend import StateBackend
 from reconciler.states.state import State
 from reconciler.states.transaction import StateTransaction
 
@@ -32,7 +32,7 @@ OnStep = Callable[[PlannedAction, str], None]
 class ApplyWorkspace(Protocol):
     """What an apply needs of the workspace (:class:`reconciler.workspace.Workspace`, a later stage)."""
 
-    def backend(self) -> LocalStateBackend: ...
+    def backend(self) -> StateBackend: ...
     def provider(self, settings: Mapping) -> ApiProvider: ...
 
 
@@ -93,7 +93,7 @@ class ApplySession:
     """The steps of an apply, in order, under the lock: :meth:`recover`, then a plan (:meth:`read_plan`
     or the caller's), then :meth:`apply` (changes) or :meth:`settle` (none)."""
 
-    def __init__(self, ws: ApplyWorkspace, backend: LocalStateBackend) -> None:
+    def __init__(self, ws: ApplyWorkspace, backend: StateBackend) -> None:
         self.ws, self.backend = ws, backend
 
     def in_flight(self) -> bool:
@@ -125,7 +125,7 @@ class ApplySession:
 
     def settle(self, state: State) -> None:
         """No changes to make: fold what a killed apply recorded in the journal into the snapshot."""
-        if self.backend.journal_path.exists():
+        if self.backend.has_journal():
             with self.backend.transaction(state):
                 pass
 

@@ -12,6 +12,7 @@ import click
 
 from reconciler.apply.execute import ApplyResult
 from reconciler.apply.recovery import RecoveryReport
+from reconciler.apply.reservations import check_held, plan_checksum, store_of
 from reconciler.apply.session import ApplySession, OnStep, apply_session
 from reconciler.cli import render
 from reconciler.cli.files import resolve
@@ -29,9 +30,15 @@ def apply(ws: Workspace, *, planfile_path: str | None, auto_approve: bool, as_js
         with Progress("Recovering", 0, enabled=False) as lines:
             echo = _quiet if as_json else progress_echo(colour, lines)
             recovered = _recover(session, echo, as_json)
+        checksum = store = None
         if planfile_path:
-            saved = session.read_plan(str(resolve(ws.root, planfile_path)), plan_lineage)
+            path = resolve(ws.root, planfile_path)
+            saved = session.read_plan(str(path), plan_lineage)
             plan, state, settings = saved.plan, saved.state, saved.settings
+            store = store_of(ws.backend())
+            if store is not None and plan.has_changes:  # the blocks reviewed are still this plan's
+                checksum = plan_checksum(path.read_bytes())
+                check_held(store, plan, state.resources, checksum)
         else:
             with plan_progress(as_json) as bar:
                 plan, state, settings = plan_workspace(ws, bar=bar)
@@ -55,6 +62,8 @@ def apply(ws: Workspace, *, planfile_path: str | None, auto_approve: bool, as_js
             return 0
         total = len(plan.actions)
         outcome = session.apply(plan, state, settings, lambda: _ApplyBar(total, as_json, colour))
+        if store is not None and checksum is not None and outcome.result.ok:
+            store.release(plan=checksum)  # allocated now: the cloud holds the blocks
     ws.keep(plan, state, outcome)
     return _report(outcome.result, outcome.final, plan, as_json, recovered, outcome.unwritten)
 

@@ -25,13 +25,18 @@ from reconciler.cli.import_ import import_
 from reconciler.cli.plan import plan
 from reconciler.cli.policy import policy
 from reconciler.cli.refresh import refresh
+from reconciler.cli.reservations import reservations_list, reservations_release
 from reconciler.cli.render_os_config import render_os_config
 from reconciler.cli.report import HISTORY, report
 from reconciler.cli.sandbox import sandbox_call as sandbox_call_
 from reconciler.cli.sandbox import sandbox_serve as sandbox_serve_
 from reconciler.cli.schema import schema
 from reconciler.cli.show import show
+from reconciler.cli.state import state_history as state_history_
 from reconciler.cli.state import state_list as state_list_
+from reconciler.cli.state import state_migrate as state_migrate_
+from reconciler.cli.state import state_pull as state_pull_
+from reconciler.cli.state import state_push as state_push_
 from reconciler.cli.state import state_show as state_show_
 from reconciler.cli.validate import validate
 from reconciler.errors import ReconcilerError
@@ -102,11 +107,16 @@ def validate_cmd(obj: Obj, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--refresh", is_flag=True, help="Plan from what the provider reads now instead of the recorded state.")
+@click.option("--reserve", is_flag=True, help="Reserve the chosen blocks on the shared backend (a preview; --out "
+              "reserves too).")
+@click.option("--reservation-ttl", type=click.IntRange(60, 30 * 86400), default=86400, show_default=True,
+              help="Seconds a reservation lasts.")
 @click.pass_obj
-def plan_cmd(obj: Obj, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool) -> None:
+def plan_cmd(obj: Obj, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool, reserve: bool,
+             reservation_ttl: int) -> None:
     """Show the ordered actions that turn the recorded state into the desired one."""
     _exit(plan(_ws(obj), out=out, as_json=as_json, detailed_exitcode=detailed_exitcode, refresh=refresh,
-               colour=_colour(obj)))
+               colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl))
 
 
 @main.command("apply")
@@ -134,7 +144,7 @@ def show_cmd(obj: Obj, as_json: bool) -> None:
 
 @main.group("state")
 def state_group() -> None:
-    """Inspect the recorded state."""
+    """Inspect the recorded state, its kept versions; move it between backends."""
 
 
 @state_group.command("list")
@@ -146,10 +156,48 @@ def state_list(obj: Obj) -> None:
 
 @state_group.command("show")
 @click.argument("address")
+@click.option("--serial", type=click.IntRange(0),
+              help="From the kept version with this serial (see `state history`).")
 @click.pass_obj
-def state_show(obj: Obj, address: str) -> None:
+def state_show(obj: Obj, address: str, serial: int | None) -> None:
     """One resource of the state, with every attribute."""
-    _exit(state_show_(_ws(obj), address=address))
+    _exit(state_show_(_ws(obj), address=address, serial=serial))
+
+
+@state_group.command("history")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def state_history(obj: Obj, as_json: bool) -> None:
+    """Every kept version of the state: serial, lineage, time, resource count."""
+    _exit(state_history_(_ws(obj), as_json=as_json))
+
+
+@state_group.command("pull")
+@click.option("--serial", type=click.IntRange(0), help="A kept older version instead of the current state.")
+@click.pass_obj
+def state_pull(obj: Obj, serial: int | None) -> None:
+    """The state as JSON on stdout (the snapshot format, journal included)."""
+    _exit(state_pull_(_ws(obj), serial=serial))
+
+
+@state_group.command("push")
+@click.argument("path", metavar="FILE")
+@click.option("--force", is_flag=True, help="Write it even with a lower serial or another lineage.")
+@click.option("--lock-timeout", default=0.0, type=float, help="Seconds to wait for the workspace lock.")
+@click.pass_obj
+def state_push(obj: Obj, path: str, force: bool, lock_timeout: float) -> None:
+    """Write a state file (`-`: stdin) as the new version of the state, under the lock."""
+    _exit(state_push_(_ws(obj), path=path, force=force, lock_timeout=lock_timeout))
+
+
+@state_group.command("migrate")
+@click.option("--to", "to", required=True, type=click.Choice(["configured", "local"]),
+              help="configured: local files -> the `backend:` block's backend; local: back.")
+@click.option("--lock-timeout", default=0.0, type=float, help="Seconds to wait for each lock.")
+@click.pass_obj
+def state_migrate(obj: Obj, to: str, lock_timeout: float) -> None:
+    """Copy the state (its versions, pending intents) between the local files and the configured backend."""
+    _exit(state_migrate_(_ws(obj), to=to, lock_timeout=lock_timeout))
 
 
 @main.command("graph")
@@ -252,6 +300,29 @@ def import_cmd(obj: Obj, address: str, resource_id: str, as_json: bool, lock_tim
 def policy_cmd(obj: Obj, plan_path: str | None, drift: bool) -> None:
     """The least-privilege RAM policy (JSON) that applying the specs or a saved plan needs."""
     _exit(policy(_ws(obj), plan_path=plan_path, drift=drift))
+
+
+@main.group("reservations")
+def reservations_group() -> None:
+    """Blocks plans reserved on the shared state backend."""
+
+
+@reservations_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def reservations_list_cmd(obj: Obj, as_json: bool) -> None:
+    """Every live reservation: block, pool, workspace, expiry, plan."""
+    _exit(reservations_list(_ws(obj), as_json=as_json))
+
+
+@reservations_group.command("release")
+@click.option("--plan", "plan_checksum", metavar="CHECKSUM", help="The plan's checksum (or its first characters).")
+@click.option("--workspace", metavar="NAME", help="Every reservation of a workspace.")
+@click.option("--expired", is_flag=True, help="Those past their time.")
+@click.pass_obj
+def reservations_release_cmd(obj: Obj, plan_checksum: str | None, workspace: str | None, expired: bool) -> None:
+    """Give reserved blocks back before they expire."""
+    _exit(reservations_release(_ws(obj), plan=plan_checksum, workspace=workspace, expired=expired))
 
 
 @main.command("refresh")

@@ -11,10 +11,13 @@ from typing import Mapping, cast
 import click
 
 from reconciler.apply.recovery import pending_note
+from reconciler.apply.reservations import DEFAULT_TTL, plan_checksum, reserved_blocks, store_of
+from reconciler.apply.reservations import reserve as reserve_blocks
 from reconciler.apply.session import plan_key
 from reconciler.cli import render
 from reconciler.cli.files import resolve, write_output
 from reconciler.cli.progress import Progress
+from reconciler.errors import StateError
 from reconciler.planner import make_plan
 from reconciler.plans import planfile
 from reconciler.plans.order import Plan
@@ -50,24 +53,30 @@ def plan_workspace(ws: Workspace, refresh: bool = False, bar: Progress | None = 
     plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,  # type: ignore[arg-type]
                      supply=ws.ipv6_supply(settings), external=external,
                      imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings),
-                     stage=stage)
+                     reserved=reserved_blocks(store_of(ws.backend()), resources), stage=stage)
     stage("output")
     return plan, state, settings
 
 
 def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool,
-         colour: bool) -> int:
+         colour: bool, reserve: bool = False, reservation_ttl: int = DEFAULT_TTL) -> int:
     if note := pending_note(ws.backend()):
         click.echo(note, err=True)
     key = plan_key() if out or as_json else None  # signs what is saved or printed (IPAMCTL_PLAN_KEY)
     if out:
         ws.backend().fix_lineage()  # binds the saved plan to this workspace, even before its first apply
     with plan_progress(as_json) as bar:
-        planned, _, settings = plan_workspace(ws, refresh, bar)
+        planned, state, settings = plan_workspace(ws, refresh, bar)
+        store = store_of(ws.backend())
+        if reserve and store is None:
+            raise StateError("State.NoSharedBackend", "plan --reserve records the chosen blocks on a shared state "
+                             "backend (`backend: {type: postgres, ...}`); the local backend has none")
         # one serialization for the file and stdout: the bytes json_text(to_document(...)) would print
-        data = planfile.to_json(planned, settings["type"], settings, key=key) if out or as_json else None
+        data = planfile.to_json(planned, settings["type"], settings, key=key) if out or as_json or reserve else None
         if out:
             _write_plan(resolve(ws.root, out), cast(bytes, data))
+        held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, data)), reservation_ttl)
+                if store is not None and (out or reserve) else [])
         text = None if as_json else render.render_plan(planned, colour)
     if as_json:
         click.echo(data, nl=False)
@@ -75,6 +84,9 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         click.echo(text, nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
+        if held:
+            click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
+                       "workspace's plan will choose them.")
     ws.keep(planned, data, text)
     return 2 if detailed_exitcode and planned.has_changes else 0
 

@@ -13,11 +13,11 @@ import click
 
 from reconciler.cli import render
 from reconciler.errors import StateError
-from reconciler.states.local import LocalStateBackend
+from reconciler.states.backend import StateBackend
 from reconciler.workspace import Workspace
 
 
-def no_recovery_pending(backend: LocalStateBackend) -> None:
+def no_recovery_pending(backend: StateBackend) -> None:
     """Refuse to write a snapshot while an interrupted apply has calls in flight (apply recovers them)."""
     pending = getattr(backend, "pending_intents", None)
     if pending is not None and pending():

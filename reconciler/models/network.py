@@ -28,6 +28,7 @@ from reconciler.models.compute import (
     ReservationSpec,
     SecurityGroupSpec,
 )
+from reconciler.models.backend import BackendSpec
 from reconciler.models.provider import ProviderSpec
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
@@ -156,6 +157,8 @@ class Spec(_Model):
 
     ipam: IpamSpec | None = None
     provider: ProviderSpec = Field(default_factory=ProviderSpec)
+    backend: BackendSpec = Field(default_factory=BackendSpec,
+                                 description="Where the state is kept: local files (default) or PostgreSQL")
     scopes: dict[str, ScopeSpec] = Field(default_factory=dict)
     pools: dict[str, PoolSpec] = Field(default_factory=dict)
     allocations: dict[str, AllocationSpec] = Field(default_factory=dict)

@@ -26,11 +26,13 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from reconciler import faults
 from reconciler.errors import StateError
+from reconciler.states.backend import StateVersion
 from reconciler.states.journal import (
     Intent,
     JournalContents,
@@ -65,7 +67,44 @@ class LocalStateBackend:
         self.lineage_path = self.state_dir / LINEAGE
         self._lock = WorkspaceLock(self.state_dir / LOCK)
 
+    @property
+    def description(self) -> str:
+        return f"the local state in {self.state_dir}"
+
     # -- reading -----------------------------------------------------------------------------
+
+    def has_journal(self) -> bool:
+        return self.journal_path.exists()
+
+    def has_snapshot(self) -> bool:
+        return self.snapshot_path.exists()
+
+    def versions(self) -> list[StateVersion]:
+        """The backup (the snapshot before the last write) and the snapshot: all this backend keeps."""
+        out = []
+        for path, current in ((self.backup_path, False), (self.snapshot_path, True)):
+            state = self._read_kept(path)
+            if state is not None:
+                created = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.append(StateVersion(state.serial, state.lineage, created, len(state.resources),
+                                        state.checksum(), current))
+        return out
+
+    def read_version(self, serial: int) -> State:
+        for path in (self.snapshot_path, self.backup_path):
+            state = self._read_kept(path)
+            if state is not None and state.serial == serial:
+                return state
+        kept = ", ".join(str(v.serial) for v in self.versions()) or "none"
+        raise StateError("State.NoSuchVersion", f"{self.state_dir} keeps no version with serial {serial} (the local "
+                         f"backend keeps the snapshot and its backup only; serials kept: {kept})")
+
+    def _read_kept(self, path: Path) -> State | None:
+        data = self._read_bytes(path)
+        try:
+            return None if data is None else parse_state(data)
+        except ValueError as exc:
+            raise self._corrupt(path, str(exc)) from None
 
     def read(self) -> State:
         """Snapshot plus journal; an empty State when there is neither. StateError on damage."""

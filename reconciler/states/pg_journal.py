@@ -1,0 +1,66 @@
+"""The apply journal kept as rows: the writer :class:`StateTransaction` records through, and replay.
+
+Rows hold exactly the lines :mod:`reconciler.states.journal` encodes (one line a row), so reading
+is :func:`parse_journal` over the rows joined, with the same checks. Each ``write`` is committed
+before it returns, whether or not the caller asked for ``sync``: a committed row survives the
+writer's death as a written line does, and also a crash of the server, so recovery's rule "only
+the first pending intent of this boot can have started" holds for rows exactly as for lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from reconciler.states.journal import JournalEntry, JournalWriter
+from reconciler.states.state import State, StateBuilder
+from reconciler.states.transaction import StateTransaction
+
+Insert = Callable[[list[bytes], str, "str | None"], None]  # (lines, what, address): committed, or StateError
+
+
+class PgJournalWriter(JournalWriter):
+    """A :class:`JournalWriter` whose lines go to the backend's ``journal`` table through ``insert``."""
+
+    def __init__(self, where: str, insert: Insert):
+        super().__init__(Path(where))  # (named in messages only: no file is opened)
+        self._insert = insert
+
+    def write(self, data: bytes, *, sync: bool = False, what: str = "a change", address: str | None = None) -> None:
+        lines = [line + b"\n" for line in data.split(b"\n")[:-1]]
+        if lines:
+            self._insert(lines, what, address)
+
+    def sync(self) -> None:
+        """Nothing to do: every write was committed before it returned."""
+
+    def close(self) -> None:
+        """Nothing to close: the backend owns the connection."""
+
+
+class PgTransaction(StateTransaction):
+    """:class:`StateTransaction` over a :class:`PgJournalWriter`. Only ``commit`` differs: the file
+    transaction starts a new writer on the replaced journal file; the rows' writer goes on as it is."""
+
+    def commit(self) -> State:
+        self.sync()
+        if self._pending:
+            self._write(self._state, keep_intents=self.pending_intents)
+            self._pending = 0
+        return self._state
+
+
+def replay(snapshot: State, entries: list[JournalEntry]) -> State | str:
+    """Snapshot plus the entries after its serial (those up to it are in it already), or what is wrong."""
+    first = entries[0].serial
+    if first > snapshot.serial + 1:
+        return f"it starts at serial {first} but the snapshot is at serial {snapshot.serial}"
+    builder = StateBuilder(snapshot)
+    for offset, entry in enumerate(entries):
+        if entry.lineage != snapshot.lineage:
+            return f"change {offset + 1} has lineage {entry.lineage}, the snapshot {snapshot.lineage}"
+        if entry.serial != first + offset:
+            return f"change {offset + 1} has serial {entry.serial}, expected {first + offset}"
+        if entry.serial > snapshot.serial:
+            builder.set(entry.address, entry.record, owned=True)
+    return builder.build()
