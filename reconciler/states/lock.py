@@ -81,11 +81,13 @@ class LockStatus:
     live: bool | None  # True: a process holds it; False: nobody does (stale); None: cannot tell
 
 
-def _now() -> str:
+def now_text() -> str:
+    """The time a lock is taken, as its record shows it (UTC, seconds)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _user() -> str:
+def login_user() -> str:
+    """Who takes a lock (the login name, else the uid)."""
     try:
         return getpass.getuser()
     except Exception:  # no login name and no passwd entry (containers)
@@ -169,7 +171,7 @@ class WorkspaceLock:
     def _try_create(self, command: str) -> LockInfo | None:
         if self._info is not None:
             raise StateError("State.Locked", f"this process already holds {self.path} (lock ID {self._info.id})")
-        info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), _user(), command, _now(),
+        info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), login_user(), command, now_text(),
                         str(self.path.absolute()))
         tmp = self.path.with_name(f"{self.path.name}.{info.id}.tmp")
         try:

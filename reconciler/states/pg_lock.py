@@ -20,19 +20,17 @@ alive, and a ``locks`` row that says who it is.
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Callable
 
 import psycopg
 from psycopg import sql
 
 from reconciler.errors import StateError
-from reconciler.states.lock import UNKNOWN_LOCK_ID, LockInfo, LockStatus
+from reconciler.states.lock import UNKNOWN_LOCK_ID, LockInfo, LockStatus, login_user, now_text
 from reconciler.states.pg_conn import connect, translated
 
 _POLL = 0.2
@@ -50,17 +48,6 @@ _SESSION = ("SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10", 
 def key_parts(key: int) -> dict[str, int]:
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     return {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name and no passwd entry (containers)
-        return f"uid {os.getuid()}"
 
 
 class PgLock:
@@ -114,7 +101,7 @@ class PgLock:
 
     def _claim(self, conn: psycopg.Connection, command: str) -> LockInfo:
         """Write our row over whatever row is left (its holder is gone: we hold the advisory lock)."""
-        info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), _user(), command, _now(), self.where)
+        info = LockInfo(str(uuid.uuid4()), os.getpid(), socket.gethostname(), login_user(), command, now_text(), self.where)
         with conn.transaction():
             left = conn.execute(sql.SQL('SELECT id, pid, host, "user", command, created FROM {} WHERE workspace = %s '
                                         "FOR UPDATE").format(self._table()), [self.workspace]).fetchone()
