@@ -3,6 +3,7 @@ workspaces' plans, atomic against a race, bound to one saved plan, expiring."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -94,3 +95,45 @@ def test_reservations_need_a_shared_backend(ws):
     for args in (("plan", "--reserve"), ("reservations", "list")):
         proc = ws.run(*args)
         assert proc.returncode == 1 and "State.NoSharedBackend" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_two_workspaces_plan_from_one_pool_and_apply_in_either_order(tmp_path, pg_conninfo):
+    """The issue's "done when": two workspaces on one PostgreSQL schema and one cloud (a served sandbox,
+    through the SDKs), both drawing from one pool. Each saves a plan for a new VPC before either
+    applies; the second plan skips the block the first reserved; applied in the reverse order, both
+    succeed and the cloud holds two VPC blocks that do not overlap."""
+    from tests.conftest import Workspace
+    from tests.support.via import PROVIDER_FILE, serving
+
+    pools = BASE.split("vpcs:")[0]
+    network = Workspace(tmp_path / "network")
+    with serving(network.root) as (server, creds):
+        network.env = creds
+        provider = (network.root / "specs" / PROVIDER_FILE).read_text()
+        backend = f'backend:\n  type: postgres\n  workspace: {{name}}\n  conn_str: "{pg_conninfo}"\n'
+        network.write("main.yaml", pools + backend.format(name="network"))
+        network.run("apply", "--auto-approve", check=0)
+        ids = {a: r["id"] for a, r in json.loads(network.run("state", "pull", check=0).stdout)["resources"].items()}
+
+        payments = Workspace(tmp_path / "payments", creds)
+        adopt = "".join(f"  {a}: {ids[a]}\n" for a in ("ipam.corp", "ipam_pool.root", "ipam_pool.hz", "ipam_pool.hz-prod"))
+        payments.write("main.yaml", pools + backend.format(name="payments") + "import:\n" + adopt)
+        payments.write(PROVIDER_FILE, provider)
+        payments.run("apply", "--auto-approve", check=0)  # adopts the shared IPAM and pools
+
+        vpc = "vpcs:\n  {name}: {{region: cn-hangzhou, ipv4: {{pool: hz-prod, mask: 20}}}}\n"
+        network.write("vpc.yaml", vpc.format(name="core"))
+        payments.write("vpc.yaml", vpc.format(name="pay"))
+        first = network.run("plan", "--out", "p.json", check=0).stdout
+        second = payments.run("plan", "--out", "p.json", check=0).stdout
+        assert "Reserved 1 block(s)" in first and "Reserved 1 block(s)" in second
+        assert "skipped 10.0.0.0/20 reserved by workspace network" in second
+        payments.run("apply", "p.json", check=0)
+        network.run("apply", "p.json", check=0)
+        for ws in (network, payments):
+            assert "No changes." in ws.run("plan", check=0).stdout
+        got = server.call("ListIpamPoolAllocations", "2023-02-28", IpamPoolId=ids["ipam_pool.hz-prod"],
+                          MaxResults=100)["IpamPoolAllocations"]
+        blocks = sorted(a["Cidr"] for a in got if a["ResourceType"] == "VPC")
+        assert blocks == ["10.0.0.0/20", "10.0.16.0/20"]
+        assert network.json("reservations", "list")["reservations"] == []
