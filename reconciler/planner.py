@@ -14,12 +14,13 @@ from reconciler.models.network import Spec, parse_spec
 from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
+from reconciler.net.external import ExternalPool, TakenBlock
 from reconciler.net.reserved import ReservedBlock
 from reconciler.plans.diff import diff
 from reconciler.plans.imports import with_imports
 from reconciler.plans.order import Plan, build_plan
 from reconciler.rules.compute import check_compute
-from reconciler.rules.discovery import check_discovered
+from reconciler.rules.discovery import check_discovered, hosted_elsewhere
 from reconciler.rules.imports import import_errors
 from reconciler.rules.network import KnownIpam, check, check_ipam_quota
 from reconciler.source.loader import SpecDocument
@@ -69,7 +70,9 @@ def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = 
 
 def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAULT_IPV6_SUPPLY,
                   external: Records | None = None, stage: Stage = _quiet,
-                  reserved: Iterable[ReservedBlock] = ()) -> tuple[Desired, Validated]:
+                  reserved: Iterable[ReservedBlock] = (),
+                  external_pools: Mapping[str, ExternalPool] | None = None,
+                  drawn: Mapping[str, Iterable[TakenBlock]] | None = None) -> tuple[Desired, Validated]:
     """The concrete desired state; raises every rule broken, each with file, line and address.
 
     ``external`` holds records read from the cloud for resources the spec refers to but never
@@ -77,7 +80,7 @@ def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAUL
     v = validate(doc, recorded, stage)
     stage("resolve")
     desired = resolve(v.spec, v.graph, recorded, supply=supply, locate=doc.locate, external=external,
-                      reserved=reserved)
+                      reserved=reserved, external_pools=external_pools, drawn=drawn)
     compute = check_compute(v.spec, desired, recorded, external or {}, doc.locate)
     over = {e.address for e in compute if e.code.endswith("CountExceeded")}
     # an ENI asking for more than it may hold is reported for that, not for the space it ran out of
@@ -100,6 +103,7 @@ def make_plan(
     imports: Records | None = None,
     discovered: Iterable[DiscoveredCidr | KnownIpam] = (),
     reserved: Iterable[ReservedBlock] = (),
+    external_pools: Mapping[str, ExternalPool] | None = None,
     stage: Stage = _quiet,
 ) -> Plan:
     """The plan that turns ``recorded`` into what ``doc`` describes. Deterministic.
@@ -111,19 +115,21 @@ def make_plan(
     come the IPAMs the cloud lists in the spec's regions (:class:`KnownIpam`): creating the spec's IPAM in
     a region that has one the state does not record is refused (``QuotaExceeded.Ipam``). ``reserved``:
     blocks other workspaces' plans reserved in the spec's pools; never chosen, and a mask request that
-    skipped one says so in its note. ``stage``
+    skipped one says so in its note. ``external_pools``: the pools of the spec's ``external_pools:`` as the
+    edge read them (their CIDRs and what is allocated in them already), by the spec's name. ``stage``
     is told each stage's name as it starts (validate, graph, resolve, diff, order); it must not print into the plan."""
     imports = dict(imports or {})
     # one plain dict, read once (a state's resources are an immutable map): every later lookup is a dict's
     merged = recorded.to_dict() if hasattr(recorded, "to_dict") else dict(recorded)
     merged.update(imports)
-    desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage, reserved=reserved)
+    found = tuple(discovered)
+    cidrs = [d for d in found if isinstance(d, DiscoveredCidr)]
+    desired, v = desired_state(doc, merged, supply=supply, external=external, stage=stage, reserved=reserved,
+                               external_pools=external_pools, drawn=hosted_elsewhere(merged, cidrs))
     raise_all(import_errors(imports, recorded, v.graph, doc.locate))
     stage("diff")
     changes = diff(desired.resources, merged)
-    found = tuple(discovered)
     raise_all(check_ipam_quota(v.spec, merged, changes, [d for d in found if isinstance(d, KnownIpam)], doc.locate))
-    cidrs = [d for d in found if isinstance(d, DiscoveredCidr)]
     overlaps = v.spec.ipam.discovered_overlaps if v.spec.ipam is not None else "warn"
     refused, warnings = check_discovered(desired, merged, changes, cidrs, doc.locate, overlaps)
     raise_all(refused)

@@ -164,6 +164,14 @@ class Workspace:
         finally:
             client.close()
 
+    def read_external_pools(self, doc: SpecDocument, settings: Mapping) -> dict:
+        """The spec's ``external_pools:`` as the owner workspaces' states and the cloud hold them (plan time)."""
+        from reconciler.observe.external import declared, read_external_pools
+
+        if not declared(doc):
+            return {}
+        return read_external_pools(doc, self.backend(), lambda: self.cloud_reader(settings))
+
     def read_imports(self, doc: SpecDocument, resources: Mapping[str, dict], settings: Mapping) -> dict:
         """Records of the cloud resources the spec's ``import:`` block adopts and the state does not
         hold yet, by spec address (read at plan time)."""

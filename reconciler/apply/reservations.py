@@ -13,6 +13,8 @@ from typing import Mapping, Protocol
 
 from reconciler.errors import StateError
 from reconciler.net.cidr import Cidr
+from reconciler.net.external import ExternalPool
+from reconciler.net.records import drawn_blocks
 from reconciler.net.reserved import ReservedBlock
 from reconciler.plans.order import Plan
 from reconciler.plans.reservations import pool_blocks
@@ -40,23 +42,29 @@ def plan_checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pool_ids(resources: Mapping[str, dict]) -> dict[str, str]:
-    """Pool spec name -> cloud id, for the pools the state records with an id."""
-    return {rec["name"]: rec["id"] for rec in resources.values() if rec.get("type") == "ipam_pool" and rec.get("id")}
+def pool_ids(resources: Mapping[str, dict], outside: Mapping[str, ExternalPool] | None = None) -> dict[str, str]:
+    """Pool spec name -> cloud id, for the pools the state records with an id and the external pools."""
+    ids = {rec["name"]: rec["id"] for rec in resources.values() if rec.get("type") == "ipam_pool" and rec.get("id")}
+    ids.update({name: p.id for name, p in (outside or {}).items()})
+    return ids
 
 
-def reserved_blocks(store: Store | None, resources: Mapping[str, dict]) -> list[ReservedBlock]:
-    """The live reservations of the other workspaces in this workspace's pools, named by pool name."""
+def reserved_blocks(store: Store | None, resources: Mapping[str, dict],
+                    outside: Mapping[str, ExternalPool] | None = None) -> list[ReservedBlock]:
+    """The live reservations of the other workspaces in this workspace's pools (its own and the external
+    ones), named by pool name."""
     if store is None:
         return []
-    names = {pid: name for name, pid in pool_ids(resources).items()}
+    names = {pid: name for name, pid in pool_ids(resources, outside).items()}
     return sorted(ReservedBlock(names[r.pool_id], Cidr.parse(r.cidr), r.workspace, r.expires)
                   for r in store.live(others_only=True) if r.pool_id in names)
 
 
 def wanted(plan: Plan, resources: Mapping[str, dict]) -> list[tuple[str, str]]:
-    """(pool id, CIDR) of the blocks ``plan`` takes from pools that exist."""
+    """(pool id, CIDR) of the blocks ``plan`` takes from pools that exist (external pools' ids are in the
+    plan's records of the blocks drawn from them)."""
     ids = pool_ids(resources)
+    ids.update({b["pool"]: b["pool_id"] for rec in plan.desired.values() for b in drawn_blocks(rec) if b.get("pool_id")})
     return [(ids[pool], cidr) for pool, cidr in pool_blocks(plan) if pool in ids]
 
 

@@ -79,6 +79,9 @@ def render_drift(report: DriftReport, serial: int) -> str:
             out.append(f"  - {m.address} ({m.id}) is gone from the cloud")
         for u in report.unmanaged:
             out.append(f"  ? {_unmanaged_line(u)} is not in the state")
+    if report.elsewhere:
+        out += ["", "Recorded by other workspaces of the shared backend (not drift):"]
+        out += [f"    {_unmanaged_line(u)}: workspace {w}" for u, w in report.elsewhere]
     if report.service_managed:
         out += ["", "Service-managed ENIs (read only, never changed; not drift):"]
         out += [f"    {_unmanaged_line(u)}" for u in report.service_managed]
@@ -98,12 +101,13 @@ def render_drift(report: DriftReport, serial: int) -> str:
 
 def drift(ws: Workspace, *, as_json: bool, detailed_exitcode: bool) -> int:
     from reconciler.observe.drift import drift as drift_report
+    from reconciler.observe.drift import other_workspaces_ids
     from reconciler.observe.refresh import observe, spec_regions
 
     state = ws.read_state()
     doc = load_specs_or_none(ws)
     observed = observe(ws, state.resources, ws.provider_settings(doc), spec_regions(doc))
-    report = drift_report(state.resources, observed, read_ignore(ws))
+    report = drift_report(state.resources, observed, read_ignore(ws), other_workspaces_ids(ws.backend()))
     if as_json:
         body = {**report.to_dict(), "serial": state.serial}
         click.echo(render.json_text(body))

@@ -50,10 +50,12 @@ def plan_workspace(ws: Workspace, refresh: bool = False, bar: Progress | None = 
         from reconciler.observe.refresh import refreshed_resources
 
         resources = refreshed_resources(ws, state, settings)
+    outside = ws.read_external_pools(doc, settings)
     plan = make_plan(doc, resources, lineage=plan_lineage(state), serial=state.serial,  # type: ignore[arg-type]
                      supply=ws.ipv6_supply(settings), external=external,
                      imports=ws.read_imports(doc, resources, settings), discovered=ws.read_discovered(doc, settings),
-                     reserved=reserved_blocks(store_of(ws.backend()), resources), stage=stage)
+                     reserved=reserved_blocks(store_of(ws.backend()), resources, outside),
+                     external_pools=outside, stage=stage)
     stage("output")
     return plan, state, settings
 

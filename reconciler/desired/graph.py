@@ -81,13 +81,15 @@ def references(spec: Spec) -> Iterator[Reference]:
             yield _reference(addr, f"ipam_scope.{pool.scope}", ("pools", name, "scope"))
         elif pool.source is None:
             yield _reference(addr, "ipam_scope.private", ("pools", name))
+    outside = spec.external_pools  # drawn from, never changed: no node of this graph
     for name, alloc in spec.allocations.items():
-        yield _reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
+        if alloc.pool not in outside:
+            yield _reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
     for name, vpc in spec.vpcs.items():
         blocks: list[tuple[SpecPath, BlockSpec | None]] = [(("ipv4",), vpc.ipv4), (("ipv6",), vpc.ipv6)]
         blocks += [(("secondary_cidrs", i), b) for i, b in enumerate(vpc.secondary_cidrs)]
         for path, block in blocks:
-            if block is not None and block.pool is not None:
+            if block is not None and block.pool is not None and block.pool not in outside:
                 yield _reference(f"vpc.{name}", f"ipam_pool.{block.pool}", ("vpcs", name, *path, "pool"))
     for name, vsw in spec.vswitches.items():
         yield _reference(f"vswitch.{name}", f"vpc.{vsw.vpc}", ("vswitches", name, "vpc"))
@@ -231,7 +233,7 @@ class DependencyGraph:
             for i, scope in enumerate(DEFAULT_SCOPES):
                 add(f"ipam_scope.{scope}", "ipam_scope", "ipam", None, -2 + i)
                 g[ipam][f"ipam_scope.{scope}"] = None
-        elif any(getattr(spec, k) for k in ("scopes", "pools", "allocations")):
+        elif spec.scopes or spec.pools or any(a.pool not in spec.external_pools for a in spec.allocations.values()):
             kind = "scopes" if spec.scopes else "pools" if spec.pools else "allocations"
             file, line = locate((kind,))
             gone = sorted(a for a in recorded if a.startswith("ipam."))

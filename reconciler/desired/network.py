@@ -16,12 +16,13 @@ from typing import Any, Callable, Iterable, Mapping, TypeAlias, cast
 from reconciler.desired.compute import compute_records
 from reconciler.desired.graph import DependencyGraph
 from reconciler.desired.keep import Records
-from reconciler.desired.network_records import PoolFacts, Request, network_records
+from reconciler.desired.network_records import PoolFacts, Request, network_records, pool_block
 from reconciler.errors import ReconcilerError
 from reconciler.models.network import BlockSpec, MaskRequest, Spec
 from reconciler.net.address import ResourceAddress, SpaceKey
 from reconciler.net.allocator import BlockAllocator
 from reconciler.net.cidr import Cidr
+from reconciler.net.external import ExternalPool, TakenBlock
 from reconciler.net.limits import IP_VERSION
 from reconciler.net.records import blocks_of
 from reconciler.net.reserved import ReservedBlock
@@ -30,6 +31,7 @@ from reconciler.source.locate import Locator, Problems, SpecPath, nowhere
 Entry: TypeAlias = str | MaskRequest | int | None  # a block's spec entry: a CIDR, a mask, or neither
 ANY_V4 = Cidr(4, 0, 0)
 ANY_V6 = Cidr(6, 0, 0)
+EXTERNAL_SCOPE = "(external)"  # the scope of an external pool's facts: not one of this spec's scopes
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ class Desired:
     errors: tuple[ReconcilerError, ...] = ()
 
 
-def pool_facts(spec: Spec, graph: DependencyGraph) -> dict[str, PoolFacts]:
-    facts: dict[str, PoolFacts] = {}
+def pool_facts(spec: Spec, graph: DependencyGraph,
+               outside: Mapping[str, ExternalPool] | None = None) -> dict[str, PoolFacts]:
+    """Each pool's effective settings; an external pool's are what its owner's state or the cloud says."""
+    facts: dict[str, PoolFacts] = {
+        name: PoolFacts(scope=EXTERNAL_SCOPE, ip_version=p.ip_version, region=p.region, depth=1, top_level=False,
+                        isp=None)
+        for name, p in (outside or {}).items() if name in spec.external_pools}
     for address in graph.topological_of(("ipam_pool",)):
         if not address.startswith("ipam_pool."):
             continue
@@ -77,15 +84,24 @@ class _Space:
 
 class _Resolver:
     def __init__(self, spec: Spec, graph: DependencyGraph, locate: Locator, recorded: Records,
-                 supply: Cidr, reserved: Iterable[ReservedBlock] = ()) -> None:
+                 supply: Cidr, reserved: Iterable[ReservedBlock] = (),
+                 outside: Mapping[str, ExternalPool] | None = None,
+                 drawn: Mapping[str, Iterable[TakenBlock]] | None = None) -> None:
         self.spec, self.graph, self.locate = spec, graph, locate
+        # external pools, by this spec's name for them (only those the spec declares)
+        self.outside = {n: p for n, p in (outside or {}).items() if n in spec.external_pools}
+        # pool name -> blocks allocated in it that this state does not hold: an external pool's (its owner's
+        # and the cloud's), and those the cloud finds allocated in this workspace's own pools (drawn)
+        self.taken: dict[str, tuple[TakenBlock, ...]] = {n: p.taken for n, p in self.outside.items()}
+        for n, blocks in (drawn or {}).items():
+            self.taken[n] = (*self.taken.get(n, ()), *blocks)
         # pool name -> the blocks other workspaces' plans reserved in it (never chosen here)
         self.reserved: dict[str, list[ReservedBlock]] = {}
         for r in sorted(reserved):
             self.reserved.setdefault(r.pool, []).append(r)
         self.recorded = recorded
         self.supply = supply
-        self.facts = pool_facts(spec, graph)
+        self.facts = pool_facts(spec, graph, self.outside)
         self.spaces: dict[SpaceKey, _Space] = {}
         self.problems = Problems(locate)
         self.errors: list[ReconcilerError] = self.problems.errors
@@ -98,6 +114,9 @@ class _Resolver:
                    p.allocation.max_mask if p.allocation.max_mask is not None else 128)
             for name, p in spec.pools.items()
             if p.allocation is not None and (p.allocation.min_mask is not None or p.allocation.max_mask is not None)}
+        self.mask_rules.update({
+            name: (p.min_mask if p.min_mask is not None else 0, p.max_mask if p.max_mask is not None else 128)
+            for name, p in self.outside.items() if p.min_mask is not None or p.max_mask is not None})
         # (address, spec path) of the requests refused for their mask: they still take a block when one is
         # free (so what they hold is planned on), but running out of space is not reported on top
         self.mask_refused: set[tuple[ResourceAddress, SpecPath]] = set()
@@ -205,9 +224,13 @@ class _Resolver:
 
     def _default_mask(self, pool: str, address: ResourceAddress, path: SpecPath,
                       fallback: int | None = None) -> int | None:
-        rules = self.spec.pools[pool].allocation
-        if rules is not None and rules.default_mask is not None:
-            return rules.default_mask
+        if pool in self.outside:
+            default = self.outside[pool].default_mask
+        else:
+            rules = self.spec.pools[pool].allocation
+            default = rules.default_mask if rules is not None else None
+        if default is not None:
+            return default
         if fallback is not None:
             return fallback
         self.error("MissingParam.CidrOrCidrMask",
@@ -217,7 +240,8 @@ class _Resolver:
 
     # ---- filling spaces -----------------------------------------------------------------------
     def space_order(self) -> list[SpaceKey]:
-        keys: list[str] = sorted(k for k in self.spaces if k.startswith("scope:") or k == "supply" or k.startswith("vpc-free:"))
+        keys: list[str] = sorted(k for k in self.spaces if k.startswith("scope:") or k == "supply" or k.startswith("vpc-free:")
+                                 or (k.startswith("pool:") and k[5:] in self.outside))
         for address in self.graph.topological_of(("ipam_pool", "vpc")):
             rtype, name = address.split(".", 1)
             if rtype == "ipam_pool" and f"pool:{name}" in self.spaces:
@@ -235,6 +259,8 @@ class _Resolver:
             return [self.supply], []
         if kind == "vpc-free":
             return [ANY_V4, ANY_V6], []
+        if kind == "pool" and name in self.outside:
+            return list(self.outside[name].cidrs), []
         owner: ResourceAddress = f"ipam_pool.{name}" if kind == "pool" else f"vpc.{name}"  # type: ignore[assignment]  # (no NewType call per space)
         slots = ("cidrs",) if kind == "pool" else ("ipv4", "secondary_cidrs")
         now = [r.result for r in self.requests.get(owner, []) if r.result is not None and r.slot in slots]
@@ -287,6 +313,12 @@ class _Resolver:
         for r in held_elsewhere:
             if r.cidr.version == space.version:
                 alloc.force(r.cidr, r.holder)
+        if kind == "pool" and owner in self.taken:
+            # what is allocated in the pool but not to this workspace's own blocks
+            mine = {block for _, _, block in self.recorded_blocks(key)}
+            for t in self.taken[owner]:
+                if t.cidr not in mine and t.cidr.version == space.version:
+                    alloc.force(t.cidr, t.holder)
         # 2. explicit blocks
         for req in ordered:
             if req.result is None and req.cidr is not None:
@@ -303,17 +335,24 @@ class _Resolver:
                 if got is None:
                     if (req.address, req.path) in self.mask_refused:
                         continue  # refused for its mask already
-                    where = _space_name(key)
+                    where = self.space_name(key)
                     self.error("OperationDenied.AvailableCidrInsufficient",
                                f"no free /{req.mask} block left in {where}", req.address, req.path)
                     continue
                 req.result = got
-                how = f"lowest free /{req.mask} in {_space_name(key)}"
+                how = f"lowest free /{req.mask} in {self.space_name(key)}"
                 skipped = [r for r in held_elsewhere if r.cidr.version == got.version and r.cidr.start < got.start]
                 if skipped:
                     how += "; skipped " + ", ".join(f"{r.cidr} reserved by workspace {r.workspace} until {r.until}"
                                                     for r in skipped)
                 self.chosen[(req.address, str(got))] = how
+
+    def space_name(self, key: SpaceKey) -> str:
+        kind, _, name = key.partition(":")
+        if kind == "pool" and name in self.outside:
+            p = self.outside[name]
+            return f"external pool {name} ({p.id}, managed by {p.owner})"
+        return _space_name(key)
 
     def _owner_replaced(self, key: SpaceKey) -> bool:
         """Whether the parent of a space is being replaced (so its children move with it)."""
@@ -325,7 +364,7 @@ class _Resolver:
                 return False
             was = rec["attributes"]
             now = next((str(q.result) for q in self.requests.get(owner, []) if q.slot == "ipv4" and q.result), None)
-            replaced: bool = was["region"] != vpc.region or was["ipv4"] != {"pool": vpc.ipv4.pool, "cidr": now}
+            replaced: bool = was["region"] != vpc.region or was["ipv4"] != pool_block(self.outside, vpc.ipv4.pool, now)
             return replaced
         if kind == "pool":
             return self._pool_replaced(name)
@@ -349,7 +388,7 @@ class _Resolver:
             return True
         if (req.address, req.path) in self.mask_refused:
             return False  # refused for its mask already
-        where = _space_name(key)
+        where = self.space_name(key)
         if found.reason == "outside":
             gone = next((c for c in removed if c.contains(block)), None)
             if gone is not None and req.kept and not moving:
@@ -387,10 +426,11 @@ def _space_name(key: SpaceKey) -> str:
 
 def resolve(spec: Spec, graph: DependencyGraph, recorded: Records, *, supply: Cidr,
             locate: Locator | None = None, external: Records | None = None,
-            reserved: Iterable[ReservedBlock] = ()) -> Desired:
+            reserved: Iterable[ReservedBlock] = (), external_pools: Mapping[str, ExternalPool] | None = None,
+            drawn: Mapping[str, Iterable[TakenBlock]] | None = None) -> Desired:
     """Make every block concrete; the result says which CIDRs were chosen by mask, and the errors."""
     recorded = recorded if type(recorded) is dict else dict(recorded)  # read once; then every lookup is a dict's
-    r = _Resolver(spec, graph, locate or nowhere, recorded, supply, reserved)
+    r = _Resolver(spec, graph, locate or nowhere, recorded, supply, reserved, external_pools, drawn)
     r.collect()
     for key in r.space_order():
         r.fill(key)

@@ -13,6 +13,7 @@ from reconciler.models.network import BlockSpec, Spec, VSwitchSpec
 from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.eni_limits import reserved_ranges
+from reconciler.net.external import ExternalPool
 from reconciler.net.limits import DEFAULT_SCOPES, VSWITCH_IPV6_MASK
 from reconciler.source.locate import SpecPath
 
@@ -53,7 +54,18 @@ class Resolved(Protocol):
     @property
     def requests(self) -> Mapping[ResourceAddress, list[Request]]: ...
 
+    @property
+    def outside(self) -> Mapping[str, ExternalPool]: ...
+
     def error(self, code: str, detail: str, address: ResourceAddress, path: SpecPath) -> None: ...
+
+
+def pool_block(outside: Mapping[str, ExternalPool], pool: str | None, cidr: str | None) -> dict[str, Any]:
+    """A block's record: its pool's name and the CIDR; with the pool's cloud id when another workspace
+    manages it (apply and drift know that pool by nothing else)."""
+    if pool is not None and pool in outside:
+        return {"pool": pool, "cidr": cidr, "pool_id": outside[pool].id}
+    return {"pool": pool, "cidr": cidr}
 
 
 def _cidrs(reqs: list[Request], slot: str) -> list[str]:
@@ -93,14 +105,14 @@ def network_records(spec: Spec, r: Resolved) -> dict[ResourceAddress, dict[str, 
         })
     for name, alloc in spec.allocations.items():
         cidrs = _cidrs(requests.get(f"ipam_pool_allocation.{name}", []), "cidr")
-        put("ipam_pool_allocation", name, {"pool": alloc.pool, "cidr": cidrs[0] if cidrs else None,
+        put("ipam_pool_allocation", name, {**pool_block(r.outside, alloc.pool, cidrs[0] if cidrs else None),
                                            "description": alloc.description})
     for name, vpc in spec.vpcs.items():
         reqs = {(q.slot, q.path): q for q in requests.get(f"vpc.{name}", [])}
 
         def block(slot: str, path: SpecPath, spec_block: BlockSpec) -> dict[str, Any]:
             q = reqs.get((slot, path))
-            return {"pool": spec_block.pool, "cidr": str(q.result) if q and q.result else None}
+            return pool_block(r.outside, spec_block.pool, str(q.result) if q and q.result else None)
 
         secondary = [block("secondary_cidrs", ("vpcs", name, "secondary_cidrs", i), b)
                      for i, b in enumerate(vpc.secondary_cidrs)]

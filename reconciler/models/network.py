@@ -29,6 +29,7 @@ from reconciler.models.compute import (
     SecurityGroupSpec,
 )
 from reconciler.models.backend import BackendSpec
+from reconciler.models.external import ExternalPoolSpec
 from reconciler.models.provider import ProviderSpec
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
@@ -161,6 +162,8 @@ class Spec(_Model):
                                  description="Where the state is kept: local files (default) or PostgreSQL")
     scopes: dict[str, ScopeSpec] = Field(default_factory=dict)
     pools: dict[str, PoolSpec] = Field(default_factory=dict)
+    external_pools: dict[str, ExternalPoolSpec] = Field(
+        default_factory=dict, description="Pools another workspace (or no workspace) manages, drawn from here")
     allocations: dict[str, AllocationSpec] = Field(default_factory=dict)
     vpcs: dict[str, VpcSpec] = Field(default_factory=dict)
     vswitches: dict[str, VSwitchSpec] = Field(default_factory=dict)
@@ -174,7 +177,7 @@ class Spec(_Model):
         description="Existing cloud resources to adopt: spec address -> id, e.g. {vpc.legacy: vpc-2ze...}")
 
 
-_KINDS_BY_NAME = ("scopes", "pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",
+_KINDS_BY_NAME = ("scopes", "pools", "external_pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",
                   "instance_types")
 _CODES = {
     "extra_forbidden": "Spec.UnknownKey",
@@ -272,5 +275,9 @@ def parse_spec(doc: SpecDocument) -> Spec:
             problems.add(code, f"{where}: {msg}", _address(loc), loc)
         raise_all(problems.errors)
         raise  # pragma: no cover - raise_all always raises when errors were found
+    for name in spec.external_pools:
+        if name in spec.pools:  # one name, one pool: a block's `pool:` must say which it means
+            problems.add("Spec.ExternalPoolName", f"external_pools.{name}: pools.{name} has this name too",
+                         address_of("ipam_pool", name), ("external_pools", name))
     raise_all(problems.errors)
     return spec

@@ -55,11 +55,13 @@ def refs_of(record: Mapping[str, Any]) -> list[ResourceAddress]:
         if a.get("source"):
             out.append(f"ipam_pool.{a['source']}")
         return cast(_Addresses, out)
+    # (a block carrying its pool's id is drawn from an external pool: no resource of this state)
     if t == "ipam_pool_allocation":
-        return cast(_Addresses, [f"ipam_pool.{a['pool']}"])
+        return cast(_Addresses, [] if a.get("pool_id") else [f"ipam_pool.{a['pool']}"])
     if t == "vpc":
         blocks = [a.get("ipv4"), a.get("ipv6"), *a.get("secondary_cidrs", [])]
-        return cast(_Addresses, sorted({f"ipam_pool.{b['pool']}" for b in blocks if b and b.get("pool")}))
+        return cast(_Addresses, sorted({f"ipam_pool.{b['pool']}" for b in blocks
+                                        if b and b.get("pool") and not b.get("pool_id")}))
     if t == "vswitch":
         return cast(_Addresses, [f"vpc.{a['vpc']}"])
     if t == "security_group":
@@ -95,6 +97,17 @@ def space_of_pool(attributes: Mapping[str, Any]) -> SpaceKey:
     if attributes["ip_version"] == "IPv6":
         return SUPPLY
     return space_key("scope", attributes["scope"])
+
+
+def drawn_blocks(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The block dicts (``{pool, cidr}``, with ``pool_id`` when the pool is external) of a record drawn
+    from pools: a custom allocation's attributes, a VPC's primary, IPv6 and secondary blocks."""
+    a, t = record.get("attributes") or {}, record.get("type")
+    if t == "ipam_pool_allocation":
+        return [a]
+    if t == "vpc":
+        return [b for b in (a.get("ipv4"), a.get("ipv6"), *(a.get("secondary_cidrs") or ())) if b]
+    return []
 
 
 def blocks_of(record: Mapping[str, Any]) -> list[tuple[SpaceKey, str, str]]:

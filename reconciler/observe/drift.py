@@ -74,6 +74,8 @@ class DriftReport:
     service_managed: tuple[Unmanaged, ...]
     ignored: tuple[str, ...]  # addresses and ids silenced by .driftignore
     regions: tuple[str, ...]
+    # in the cloud, not in this state, but recorded by another workspace of the shared backend: not drift
+    elsewhere: tuple[tuple[Unmanaged, str], ...] = ()
 
     @property
     def has_drift(self) -> bool:
@@ -85,9 +87,10 @@ class DriftReport:
                 "unmanaged": [u.to_dict() for u in self.unmanaged],
                 "service_managed": [u.to_dict() for u in self.service_managed],
                 "ignored": list(self.ignored),
+                "other_workspaces": [{**u.to_dict(), "workspace": w} for u, w in self.elsewhere],
                 "summary": {"changed": len(self.changed), "missing": len(self.missing),
                             "unmanaged": len(self.unmanaged), "service_managed": len(self.service_managed),
-                            "ignored": len(self.ignored)}}
+                            "ignored": len(self.ignored), "other_workspaces": len(self.elsewhere)}}
 
 
 def parse_ignore(text: str) -> tuple[str, ...]:
@@ -126,8 +129,12 @@ def attribute_drift(recorded: Mapping, observed: Mapping) -> tuple[AttributeDrif
     return tuple(out)
 
 
-def drift(recorded: Mapping[str, dict], observed: Observed, ignore: Iterable[str] = ()) -> DriftReport:
-    """Changed, missing and unmanaged resources, less what ``ignore`` (patterns) silences."""
+def drift(recorded: Mapping[str, dict], observed: Observed, ignore: Iterable[str] = (),
+          others: Mapping[str, str] | None = None) -> DriftReport:
+    """Changed, missing and unmanaged resources, less what ``ignore`` (patterns) silences; ``others``
+    (cloud id -> workspace) holds what other workspaces of the shared backend record."""
+    others = others or {}
+    elsewhere = []
     patterns = tuple(ignore)
     changed, missing, ignored = [], [], []
     for address in sorted(recorded, key=dependency_order):
@@ -151,7 +158,25 @@ def drift(recorded: Mapping[str, dict], observed: Observed, ignore: Iterable[str
             ignored.append(item.id)
         elif item.service_managed:
             service.append(item)
+        elif item.id in others:
+            elsewhere.append((item, others[item.id]))
         else:
             unmanaged.append(item)
     return DriftReport(tuple(changed), tuple(missing), tuple(unmanaged), tuple(service), tuple(ignored),
-                       tuple(observed.regions))
+                       tuple(observed.regions), tuple(elsewhere))
+
+
+def other_workspaces_ids(backend: object) -> dict[str, str]:
+    """Cloud id -> workspace, of every resource the other workspaces of a shared backend record (their
+    newest states); nothing for the local backend, which holds one workspace."""
+    names, peer = getattr(backend, "workspaces", None), getattr(backend, "peer", None)
+    if names is None or peer is None:
+        return {}
+    me = getattr(backend, "workspace", None)
+    out: dict[str, str] = {}
+    for w in names():
+        if w != me:
+            for rec in peer(w).read().resources.values():
+                if rec.get("id"):
+                    out.setdefault(rec["id"], w)
+    return out

@@ -28,8 +28,8 @@ FORCES_NEW = {
     "ipam": ("region",),  # the managed region "cannot be removed"
     "ipam_scope": ("ipam", "type"),
     "ipam_pool": ("scope", "ip_version", "source", "region", "isp"),  # effective region "cannot be modified"
-    "ipam_pool_allocation": ("pool", "cidr"),
-    "vpc": ("region", "ipv4.cidr", "ipv4.pool"),  # no API moves a primary block, or a VPC into a pool
+    "ipam_pool_allocation": ("pool", "pool_id", "cidr"),  # pool_id: an external pool's (its owner replaced it)
+    "vpc": ("region", "ipv4.cidr", "ipv4.pool", "ipv4.pool_id"),  # no API moves a primary block, or a VPC into a pool
     "vswitch": ("vpc", "zone", "cidr", "ipv6_cidr"),
     "security_group": ("vpc", "type"),
     "instance": ("instance_type", "vswitch", "security_group", "primary_ip"),

@@ -23,6 +23,7 @@ from reconciler.providers.base import PartialStep
 from reconciler.providers.params import gone
 from reconciler.providers.params import listed as _list
 from reconciler.providers.params import optional as _opt
+from reconciler.providers.params import pool_id as _pool_id
 from reconciler.providers.params import recorded_id as _id
 
 # Retried with backoff and the same parameters (ClientToken included). Provider.Unreachable: no answer
@@ -250,7 +251,7 @@ class ApiProvider(EcsActions):
 
     # ---- custom allocations -----------------------------------------------------------------------
     def _ipam_pool_allocation_allocate(self, a, res, token):
-        r = self.call("CreateIpamPoolAllocation", {"IpamPoolId": _id(res, f"ipam_pool.{a.after['pool']}"), "Cidr": a.cidr,
+        r = self.call("CreateIpamPoolAllocation", {"IpamPoolId": _pool_id(res, a.after), "Cidr": a.cidr,
                                                    "IpamPoolAllocationName": a.name,
                                                    **_opt(IpamPoolAllocationDescription=a.after.get("description"))}, token)
         return {a.address: _record(a, r["IpamPoolAllocationId"], a.after)}
@@ -271,11 +272,11 @@ class ApiProvider(EcsActions):
         params = {"RegionId": after["region"], "VpcName": a.name, "CidrBlock": v4["cidr"],
                   **_opt(Description=after.get("description"))}
         if v4.get("pool"):
-            params["Ipv4IpamPoolId"] = _id(res, f"ipam_pool.{v4['pool']}")
+            params["Ipv4IpamPoolId"] = _pool_id(res, v4)
         if after.get("ipv6"):
             v6 = after["ipv6"]
             params.update({"EnableIpv6": "true", "Ipv6CidrBlock": v6["cidr"],
-                           "Ipv6IpamPoolId": _id(res, f"ipam_pool.{v6['pool']}")})
+                           "Ipv6IpamPoolId": _pool_id(res, v6)})
         def made(r):
             return {a.address: _record(a, r["VpcId"], {**after, "secondary_cidrs": []})}
 
@@ -289,7 +290,7 @@ class ApiProvider(EcsActions):
         params = {"VpcId": current["id"], "RegionId": attrs["region"], "IpVersion": "IPV6" if v6 else "IPV4"}
         params.update({"IPv6CidrBlock": block["cidr"]} if v6 else {"SecondaryCidrBlock": block["cidr"]})
         if block.get("pool"):
-            params["IpamPoolId"] = _id(res, f"ipam_pool.{block['pool']}")
+            params["IpamPoolId"] = _pool_id(res, block)
         self.call("AssociateVpcCidrBlock", params, token,
                   settled=lambda _e: block["cidr"] in (self.vpc_blocks(current["id"], attrs["region"]) or ()))
         if v6:
@@ -319,13 +320,13 @@ class ApiProvider(EcsActions):
         VPC allocation only dissociates the VPC from the IPAM pool"). The allocation is found by pool,
         CIDR and VPC id; none there (released already, e.g. a replayed call) is success."""
         current = res[a.address]
-        pool_id = _id(res, f"ipam_pool.{a.before['pool']}")
+        pool_id = _pool_id(res, a.before)
         found = by_token(self, "ListIpamPoolAllocations", {"IpamPoolId": pool_id, "Cidr": a.cidr}, "IpamPoolAllocations")
         for alloc in found:
             if alloc.get("ResourceType") == "VPC" and alloc.get("ResourceId") == current["id"]:
                 self.call("DeleteIpamPoolAllocation", {"IpamPoolAllocationId": alloc["IpamPoolAllocationId"]}, token)
         attrs = dict(current["attributes"])
-        left = {**a.before, "pool": None}
+        left = {"cidr": a.before["cidr"], "pool": None}
         if (attrs.get("ipv4") or {}).get("cidr") == a.cidr:
             attrs["ipv4"] = left
         elif (attrs.get("ipv6") or {}).get("cidr") == a.cidr:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from reconciler.net.cidr import Cidr
+from reconciler.net.records import drawn_blocks
 from reconciler.providers import alibaba_records as rows
 
 # Page sizes: the largest each API takes (tests shrink them to exercise paging).
@@ -156,6 +157,16 @@ class _Cloud:
         return self.reservations[vsw_id]
 
 
+def external_pool_ids(recorded: Mapping[str, dict]) -> dict[str, str]:
+    """id -> name of the external pools the state's VPC blocks and custom allocations are drawn from."""
+    out: dict[str, str] = {}
+    for rec in recorded.values():
+        for b in drawn_blocks(rec):
+            if b.get("pool_id"):
+                out[b["pool_id"]] = b["pool"]
+    return out
+
+
 def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) -> Observed:
     """What the cloud holds for the state ``recorded`` (address -> record), and what it holds besides."""
     cloud = _Cloud(client)
@@ -166,7 +177,8 @@ def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) 
             wanted.update(r for r in ipam.get("OperatingRegionList") or () if r)
     for region in sorted(wanted):
         cloud.region(region)
-    names = rows.Names({rec["id"]: rec["name"] for rec in recorded.values() if rec.get("id")})
+    outside = external_pool_ids(recorded)
+    names = rows.Names({rec["id"]: rec["name"] for rec in recorded.values() if rec.get("id")}, outside)
     resources: dict[str, dict] = {}
     unresolved: dict[str, tuple[str, ...]] = {}
     unmanaged: list[Unmanaged] = []
@@ -174,7 +186,8 @@ def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) 
         address = ids.get(rid)
         rec = recorded.get(address) if address else None
         if rec is None or rec.get("type") != rtype:
-            if not (rtype == "ipam_scope" and row.get("IsDefault")):  # default scopes come with their IPAM
+            # default scopes come with their IPAM; an external pool is its owner's to report
+            if not (rtype == "ipam_scope" and row.get("IsDefault")) and rid not in outside:  # default scopes come with their IPAM
                 unmanaged.append(Unmanaged(rtype, rid, where, **rows.about(rtype, row, cloud.pool_cidrs)))
             continue
         seen = names.tracking()

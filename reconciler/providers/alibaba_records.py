@@ -26,12 +26,19 @@ SG_TYPES: dict[str | None, str] = {"normal": "basic", "enterprise": "advanced"} 
 class Names:
     """id -> state name; ``tracking()`` gives a view that remembers the ids it could not name."""
 
-    def __init__(self, names: Mapping[str, str]):
+    def __init__(self, names: Mapping[str, str], external: Mapping[str, str] | None = None):
         self.names = names
+        self.external = external or {}  # id -> name of the pools other workspaces manage (external_pools)
         self.missing: list[str] = []
 
     def tracking(self) -> "Names":
-        return Names(self.names)
+        return Names(self.names, self.external)
+
+    def block(self, pool_id: str | None, cidr: str | None) -> dict:
+        """A block's record as the plan makes it (reconciler.desired.network_records.pool_block)."""
+        if pool_id and pool_id in self.external and pool_id not in self.names:
+            return {"pool": self.external[pool_id], "cidr": cidr, "pool_id": pool_id}
+        return {"pool": self(pool_id), "cidr": cidr}
 
     def __call__(self, rid: str | None) -> str | None:
         if not rid:
@@ -86,7 +93,7 @@ def pool_attrs(row: dict, n: Names, cidrs: list[str], was: Mapping | None) -> di
 
 
 def allocation_attrs(row: dict, n: Names) -> dict:
-    return {"pool": n(row.get("IpamPoolId")), "cidr": row["Cidr"],
+    return {**n.block(row.get("IpamPoolId"), row["Cidr"]),
             "description": _text(row.get("IpamPoolAllocationDescription"))}
 
 
@@ -102,7 +109,7 @@ def vpc_attrs(row: dict, n: Names, pool_of: Mapping[tuple[str, str], str]) -> di
     primary, secondary, six = vpc_blocks(row)
 
     def block(cidr: str) -> dict:
-        return {"pool": n(pool_of.get((row["VpcId"], cidr))), "cidr": cidr}
+        return n.block(pool_of.get((row["VpcId"], cidr)), cidr)
 
     return {"region": row["RegionId"], "ipv4": block(primary),
             "secondary_cidrs": sorted((block(c) for c in secondary), key=lambda b: Cidr.parse(b["cidr"])),

@@ -25,6 +25,12 @@ def recorded_id(resources: Mapping[str, dict], address: str) -> str:
     return rec["id"]
 
 
+def pool_id(resources: Mapping[str, dict], block: Mapping) -> str:
+    """The cloud id of the pool a block (or custom allocation) is drawn from: the one it carries when
+    another workspace manages the pool (``external_pools:``), else the id the state records for it."""
+    return block.get("pool_id") or recorded_id(resources, f"ipam_pool.{block['pool']}")
+
+
 def gone(refusal: CloudError) -> bool:
     """A delete refused because its target is not there: what the delete was for (the ``settled``
     check of a delete the cloud gives no ClientToken)."""

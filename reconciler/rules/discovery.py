@@ -29,6 +29,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.net.address import ResourceAddress
 from reconciler.net.cidr import Cidr
 from reconciler.net.discovered import DiscoveredCidr
+from reconciler.net.external import TakenBlock
 from reconciler.net.records import blocks_of
 from reconciler.plans.diff import Change, ChangeKind
 from reconciler.plans.order import PlanWarning
@@ -134,3 +135,20 @@ def check_discovered(desired: Desired, recorded: Mapping[ResourceAddress, Mappin
                                     "ipam.discovered_overlaps: refuse", address, path)
     warnings = [PlanWarning(w.code, w.address, w.file, w.line, w.message) for w in warned.errors]
     return problems.errors, warnings
+
+
+def hosted_elsewhere(recorded: Mapping[ResourceAddress, Mapping[str, Any]],
+                     cidrs: Iterable[DiscoveredCidr]) -> dict[str, list[TakenBlock]]:
+    """Pool name -> the Hosted VPC blocks discovery finds allocated in this state's pools to VPCs the
+    state does not hold (another workspace's, drawing on the pool as an external pool, or a VPC made
+    by hand): the allocator plans around them rather than choosing one and refusing it here."""
+    names = {rec["id"]: rec["name"] for rec in recorded.values() if rec["type"] == "ipam_pool" and rec.get("id")}
+    if not names:
+        return {}
+    mine = {rec.get("id") for rec in recorded.values() if rec["type"] == "vpc"}
+    out: dict[str, list[TakenBlock]] = {}
+    for d in sorted(cidrs):
+        if d.resource_type == "VPC" and d.pool_id in names and d.resource_id not in mine:
+            out.setdefault(names[d.pool_id], []).append(
+                TakenBlock(Cidr.parse(d.cidr), f"VPC {d.resource_id} (Hosted, found by resource discovery)"))
+    return out

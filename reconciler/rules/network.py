@@ -58,7 +58,7 @@ class _Checker:
         spec = self.spec
         regions = set(spec.ipam.operating_regions) | {spec.ipam.region} if spec.ipam else set()
         children = Counter(p.source for p in spec.pools.values() if p.source)
-        per_scope = Counter(f.scope for f in self.facts.values())
+        per_scope = Counter(f.scope for n, f in self.facts.items() if n in spec.pools)
         public_top: Counter[tuple[str | None, str | None]] = Counter()
         for name, pool in spec.pools.items():
             f = self.facts.get(name)
@@ -133,7 +133,7 @@ class _Checker:
             self.allocation_rules(name, f.ip_version)
         for scope, count in per_scope.items():
             if scope != "public" and count > POOLS_PER_PRIVATE_SCOPE:
-                name = next(n for n, f in self.facts.items() if f.scope == scope)
+                name = next(n for n, f in self.facts.items() if f.scope == scope and n in spec.pools)
                 self.fail("QuotaExceeded.IpamPool",
                           f"a private scope holds at most {POOLS_PER_PRIVATE_SCOPE} pools; {scope} has {count}",
                           address_of("ipam_pool", name), ("pools", name))
@@ -184,12 +184,13 @@ class _Checker:
                 path = ("vpcs", name, *((key,) if isinstance(key, str) else key))
                 f = self.facts.get(block.pool) if block.pool else None
                 if f is not None:
+                    label = f"ipam_pool.{block.pool}" if block.pool in self.spec.pools else f"external pool {block.pool}"
                     if f.ip_version != version:
-                        self.fail("InvalidParameter.IpVersion", f"ipam_pool.{block.pool} is {f.ip_version}; "
+                        self.fail("InvalidParameter.IpVersion", f"{label} is {f.ip_version}; "
                                   f"this block needs an {version} pool", addr, path + ("pool",))
                     if f.region != vpc.region:
                         self.fail("OperationDenied.IpamPoolNotInRegion",
-                                  f"ipam_pool.{block.pool}'s effective region is {f.region or 'not set'}, "
+                                  f"{label}'s effective region is {f.region or 'not set'}, "
                                   f"the VPC is in {vpc.region}", addr, path + ("pool",))
                 size = block.mask if block.mask is not None else (Cidr.parse(block.cidr).prefix if block.cidr else None)
                 if size is None:

@@ -44,4 +44,5 @@ def queries(schema: str) -> dict[str, sql.Composed]:
                    "checksum, resources) VALUES (%(w)s, %(version)s, %(serial)s, %(lineage)s, %(format)s, "
                    "%(state)s, %(checksum)s, %(resources)s)"),
         ("clear", "DELETE FROM {journal} WHERE workspace = %(w)s"),
+        ("workspaces", "SELECT DISTINCT workspace FROM {snapshots} ORDER BY 1"),
     )}

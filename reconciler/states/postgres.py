@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import psycopg
 from psycopg import errors as pg_errors
 
+from reconciler import faults
 from reconciler.errors import StateError
 from reconciler.states.backend import StateVersion
 from reconciler.states.journal import Intent, JournalContents, encode_intent, parse_journal
@@ -99,6 +100,18 @@ class PostgresStateBackend:
                           "this run: the database restarted, the lock's session was cut, or `ipamctl force-unlock` "
                           "ended it; nothing more was written. What was recorded before stays, and the next "
                           "`ipamctl apply` recovers the calls left in flight")
+
+    def peer(self, workspace: str) -> "PostgresStateBackend":
+        """Another workspace of the same schema, to read only (``external_pools:``), over this
+        backend's connection: one connection per command however many workspaces it reads."""
+        other = PostgresStateBackend(self.conninfo, workspace, self.schema)
+        other._db = self._db  # type: ignore[method-assign]  # reads only: its lock is never taken
+        return other
+
+    def workspaces(self) -> list[str]:
+        """Every workspace of the schema that has written a state, sorted."""
+        with translated(self.conninfo, "list the workspaces of"):
+            return [r[0] for r in self._db().execute(self._sql["workspaces"]).fetchall()]
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -222,6 +235,7 @@ class PostgresStateBackend:
                 conn.execute(self._sql["insert"], self._params(
                     version=(head[0] if head else 0) + 1, serial=state.serial, lineage=state.lineage,
                     format=state.format_version, state=data, checksum=checksum, resources=len(state.resources)))
+                faults.point("snapshot-replaced")  # a death here must roll back the version with the journal's reset
                 self._reset(conn, keep_intents)
         except pg_errors.UniqueViolation:
             raise StateError("State.WriteFailed", f"another run wrote the state of {self._where} at the same "
