@@ -27,6 +27,10 @@ from reconciler.workspace import Workspace, plan_lineage
 def apply(ws: Workspace, *, planfile_path: str | None, auto_approve: bool, as_json: bool, lock_timeout: float,
           colour: bool) -> int:
     with apply_session(ws, lock_timeout) as session:
+        dead = getattr(ws.backend(), "took_over", None)  # a shared backend's lock whose holder died
+        if dead is not None:
+            click.echo(f"Took over the lock {dead.id} of {dead.holder}, running '{dead.command}' since "
+                       f"{dead.created}: its session with the database ended, so it is gone.", err=True)
         with Progress("Recovering", 0, enabled=False) as lines:
             echo = _quiet if as_json else progress_echo(colour, lines)
             recovered = _recover(session, echo, as_json)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import SpecError, raise_all
+from reconciler.models.fields import refuse_secret_keys
 from reconciler.source.loader import SpecDocument
 
 SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -55,11 +56,8 @@ class BackendSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: object) -> object:
+        refuse_secret_keys(data, SECRET_KEYS, "Spec.BackendSecret", "a password never goes in spec files; " + _HINT)
         if isinstance(data, dict):
-            found = sorted(k for k in data if isinstance(k, str) and k.lower() in SECRET_KEYS)
-            if found:
-                raise PydanticCustomError("Spec.BackendSecret", "{keys}: a password never goes in spec files; "
-                                          + _HINT, {"keys": ", ".join(found), "at": found[0]})
             conn_str = data.get("conn_str")
             kind = conn_str_secret(conn_str) if isinstance(conn_str, str) else None
             if kind:

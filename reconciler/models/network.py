@@ -30,10 +30,10 @@ from reconciler.models.compute import (
 )
 from reconciler.models.backend import BackendSpec
 from reconciler.models.external import ExternalPoolSpec
+from reconciler.models.fields import RegionText
 from reconciler.models.provider import ProviderSpec
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
-from reconciler.net.regions import REGIONS, UNKNOWN_REGION, region_problem
 from reconciler.source.loader import SpecDocument
 from reconciler.source.locate import Problems, SpecPath
 
@@ -50,13 +50,6 @@ def _cidr(value: str) -> str:
 CidrText = Annotated[str, AfterValidator(_cidr), Field(description="A standard CIDR block, e.g. 10.0.0.0/16")]
 
 
-def _region(value: str) -> str:
-    if value in REGIONS:  # (the common case: one set lookup)
-        return value
-    raise PydanticCustomError(UNKNOWN_REGION, "{rule}", {"rule": region_problem(value) or ""})
-
-
-RegionText = Annotated[str, AfterValidator(_region), Field(description="A region id, e.g. cn-hangzhou (data/regions.json)")]
 
 
 class _Model(BaseModel):

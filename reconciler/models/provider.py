@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.net.regions import REGIONS, UNKNOWN_REGION, region_problem
+from reconciler.models.fields import RegionText, refuse_secret_keys
 
 PRODUCTS = ("vpcipam", "vpc", "ecs")
 # host, host:port, or an IPv6 literal in brackets with a port; never a scheme (that is ``protocol``)
@@ -26,12 +26,6 @@ def _endpoint(value: str) -> str:
         raise PydanticCustomError("Spec.ProviderEndpoint", "endpoint '{value}' is not host or host:port "
                                   "(give the scheme as protocol: http or https)", {"value": value})
     return value
-
-
-def _region(value: str) -> str:
-    if value in REGIONS:
-        return value
-    raise PydanticCustomError(UNKNOWN_REGION, "{rule}", {"rule": region_problem(value) or ""})
 
 
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
@@ -50,7 +44,7 @@ class ProviderSpec(BaseModel):
 
     type: Literal["sandbox", "alibaba"] = "sandbox"
     path: str | None = Field(default=None, description="sandbox: the database, relative to the workspace")
-    region: Annotated[str, AfterValidator(_region)] | None = Field(
+    region: RegionText | None = Field(
         default=None, description="alibaba: the region the clients are made for (each call names its own)")
     endpoint: Endpoint | None = Field(default=None, description="alibaba: one host[:port] for all three products "
                                       "(e.g. an `ipamctl sandbox serve`); default: the SDK's endpoint map")
@@ -67,13 +61,9 @@ class ProviderSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: object) -> object:
-        if isinstance(data, dict):
-            found = sorted(k for k in data if isinstance(k, str) and k.lower() in SECRET_KEYS)
-            if found:
-                raise PydanticCustomError(
-                    "Spec.ProviderSecret", "{keys}: credentials never go in spec files; the alibaba provider reads "
-                    "them from the SDK's default chain (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET, a profile, "
-                    "an ECS RAM role)", {"keys": ", ".join(found)})
+        refuse_secret_keys(data, SECRET_KEYS, "Spec.ProviderSecret", "credentials never go in spec files; the "
+                           "alibaba provider reads them from the SDK's default chain (ALIBABA_CLOUD_ACCESS_KEY_ID / "
+                           "_SECRET, a profile, an ECS RAM role)")
         return data
 
     @model_validator(mode="after")

@@ -59,6 +59,8 @@ def test_a_vpc_from_another_workspace_s_pool(tmp_path, pg_conninfo):
             assert "No changes." in ws.run("plan", check=0).stdout
         drift = payments.run("drift", "--detailed-exitcode")
         assert drift.returncode == 0, drift.stdout + drift.stderr
+        assert "Recorded by other workspaces of the shared backend (not drift):" in drift.stdout
+        assert '"prod" 10.0.0.0/20: workspace network' in drift.stdout and pid not in drift.stdout
         # the pool is network's: payments never plans on it, and removing the VPC releases only its block
         payments.remove("vpc.yaml")
         gone = payments.json("plan")["actions"]
