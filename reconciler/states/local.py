@@ -43,8 +43,18 @@ from reconciler.states.journal import (
     read_journal,
     split_pending,
 )
+from reconciler.states.local_files import (
+    _identity,
+    _unlink_quietly,
+    _write_failed,
+    _write_new,
+    corrupt,
+    parse_lineage,
+    remove_temps,
+)
 from reconciler.states.lock import LockInfo, LockStatus, WorkspaceLock
-from reconciler.states.state import ResourceMap, State, StateBuilder, parse_state
+from reconciler.states.replay import replay
+from reconciler.states.state import ResourceMap, State, parse_state
 from reconciler.states.transaction import StateTransaction
 
 SNAPSHOT, BACKUP, JOURNAL, LOCK = "state.json", "state.json.backup", "state.journal", ".lock"
@@ -53,7 +63,6 @@ DAMAGED = "state.json.damaged"
 _STALE_TEMP = re.compile(r"\.(?:%s)\.[0-9a-f]{32}\.tmp" % "|".join(re.escape(n) for n in (SNAPSHOT, JOURNAL, BACKUP,
                                                                                          DAMAGED)))
 LINEAGE = "lineage"
-_LINEAGE_MAX = 200  # characters: a uuid4 is 36
 
 
 class LocalStateBackend:
@@ -153,17 +162,7 @@ class LocalStateBackend:
         data = self._read_bytes(self.lineage_path)
         if data is None:
             return None
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            text = ""
-        lineage = text.removesuffix("\n")
-        if not lineage or len(lineage) > _LINEAGE_MAX or not lineage.isprintable() or " " in lineage:
-            raise StateError("State.Corrupt", f"{self.lineage_path} is damaged: it is not one line holding a "
-                             f"lineage ({len(data)} bytes). It keeps the lineage saved plans of this workspace are "
-                             f"bound to; there is no {SNAPSHOT} yet, so removing it loses no state, but plans "
-                             "saved here before no longer apply (make them again).")
-        return lineage
+        return parse_lineage(data, self.lineage_path, SNAPSHOT)
 
     def fix_lineage(self) -> str:
         """The workspace's lineage, kept from now on: the snapshot's when there is one, else the one
@@ -197,22 +196,10 @@ class LocalStateBackend:
 
     def _replay(self, snapshot: State, entries: list[JournalEntry]) -> State:
         """Snapshot plus the entries after its serial; entries up to it are already in it."""
-        first, problem = entries[0].serial, None
-        if first > snapshot.serial + 1:
-            problem = f"it starts at serial {first} but the snapshot is at serial {snapshot.serial}"
-        builder = StateBuilder(snapshot)
-        for offset, entry in enumerate(entries):
-            if problem:
-                break
-            if entry.lineage != snapshot.lineage:
-                problem = f"line {offset + 1} has lineage {entry.lineage}, the snapshot {snapshot.lineage}"
-            elif entry.serial != first + offset:
-                problem = f"line {offset + 1} has serial {entry.serial}, expected {first + offset}"
-            elif entry.serial > snapshot.serial:
-                builder.set(entry.address, entry.record, owned=True)
-        if problem:
-            raise self._corrupt(self.journal_path, f"it does not continue the snapshot: {problem}")
-        return builder.build()
+        state = replay(snapshot, entries)
+        if isinstance(state, str):
+            raise self._corrupt(self.journal_path, f"it does not continue the snapshot: {state}")
+        return state
 
     def _read_bytes(self, path: Path) -> bytes | None:
         try:
@@ -223,27 +210,7 @@ class LocalStateBackend:
             raise StateError("State.ReadFailed", f"cannot read {path}: {exc}") from exc
 
     def _corrupt(self, path: Path, reason: str) -> StateError:
-        backup, snap = self.backup_path, self.snapshot_path
-        try:
-            data = backup.read_bytes()
-            good = parse_state(data)
-            about = (f"The backup {backup} (the snapshot before the last write) is readable: serial "
-                     f"{good.serial}, {len(good.resources)} resource(s), lineage {good.lineage}.")
-        except FileNotFoundError:
-            about = f"There is no backup ({backup} does not exist)."
-        except (ValueError, OSError, StateError) as exc:
-            about = f"The backup {backup} is not readable either ({exc})."
-        if path == self.journal_path:
-            fix = (f"The journal holds changes recorded after the snapshot {snap}, and the intents of calls "
-                   f"in flight. To read the snapshot alone, move the journal aside (`mv {path} {path}.damaged`), "
-                   "then compare its damaged lines and its intents (calls that may have been made) with the "
-                   "cloud and import what is missing (`ipamctl plan` shows it).")
-        else:
-            keep = f"keep the damaged file (`cp {snap} {snap}.damaged`), then " if snap.exists() else ""
-            fix = (f"To restore: {keep}"
-                   f"`cp {backup} {snap}` and remove {self.journal_path} if it exists; changes recorded "
-                   "after the backup are missing from it, so run `ipamctl plan` and import what it lacks.")
-        return StateError("State.Corrupt", f"{path} is damaged: {reason}. It was NOT read as an empty state. {about} {fix}")
+        return corrupt(path, reason, self.snapshot_path, self.backup_path, self.journal_path)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -378,20 +345,7 @@ class LocalStateBackend:
         """Remove the temp files a killed write left (``.state.json.<hex>.tmp``, and the journal's,
         backup's and damaged copy's): only this backend writes them, always under the lock, so while
         the lock is held (call it then) none of them is in use. Returns what was removed."""
-        removed: list[Path] = []
-        try:
-            names = os.listdir(self.state_dir)
-        except OSError:
-            return removed
-        for name in names:
-            if _STALE_TEMP.fullmatch(name):
-                path = self.state_dir / name
-                try:
-                    os.unlink(path)
-                except OSError:
-                    continue
-                removed.append(path)
-        return removed
+        return remove_temps(self.state_dir, _STALE_TEMP)
 
     def _in_flight_note(self) -> str:
         try:
@@ -415,31 +369,3 @@ class LocalStateBackend:
 
     def force_unlock(self, lock_id: str) -> None:
         self._lock.force_unlock(lock_id)
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_mtime_ns
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        faults.write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _write_failed(path: Path, exc: OSError, outcome: str) -> StateError:
-    return StateError("State.WriteFailed", f"cannot write {path}: {exc}; {outcome}")

@@ -1,4 +1,4 @@
-"""The apply journal kept as rows: the writer :class:`StateTransaction` records through, and replay.
+"""The apply journal kept as rows: the writer :class:`StateTransaction` records through.
 
 Rows hold exactly the lines :mod:`reconciler.states.journal` encodes (one line a row), so reading
 is :func:`parse_journal` over the rows joined, with the same checks. Each ``write`` is committed
@@ -12,9 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from reconciler.states.journal import JournalEntry, JournalWriter
-from reconciler.states.state import State, StateBuilder
+from reconciler.states.journal import JournalWriter
+from reconciler.states.replay import replay
+from reconciler.states.state import State
 from reconciler.states.transaction import StateTransaction
+
+__all__ = ["Insert", "PgJournalWriter", "PgTransaction", "replay"]
 
 Insert = Callable[[list[bytes], str, "str | None"], None]  # (lines, what, address): committed, or StateError
 
@@ -48,19 +51,3 @@ class PgTransaction(StateTransaction):
             self._write(self._state, keep_intents=self.pending_intents)
             self._pending = 0
         return self._state
-
-
-def replay(snapshot: State, entries: list[JournalEntry]) -> State | str:
-    """Snapshot plus the entries after its serial (those up to it are in it already), or what is wrong."""
-    first = entries[0].serial
-    if first > snapshot.serial + 1:
-        return f"it starts at serial {first} but the snapshot is at serial {snapshot.serial}"
-    builder = StateBuilder(snapshot)
-    for offset, entry in enumerate(entries):
-        if entry.lineage != snapshot.lineage:
-            return f"change {offset + 1} has lineage {entry.lineage}, the snapshot {snapshot.lineage}"
-        if entry.serial != first + offset:
-            return f"change {offset + 1} has serial {entry.serial}, expected {first + offset}"
-        if entry.serial > snapshot.serial:
-            builder.set(entry.address, entry.record, owned=True)
-    return builder.build()
