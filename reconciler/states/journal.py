@@ -262,6 +262,10 @@ class JournalWriter:
         self._dirty = False
         self._broken: str | None = None
 
+    def reopened(self) -> "JournalWriter":
+        """The writer to go on with after a snapshot write replaced the journal: one on the new file."""
+        return JournalWriter(self.path)
+
     def _open(self) -> int:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)

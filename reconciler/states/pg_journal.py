@@ -1,4 +1,4 @@
-"""The apply journal kept as rows: the writer :class:`StateTransaction` records through.
+"""The apply journal kept as rows: the writer a :class:`~reconciler.states.transaction.StateTransaction` records through.
 
 Rows hold exactly the lines :mod:`reconciler.states.journal` encodes (one line a row), so reading
 is :func:`parse_journal` over the rows joined, with the same checks. Each ``write`` is committed
@@ -13,11 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 from reconciler.states.journal import JournalWriter
-from reconciler.states.replay import replay
-from reconciler.states.state import State
-from reconciler.states.transaction import StateTransaction
-
-__all__ = ["Insert", "PgJournalWriter", "PgTransaction", "replay"]
 
 Insert = Callable[[list[bytes], str, "str | None"], None]  # (lines, what, address): committed, or StateError
 
@@ -40,14 +35,6 @@ class PgJournalWriter(JournalWriter):
     def close(self) -> None:
         """Nothing to close: the backend owns the connection."""
 
-
-class PgTransaction(StateTransaction):
-    """:class:`StateTransaction` over a :class:`PgJournalWriter`. Only ``commit`` differs: the file
-    transaction starts a new writer on the replaced journal file; the rows' writer goes on as it is."""
-
-    def commit(self) -> State:
-        self.sync()
-        if self._pending:
-            self._write(self._state, keep_intents=self.pending_intents)
-            self._pending = 0
-        return self._state
+    def reopened(self) -> "PgJournalWriter":
+        """The same writer: a snapshot write clears rows, it replaces no file."""
+        return self

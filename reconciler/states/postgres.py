@@ -7,7 +7,8 @@ The contract is the local backend's (:mod:`reconciler.states.local`), kept in ta
   REPEATABLE READ transaction, with the pending intents. Damage is ``State.Corrupt``, never empty.
 * ``write(state, keep_intents)``: a NEW snapshot version (every version is kept) and the journal
   cleared but for the pending intents, in one database transaction.
-* ``transaction(base)``: :class:`~reconciler.states.pg_journal.PgTransaction`, whose every journal
+* ``transaction(base)``: a :class:`~reconciler.states.transaction.StateTransaction` over a
+  :class:`~reconciler.states.pg_journal.PgJournalWriter`, whose every journal
   line is a row committed before the call returns -- an intent is durable before its cloud call.
 * the lock: :mod:`reconciler.states.pg_lock`. While this backend holds it, every write is fenced:
   it goes through only while the ``locks`` row still names this holder and the advisory lock is
@@ -34,12 +35,14 @@ from reconciler.states.backend import StateVersion
 from reconciler.states.journal import Intent, JournalContents, encode_intent, parse_journal
 from reconciler.states.lock import LockInfo, LockStatus
 from reconciler.states.pg_conn import connect, translated, unavailable, where
-from reconciler.states.pg_journal import PgJournalWriter, PgTransaction, replay
+from reconciler.states.pg_journal import PgJournalWriter
 from reconciler.states.pg_lock import PgLock, key_parts
 from reconciler.states.pg_reservations import PgReservations
 from reconciler.states.pg_schema import advisory_key, ensure_schema
 from reconciler.states.pg_sql import queries
+from reconciler.states.replay import replay
 from reconciler.states.state import FORMAT_VERSION, ResourceMap, State, parse_state
+from reconciler.states.transaction import StateTransaction
 
 _CHECKSUM = re.compile(rb'^\{\s*"checksum":\s*"([0-9a-f]{64})"')  # the first key of State.to_json_bytes
 
@@ -271,7 +274,7 @@ class PostgresStateBackend:
             lost = self._lost(held)
             raise StateError(lost.code, lost.detail, address=address)
 
-    def transaction(self, base: State) -> PgTransaction:
+    def transaction(self, base: State) -> StateTransaction:
         """A transaction recording changes on top of ``base``, which must be the state in the database
         (checked as the local backend checks it). When the journal holds changes or resolved intents,
         or there is no snapshot yet, ``base`` is written first so that the journal starts clean."""
@@ -291,7 +294,7 @@ class PostgresStateBackend:
             with translated(self.conninfo, "clear the journal in"), conn.transaction():
                 self._fence(conn)
                 self._reset(conn, pending)  # nothing to fold: drop the resolved intents
-        return PgTransaction(base, PgJournalWriter(self._where, self._insert_lines), self.write, pending,
+        return StateTransaction(base, PgJournalWriter(self._where, self._insert_lines), self.write, pending,
                              journal.last_intent + 1 if journal is not None else 1)
 
     # -- locking -----------------------------------------------------------------------------

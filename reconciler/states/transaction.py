@@ -136,7 +136,7 @@ class StateTransaction:
         if self._pending:
             self._journal.close()  # the write replaces the file; the next line starts a new one
             self._write(self._state, keep_intents=self.pending_intents)
-            self._journal, self._pending = JournalWriter(self._journal.path), 0
+            self._journal, self._pending = self._journal.reopened(), 0
         return self._state
 
     def __enter__(self) -> "StateTransaction":

@@ -15,7 +15,7 @@ from reconciler.errors import CloudError, StateError
 from reconciler.providers.alibaba import ApiProvider
 from reconciler.states import journal as journal_mod
 from reconciler.states.journal import encode_intent
-from reconciler.states.pg_journal import PgTransaction
+from reconciler.states.pg_journal import PgJournalWriter
 from reconciler.states.postgres import PostgresStateBackend
 from tests.states.test_journal_crash import Client, _interrupted, _plan
 from tests.support.cloudcheck import doubles, problems
@@ -54,7 +54,7 @@ def test_every_call_finds_its_intent_committed(ws, pg_backends):
         seen.append(action)
 
     with backend.transaction(state) as txn:
-        assert isinstance(txn, PgTransaction)
+        assert isinstance(txn._journal, PgJournalWriter)  # rows, not a file
         result = apply_plan(plan, ApiProvider(Client(cloud, check)), txn, state, window=4)
     assert result.ok and len(seen) == len(batches_of(plan.actions))
     assert backend.pending_intents() == [] and not backend.has_journal()
