@@ -105,6 +105,7 @@ def validate_cmd(obj: Obj, as_json: bool) -> None:
 @main.command("plan")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan on stdout.")
+@click.option("--markdown", is_flag=True, help="The plan as a pull-request comment (Markdown) on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--refresh", is_flag=True, help="Plan from what the provider reads now instead of the recorded state.")
 @click.option("--reserve", is_flag=True, help="Reserve the chosen blocks on the shared backend (a preview; --out "
@@ -112,11 +113,11 @@ def validate_cmd(obj: Obj, as_json: bool) -> None:
 @click.option("--reservation-ttl", type=click.IntRange(60, 30 * 86400), default=86400, show_default=True,
               help="Seconds a reservation lasts.")
 @click.pass_obj
-def plan_cmd(obj: Obj, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool, reserve: bool,
-             reservation_ttl: int) -> None:
+def plan_cmd(obj: Obj, out: str | None, as_json: bool, markdown: bool, detailed_exitcode: bool, refresh: bool,
+             reserve: bool, reservation_ttl: int) -> None:
     """Show the ordered actions that turn the recorded state into the desired one."""
     _exit(plan(_ws(obj), out=out, as_json=as_json, detailed_exitcode=detailed_exitcode, refresh=refresh,
-               colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl))
+               colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl, markdown=markdown))
 
 
 @main.command("apply")
@@ -135,11 +136,13 @@ def apply_cmd(obj: Obj, planfile_path: str | None, auto_approve: bool, as_json: 
 
 
 @main.command("show")
+@click.argument("planfile_path", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--markdown", is_flag=True, help="PLANFILE as a pull-request comment.")
 @click.pass_obj
-def show_cmd(obj: Obj, as_json: bool) -> None:
-    """The recorded state: every resource with its id and CIDRs."""
-    _exit(show(_ws(obj), as_json=as_json))
+def show_cmd(obj: Obj, planfile_path: str | None, as_json: bool, markdown: bool) -> None:
+    """The recorded state (every resource with its id and CIDRs), or a saved plan."""
+    _exit(show(_ws(obj), planfile_path=planfile_path, as_json=as_json, markdown=markdown, colour=_colour(obj)))
 
 
 @main.group("state")

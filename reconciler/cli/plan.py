@@ -17,6 +17,7 @@ from reconciler.apply.session import plan_key
 from reconciler.cli import render
 from reconciler.cli.files import resolve, write_output
 from reconciler.cli.progress import Progress
+from reconciler.cli.render_markdown import render_markdown
 from reconciler.errors import StateError
 from reconciler.planner import make_plan
 from reconciler.plans import planfile
@@ -61,7 +62,9 @@ def plan_workspace(ws: Workspace, refresh: bool = False, bar: Progress | None = 
 
 
 def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool,
-         colour: bool, reserve: bool = False, reservation_ttl: int = DEFAULT_TTL) -> int:
+         colour: bool, reserve: bool = False, reservation_ttl: int = DEFAULT_TTL, markdown: bool = False) -> int:
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown: choose one output")
     if note := pending_note(ws.backend()):
         click.echo(note, err=True)
     key = plan_key() if out or as_json else None  # signs what is saved or printed (IPAMCTL_PLAN_KEY)
@@ -79,16 +82,17 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
             _write_plan(resolve(ws.root, out), cast(bytes, data))
         held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, data)), reservation_ttl)
                 if store is not None and (out or reserve) else [])
-        text = None if as_json else render.render_plan(planned, colour)
+        text = None if as_json else (render_markdown(planned) if markdown else render.render_plan(planned, colour))
     if as_json:
         click.echo(data, nl=False)
     else:
         click.echo(text, nl=False)
         if out:
-            click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}")
+            click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: ipamctl apply {out}",
+                       err=markdown)  # (a comment on stdout holds the comment only)
         if held:
             click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
-                       "workspace's plan will choose them.")
+                       "workspace's plan will choose them.", err=markdown)
     ws.keep(planned, data, text)
     return 2 if detailed_exitcode and planned.has_changes else 0
 

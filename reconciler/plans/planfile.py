@@ -228,6 +228,22 @@ def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
     (:func:`unbound`), as it cannot tell one such workspace from another.
 
     Returns the plan and the provider settings it was made with."""
+    plan, settings = read(data, path=path, key=key)
+    if plan.lineage != lineage:
+        if plan.lineage is None:
+            raise unbound(path)
+        here = f"this workspace's state is {lineage}" if lineage else "this workspace has no state or lineage yet"
+        raise StateError("Plan.WrongWorkspace", f"{path} was made for state lineage {plan.lineage}, {here}; "
+                         "a plan applies only in the workspace it was made in")
+    if plan.serial != serial:
+        raise StateError("StalePlan", f"{path} was made against state serial {plan.serial}, the state is now at "
+                         f"serial {serial}; make a new plan")
+    return plan, settings
+
+
+def read(data: bytes, *, path: str, key: bytes | None = None) -> tuple[Plan, dict[str, Any]]:
+    """A saved plan, checked to be whole (and signed with ``key`` when one is given), wherever it was
+    made: what ``show PLANFILE`` renders. Applying one goes through :func:`from_json`."""
     try:
         body = orjson.loads(data)
         if not isinstance(body, dict):
@@ -259,15 +275,6 @@ def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError("Plan.Unreadable", f"{path}: not a plan file made by ipamctl ({exc})") from None
-    if plan.lineage != lineage:
-        if plan.lineage is None:
-            raise unbound(path)
-        here = f"this workspace's state is {lineage}" if lineage else "this workspace has no state or lineage yet"
-        raise StateError("Plan.WrongWorkspace", f"{path} was made for state lineage {plan.lineage}, {here}; "
-                         "a plan applies only in the workspace it was made in")
-    if plan.serial != serial:
-        raise StateError("StalePlan", f"{path} was made against state serial {plan.serial}, the state is now at "
-                         f"serial {serial}; make a new plan")
     return plan, settings
 
 
