@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from reconciler.models.network import Spec
+from reconciler.models.schema import schema_text
 
 
 def schema() -> int:
-    click.echo(json.dumps(Spec.model_json_schema(), indent=2, sort_keys=True))
+    click.echo(schema_text(), nl=False)
     return 0

@@ -47,7 +47,11 @@ def _cidr(value: str) -> str:
         raise PydanticCustomError(exc.code, "{rule}", {"rule": str(exc)}) from None
 
 
-CidrText = Annotated[str, AfterValidator(_cidr), Field(description="A standard CIDR block, e.g. 10.0.0.0/16")]
+# for editors only (the JSON Schema): an address and a prefix length; _cidr judges the rest, naming the rule
+CIDR_PATTERN = (r"^(([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])"
+                r"|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$")
+CidrText = Annotated[str, AfterValidator(_cidr), Field(description="A standard CIDR block, e.g. 10.0.0.0/16",
+                                                       json_schema_extra={"pattern": CIDR_PATTERN})]
 
 
 
