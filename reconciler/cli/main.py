@@ -19,6 +19,7 @@ import click
 from reconciler.cli import render
 from reconciler.cli.apply import apply
 from reconciler.cli.drift import drift
+from reconciler.cli.fmt import fmt
 from reconciler.cli.force_unlock import force_unlock
 from reconciler.cli.graph import graph
 from reconciler.cli.import_ import import_
@@ -100,6 +101,14 @@ def main(ctx: click.Context, chdir: str, no_color: bool) -> None:
 def validate_cmd(obj: Obj, as_json: bool) -> None:
     """Parse, validate and graph the specs (no state needed)."""
     _exit(validate(_ws(obj), as_json=as_json))
+
+
+@main.command("fmt")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 naming each file not in the layout.")
+@click.pass_obj
+def fmt_cmd(obj: Obj, check: bool) -> None:
+    """Rewrite the YAML spec files in the canonical layout (key order, one-line short entries), comments kept."""
+    _exit(fmt(_ws(obj), check=check))
 
 
 @main.command("plan")

@@ -110,6 +110,12 @@ def _discover(
     return found
 
 
+def spec_paths(spec_dir: Path, base: Path, errors: list[ReconcilerError]) -> list[tuple[str, Path]]:
+    """(path as shown, path to open) of every spec file, sorted as the loader reads them (``ipamctl fmt``)."""
+    return [(_display(Path(found), base), Path(opened)) for _, found, opened in
+            _discover(spec_dir, errors, lambda p: _display(Path(p), base))]
+
+
 def _file_type(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a named pipe (fifo)"
