@@ -61,6 +61,13 @@ def test_a_vpc_from_another_workspace_s_pool(tmp_path, pg_conninfo):
         assert drift.returncode == 0, drift.stdout + drift.stderr
         assert "Recorded by other workspaces of the shared backend (not drift):" in drift.stdout
         assert '"prod" 10.0.0.0/20: workspace network' in drift.stdout and pid not in drift.stdout
+        # every other command reads the external block too (no traceback, nothing to change)
+        for args in (("report",), ("report", "--html", "r.html"), ("policy",), ("graph",), ("state", "list"),
+                     ("validate",), ("refresh",)):
+            got = payments.run(*args)
+            assert got.returncode == 0 and "Traceback" not in got.stderr, (args, got.stdout, got.stderr)
+        assert "No changes." in payments.run("plan", "--refresh", check=0).stdout
+        assert "vpc.pay" in payments.run("report", check=0).stdout
         # the pool is network's: payments never plans on it, and removing the VPC releases only its block
         payments.remove("vpc.yaml")
         gone = payments.json("plan")["actions"]
