@@ -150,5 +150,5 @@ def hosted_elsewhere(recorded: Mapping[ResourceAddress, Mapping[str, Any]],
     for d in sorted(cidrs):
         if d.resource_type == "VPC" and d.pool_id in names and d.resource_id not in mine:
             out.setdefault(names[d.pool_id], []).append(
-                TakenBlock(Cidr.parse(d.cidr), f"VPC {d.resource_id} (Hosted, found by resource discovery)"))
+                TakenBlock(Cidr.parse(d.cidr), f"VPC {d.resource_id} (Hosted, {d.region})"))
     return out

@@ -101,7 +101,8 @@ def test_drift_reports_changed_missing_and_unmanaged_and_changes_nothing(ws):
     assert unmanaged[eni["NetworkInterfaceId"]]["cidrs"] == ["10.0.5.9"]
     assert unmanaged[alloc["IpamPoolAllocationId"]]["type"] == "ipam_pool_allocation"
     assert unmanaged[alloc["IpamPoolAllocationId"]]["cidrs"] == ["10.200.0.0/16"]
-    assert doc["summary"] == {"changed": 1, "missing": 1, "unmanaged": 5, "service_managed": 0, "ignored": 0}
+    assert doc["summary"] == {"changed": 1, "missing": 1, "unmanaged": 5, "service_managed": 0, "ignored": 0,
+                              "other_workspaces": 0}
 
     assert ws.run("drift", "--detailed-exitcode").returncode == 2
     human = ws.run("drift", check=0).stdout  # without --detailed-exitcode drift exits 0

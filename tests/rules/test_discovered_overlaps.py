@@ -70,16 +70,24 @@ def test_refuse_setting_refuses_not_hosted(tmp_path):
 
 
 @pytest.mark.parametrize("text", [BASE, REFUSE])
-def test_hosted_overlap_is_refused_with_the_clouds_code(tmp_path, text):
+def test_hosted_overlap_is_planned_around_or_refused_with_the_clouds_code(tmp_path, text):
     recorded = converge(plan(tmp_path, text))
     hosted = DiscoveredCidr("cn-hangzhou", "VPC", "vpc-hosted", "10.0.16.0/20", "vpc-hosted",
                             pool_id="id-ipam_pool.hz-prod")
     shadow = DiscoveredCidr("cn-hangzhou", "VPC", "vpc-shadow", "10.0.16.0/20", "vpc-shadow")
+    # a block the plan chooses: the allocator goes around the pool's Hosted allocation (and so around
+    # the Not hosted one on the same block): no error, no warning
     doc = load(tmp_path, text, "vpcs:\n  extra: {region: cn-hangzhou, ipv4: {pool: hz-prod, mask: 20}}\n")
+    chosen = make_plan(doc, recorded, lineage=None, serial=1, discovered=[shadow, hosted])
+    extra = chosen.desired[next(a for a in chosen.desired if str(a) == "vpc.extra")]
+    assert extra["attributes"]["ipv4"]["cidr"] == "10.0.32.0/20"
+    assert chosen.warnings == ()
+    # a block the spec names: refused with the cloud's own code, naming the holder
+    doc = load(tmp_path, text, "allocations:\n  reserve: {pool: hz-prod, cidr: 10.0.16.0/22}\n")
     with pytest.raises(ReconcilerError) as caught:
         make_plan(doc, recorded, lineage=None, serial=1, discovered=[shadow, hosted])
     [e] = flatten(caught.value)
-    assert (e.code, e.address, e.line) == ("OperationDenied.CidrUnavailableInPool", "vpc.extra", 2)
+    assert (e.code, e.address, e.line) == ("OperationDenied.CidrUnavailableInPool", "ipam_pool_allocation.reserve", 2)
     assert "of VPC vpc-hosted (Hosted, cn-hangzhou)" in e.detail
 
 
