@@ -11,6 +11,12 @@ variables set every hook is a single ``is None`` test.
     ``after-call``          the cloud carried the call out and answered; its result is NOT journaled
     ``after-record``        the result is written to the journal (page cache; fsynced later)
     ``snapshot-replaced``   a snapshot write replaced ``state.json``; the journal is not yet cleared
+                            (postgres: the new version is inserted, the journal not cleared, the
+                            database transaction not committed)
+``IPAM_FAULT_PAUSE_AFTER=k``, ``IPAM_FAULT_PAUSE_POINT=POINT`` (default ``after-call``), ``IPAM_FAULT_PAUSE_FILE=F``
+    The k-th time the process passes POINT (counted as for the kill) it creates F and waits until
+    F is removed: a test does something at that exact moment (stops the database server, kills
+    the process from outside, runs another command) and then lets it go on.
 ``IPAM_FAULT_FAIL_CALL=API[@n][+][:lost]``
     The n-th call (default the first) of the cloud API ``API`` (e.g. ``CreateVSwitch``) -- and with
     ``+`` every later one too, retries included -- is refused with ``Fault.Injected`` (HTTP 400)
@@ -34,6 +40,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 from typing import Mapping
 
 from reconciler.errors import CloudError
@@ -58,6 +65,13 @@ FAIL_LOST = _fail_how == "lost"
 DISK_BYTES = _int("IPAM_FAULT_DISK_BYTES")
 SYNC_LOG = os.environ.get("IPAM_FAULT_SYNC_LOG") or None
 BOOT_ID = os.environ.get("IPAM_FAULT_BOOT_ID") or None
+PAUSE_AFTER = _int("IPAM_FAULT_PAUSE_AFTER")
+PAUSE_POINT = os.environ.get("IPAM_FAULT_PAUSE_POINT") or "after-call"
+PAUSE_FILE = os.environ.get("IPAM_FAULT_PAUSE_FILE") or None
+if PAUSE_AFTER is not None and (PAUSE_POINT not in POINTS or not PAUSE_FILE):
+    raise SystemExit(f"IPAM_FAULT_PAUSE_AFTER needs IPAM_FAULT_PAUSE_FILE, and IPAM_FAULT_PAUSE_POINT one of "
+                     f"{', '.join(POINTS)}")
+_PAUSE_LIMIT = 600.0  # seconds: a test that never lets go does not leave the process behind forever
 
 _passed: dict[str, int] = {}
 _calls: dict[str, int] = {}
@@ -65,12 +79,24 @@ _written = 0
 
 
 def point(name: str) -> None:
-    """Mark that this process passed ``name``; SIGKILL it when that is the configured k-th time."""
-    if KILL_AFTER is None or name != KILL_POINT:
+    """Mark that this process passed ``name``; SIGKILL it (or pause) when that is the configured k-th time."""
+    if KILL_AFTER is None and PAUSE_AFTER is None:
         return
-    _passed[name] = _passed.get(name, 0) + 1
-    if _passed[name] == KILL_AFTER:
+    passed = _passed[name] = _passed.get(name, 0) + 1
+    if name == PAUSE_POINT and passed == PAUSE_AFTER:
+        _pause()
+    if name == KILL_POINT and passed == KILL_AFTER:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause() -> None:
+    """Create the pause file, then wait until the test removes it."""
+    assert PAUSE_FILE is not None
+    with open(PAUSE_FILE, "w") as marker:
+        marker.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + _PAUSE_LIMIT
+    while os.path.exists(PAUSE_FILE) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def synced(size: int) -> None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 from reconciler.planner import make_plan
 from reconciler.source.loader import load_specs
+from reconciler.states.backend import StateBackend
 from reconciler.states.local import LocalStateBackend
 from reconciler.workspace import plan_lineage
 from tests.support.cloudcheck import doubles, problems
@@ -21,7 +25,8 @@ from tests.support.cloudcheck import doubles, problems
 REPO = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("IPAM_LONG_TESTS") == "1"
 FAULT_VARS = ("IPAM_FAULT_KILL_AFTER", "IPAM_FAULT_KILL_POINT", "IPAM_FAULT_FAIL_CALL", "IPAM_FAULT_DISK_BYTES",
-              "IPAM_FAULT_SYNC_LOG", "IPAM_FAULT_BOOT_ID", "IPAM_INTENT_WINDOW")
+              "IPAM_FAULT_SYNC_LOG", "IPAM_FAULT_BOOT_ID", "IPAM_INTENT_WINDOW", "IPAM_FAULT_PAUSE_AFTER",
+              "IPAM_FAULT_PAUSE_POINT", "IPAM_FAULT_PAUSE_FILE")
 
 
 def crash_spec(vpcs: int = 24) -> str:
@@ -80,6 +85,23 @@ def popen(root: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=full)
 
 
+def paused(root: Path, marker: Path, k: int, point: str = "after-call", env: dict | None = None,
+           timeout: float = 60) -> subprocess.Popen:
+    """``ipamctl apply --auto-approve`` started and held the k-th time it passes ``point``
+    (``IPAM_FAULT_PAUSE_*``): it goes on once ``marker`` is removed."""
+    pause = {"IPAM_FAULT_PAUSE_AFTER": str(k), "IPAM_FAULT_PAUSE_POINT": point, "IPAM_FAULT_PAUSE_FILE": str(marker)}
+    proc = popen(root, "apply", "--auto-approve", env={**(env or {}), **pause})
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"the apply never paused at {point} {k} ({proc.returncode}):\n{out[-2000:]}\n"
+                                 f"{err[-2000:]}")
+        time.sleep(0.01)
+    return proc
+
+
 def lock_id(root: Path) -> str | None:
     try:
         return json.loads((root / "state" / ".lock").read_text())["id"]
@@ -100,18 +122,30 @@ def files_intact(root: Path) -> list[str]:
     return out
 
 
-def converged(root: Path) -> list[str]:
+def converged(root: Path, backend: StateBackend | None = None) -> list[str]:
     """Everything that is wrong after a converging apply: the state against the sandbox (ids, CIDRs,
-    orphans, doubles), a plan with changes left, intents left pending, a lock left behind."""
-    backend = LocalStateBackend(root / "state")
+    orphans, doubles), a plan with changes left, intents left pending, a lock left behind.
+    ``backend``: the workspace's, when not its local files (then their checks are left out)."""
+    local = backend is None
+    backend = backend if backend is not None else LocalStateBackend(root / "state")
     state, pending = backend.read_with_intents()
     sandbox = root / "state" / "sandbox.db"
-    out = files_intact(root) + problems(state.resources, sandbox) + doubles(sandbox)
+    out = (files_intact(root) if local else []) + problems(state.resources, sandbox) + doubles(sandbox)
     plan = make_plan(load_specs(root / "specs"), state.resources, lineage=plan_lineage(state), serial=state.serial)
     if plan.has_changes:
         out.append(f"the plan still has {len(plan.actions)} action(s): {[a.address for a in plan.actions[:5]]}")
     if pending:
         out.append(f"{len(pending)} intent(s) still pending")
-    if (root / "state" / ".lock").exists():
+    lock_left = (root / "state" / ".lock").exists() if local else backend.lock_status() is not None
+    if lock_left:
         out.append("the lock was left behind")
     return out
+
+
+def cloud_tokens(root: Path) -> set[tuple[str, str]]:
+    """The (API, ClientToken) pairs the workspace's sandbox carried out (and answers again from its store)."""
+    path = root / "state" / "sandbox.db"
+    if not path.exists():
+        return set()
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return set(db.execute("SELECT action, token FROM tokens").fetchall())
