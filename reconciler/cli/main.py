@@ -69,6 +69,14 @@ def _colour(obj: Obj) -> bool:
     return obj["colour"] and sys.stdout.isatty()
 
 
+def _compact(flag: bool | None) -> bool:
+    """One-line JSON: as asked, else when stdout is no terminal (terraform-compliance reads one line)."""
+    return not sys.stdout.isatty() if flag is None else flag
+
+
+COMPACT_HELP = "--json on one line (the default when stdout is not a terminal); --no-compact indents."
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -121,12 +129,14 @@ def fmt_cmd(obj: Obj, check: bool) -> None:
               "reserves too).")
 @click.option("--reservation-ttl", type=click.IntRange(60, 30 * 86400), default=86400, show_default=True,
               help="Seconds a reservation lasts.")
+@click.option("--compact/--no-compact", default=None, help=COMPACT_HELP)
 @click.pass_obj
 def plan_cmd(obj: Obj, out: str | None, as_json: bool, markdown: bool, detailed_exitcode: bool, refresh: bool,
-             reserve: bool, reservation_ttl: int) -> None:
+             reserve: bool, reservation_ttl: int, compact: bool | None) -> None:
     """Show the ordered actions that turn the recorded state into the desired one."""
     _exit(plan(_ws(obj), out=out, as_json=as_json, detailed_exitcode=detailed_exitcode, refresh=refresh,
-               colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl, markdown=markdown))
+               colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl, markdown=markdown,
+               compact=_compact(compact)))
 
 
 @main.command("apply")
@@ -148,10 +158,12 @@ def apply_cmd(obj: Obj, planfile_path: str | None, auto_approve: bool, as_json: 
 @click.argument("planfile_path", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--markdown", is_flag=True, help="PLANFILE as a pull-request comment.")
+@click.option("--compact/--no-compact", default=None, help=COMPACT_HELP)
 @click.pass_obj
-def show_cmd(obj: Obj, planfile_path: str | None, as_json: bool, markdown: bool) -> None:
+def show_cmd(obj: Obj, planfile_path: str | None, as_json: bool, markdown: bool, compact: bool | None) -> None:
     """The recorded state (every resource with its id and CIDRs), or a saved plan."""
-    _exit(show(_ws(obj), planfile_path=planfile_path, as_json=as_json, markdown=markdown, colour=_colour(obj)))
+    _exit(show(_ws(obj), planfile_path=planfile_path, as_json=as_json, markdown=markdown, colour=_colour(obj),
+               compact=_compact(compact)))
 
 
 @main.group("state")

@@ -62,7 +62,8 @@ def plan_workspace(ws: Workspace, refresh: bool = False, bar: Progress | None = 
 
 
 def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bool, refresh: bool,
-         colour: bool, reserve: bool = False, reservation_ttl: int = DEFAULT_TTL, markdown: bool = False) -> int:
+         colour: bool, reserve: bool = False, reservation_ttl: int = DEFAULT_TTL, markdown: bool = False,
+         compact: bool = False) -> int:
     if as_json and markdown:
         raise click.UsageError("--json and --markdown: choose one output")
     if note := pending_note(ws.backend()):
@@ -76,15 +77,17 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if reserve and store is None:
             raise StateError("State.NoSharedBackend", "plan --reserve records the chosen blocks on a shared state "
                              "backend (`backend: {type: postgres, ...}`); the local backend has none")
-        # one serialization for the file and stdout: the bytes json_text(to_document(...)) would print
-        data = planfile.to_json(planned, settings["type"], settings, key=key) if out or as_json or reserve else None
+        # one body for the file and stdout; stdout's document adds Terraform's sections (reconciler/plans/tfjson.py)
+        data, printed = planfile.documents(planned, settings["type"], settings, key=key, saved=bool(out or reserve),
+                                           printed=as_json, compact=compact)
         if out:
             _write_plan(resolve(ws.root, out), cast(bytes, data))
-        held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, data)), reservation_ttl)
+        bound = data if out or not as_json else printed  # a reservation binds the bytes apply will be given
+        held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, bound)), reservation_ttl)
                 if store is not None and (out or reserve) else [])
         text = None if as_json else (render_markdown(planned) if markdown else render.render_plan(planned, colour))
     if as_json:
-        click.echo(data, nl=False)
+        click.echo(printed, nl=False)
     else:
         click.echo(text, nl=False)
         if out:
@@ -93,7 +96,7 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if held:
             click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
                        "workspace's plan will choose them.", err=markdown)
-    ws.keep(planned, data, text)
+    ws.keep(planned, data, printed, text)
     return 2 if detailed_exitcode and planned.has_changes else 0
 
 

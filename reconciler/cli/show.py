@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+import orjson
 
 from reconciler.apply.session import plan_key
 from reconciler.cli import render
@@ -15,23 +16,24 @@ from reconciler.workspace import Workspace
 
 
 def show(ws: Workspace, *, planfile_path: str | None = None, as_json: bool = False, markdown: bool = False,
-         colour: bool = False) -> int:
+         colour: bool = False, compact: bool = False) -> int:
     if as_json and markdown:
         raise click.UsageError("--json and --markdown: choose one output")
     if planfile_path is not None:
-        return _show_plan(ws, planfile_path, as_json, markdown, colour)
+        return _show_plan(ws, planfile_path, as_json, markdown, colour, compact)
     if markdown:
         raise click.UsageError("--markdown shows a saved plan: ipamctl show --markdown PLANFILE")
     state = ws.read_state()
     if as_json:
-        click.echo(render.json_text({"lineage": state.lineage if state.serial else None, "serial": state.serial,
-                                     "resources": state.resources_dict()}))
+        doc = {"lineage": state.lineage if state.serial else None, "serial": state.serial,
+               "resources": state.resources_dict()}
+        click.echo(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode() if compact else render.json_text(doc))
     else:
         click.echo(render.render_state(state.resources, state.lineage, state.serial), nl=False)
     return 0
 
 
-def _show_plan(ws: Workspace, path_text: str, as_json: bool, markdown: bool, colour: bool) -> int:
+def _show_plan(ws: Workspace, path_text: str, as_json: bool, markdown: bool, colour: bool, compact: bool) -> int:
     """A saved plan, wherever it was made (a reviewer's copy of a pipeline's artifact): checked whole, and
     signed when IPAMCTL_PLAN_KEY is set, but not against this workspace's state."""
     path = resolve(ws.root, path_text)
@@ -41,10 +43,11 @@ def _show_plan(ws: Workspace, path_text: str, as_json: bool, markdown: bool, col
         raise StateError("Plan.NotFound", f"{path_text}: no such plan file") from None
     except OSError as exc:
         raise StateError("Plan.Unreadable", f"{path_text}: {exc.strerror or exc}") from None
+    if as_json:  # the document plan --json printed for this plan: with Terraform's sections, which no file holds
+        click.echo(planfile.terraform_json(data, path=path_text, key=plan_key(), compact=compact), nl=False)
+        return 0
     plan, _ = planfile.read(data, path=path_text, key=plan_key())
-    if as_json:
-        click.echo(data.decode("utf-8"), nl=False)  # the document as saved, byte for byte
-    elif markdown:
+    if markdown:
         click.echo(render_markdown(plan), nl=False)
     else:
         click.echo(render.render_plan(plan, colour), nl=False)

@@ -1,4 +1,5 @@
-"""The machine-readable plan: ``plan --json`` output and the saved plan file.
+"""The machine-readable plan: the saved plan file, and ``plan --json`` output (the same document with
+the Terraform sections of :mod:`reconciler.plans.tfjson`, which a saved plan does not hold).
 
 The saved plan holds every action with its exact CIDR, the concrete desired records apply writes
 into the state, the lineage and serial of the state it was made against, and a checksum over all
@@ -20,9 +21,11 @@ from typing import Any, Callable, Mapping, Protocol, TypeAlias
 import orjson
 
 from reconciler.errors import StateError
+from reconciler.plans import tfjson
 from reconciler.plans.diff import Attributes, Change, ChangeKind
 from reconciler.plans.order import Action, Plan, PlannedAction, PlanWarning, _plain
 
+PLAN_FORMAT = "1"  # ipamctl's own plan format (``ipamctl_format_version``); format_version is Terraform's
 Convert: TypeAlias = Callable[[Any], Any]  # a record's attributes (or None) -> the value the document holds
 
 TF_ACTIONS = {
@@ -58,8 +61,8 @@ def _resource_changes(plan: Plan, provider: str, conv: Convert) -> list[dict[str
 
 def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
                 key: bytes | None = None) -> dict[str, Any]:
-    """The plan as plain JSON values (what ``plan --json`` prints, and the saved plan file holds);
-    signed when there is a ``key``."""
+    """The plan as plain JSON values (what the saved plan file holds; ``plan --json`` prints it with
+    :func:`tfjson.sections`); signed when there is a ``key``."""
     body = _body(plan, provider, settings, _plain)
     _seal(body, key)
     return body
@@ -69,9 +72,24 @@ def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] |
             key: bytes | None = None) -> bytes:
     """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
     read-only views are serialized as they are, and the checksum is hashed piece by piece."""
+    return documents(plan, provider, settings, key, saved=True)[0]  # type: ignore[return-value]
+
+
+def documents(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
+              key: bytes | None = None, *, saved: bool = False, printed: bool = False,
+              compact: bool = False) -> tuple[bytes | None, bytes | None]:
+    """The saved plan file's bytes (``saved``, as :func:`to_json`) and the document ``plan --json``
+    prints (``printed``: with the Terraform sections; one line when ``compact``), from one body sealed once."""
+    if not (saved or printed):
+        return None, None
     body = _body(plan, provider, settings, None)
     _seal(body, key)
-    return orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE)
+    return (orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE) if saved else None,
+            _dumps(tfjson.with_sections(body), compact) if printed else None)
+
+
+def _dumps(doc: Mapping[str, Any], compact: bool) -> bytes:
+    return orjson.dumps(doc, default=_view, option=(_SORTED if compact else _INDENTED) | orjson.OPT_APPEND_NEWLINE)
 
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -115,7 +133,8 @@ def _body(plan: Plan, provider: str, settings: Mapping[str, Any] | None, conv: C
         resources = _resource_changes(plan, provider, conv)
     return {
         "provider": dict(settings or {"type": provider}),
-        "format_version": plan.format_version,
+        "format_version": tfjson.FORMAT_VERSION,
+        "ipamctl_format_version": plan.format_version,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "changes": plan.has_changes,
@@ -130,6 +149,8 @@ def _body(plan: Plan, provider: str, settings: Mapping[str, Any] | None, conv: C
 
 SIGNATURE = "hmac-sha256:"  # the prefix of ``signature``: the algorithm, then the hex digest
 _SEALS = ("checksum", "signature")  # the keys the checksum and the signature are not taken over
+# nor the Terraform sections: derived from the hashed keys, checked against them when read
+_UNHASHED = frozenset((*_SEALS, *tfjson.DERIVED))
 
 
 class _Sink(Protocol):
@@ -171,12 +192,13 @@ def _checksum(body: Mapping[str, Any]) -> str:
 
 
 def _hash(h: _Sink, body: Mapping[str, Any]) -> None:
-    """Feed ``h`` the compact, key-sorted serialization of ``body`` without its checksum and signature.
+    """Feed ``h`` the compact, key-sorted serialization of ``body`` without its checksum and signature
+    (and Terraform sections).
 
     Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
     whole document at once: the same bytes, without holding them all in memory."""
     h.update(b"{")
-    for n, key in enumerate(sorted(k for k in body if k not in _SEALS)):
+    for n, key in enumerate(sorted(k for k in body if k not in _UNHASHED)):
         if n:
             h.update(b",")
         h.update(orjson.dumps(key))
@@ -244,6 +266,17 @@ def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
 def read(data: bytes, *, path: str, key: bytes | None = None) -> tuple[Plan, dict[str, Any]]:
     """A saved plan, checked to be whole (and signed with ``key`` when one is given), wherever it was
     made: what ``show PLANFILE`` renders. Applying one goes through :func:`from_json`."""
+    plan, settings, _ = _read(data, path, key)
+    return plan, settings
+
+
+def terraform_json(data: bytes, *, path: str, key: bytes | None = None, compact: bool = False) -> bytes:
+    """A saved plan (checked as :func:`read` checks it) as ``show --json PLANFILE`` prints it: the
+    document with its Terraform sections, the bytes ``plan --json`` printed for the same plan."""
+    return _dumps(tfjson.with_sections(_read(data, path, key)[2]), compact)
+
+
+def _read(data: bytes, path: str, key: bytes | None) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     try:
         body = orjson.loads(data)
         if not isinstance(body, dict):
@@ -254,8 +287,13 @@ def read(data: bytes, *, path: str, key: bytes | None = None) -> tuple[Plan, dic
                              "make a new plan")
         if signature is not None:
             _check_signature(body.get("signature"), signature, path)
-        if body.get("format_version") != "1":
-            raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {body.get('format_version')!r} is not 1")
+        # (a plan saved before format_version became Terraform's carried ipamctl's there)
+        version = body["ipamctl_format_version"] if "ipamctl_format_version" in body else body.get("format_version")
+        if version != PLAN_FORMAT:
+            raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {version!r} is not {PLAN_FORMAT}")
+        if not tfjson.matches(body):
+            raise StateError("Plan.Tampered", f"{path}: the Terraform sections (planned_values, prior_state, "
+                             "configuration, ...) are not what the plan derives: they were edited; make a new plan")
         actions = tuple(
             PlannedAction(a["order"], Action(a["action"]), a["address"], a["type"], a["name"], a["api"], a["cidr"],
                           _frozen(a["before"]), _frozen(a["after"]), a["replace"], a["note"])
@@ -273,9 +311,9 @@ def read(data: bytes, *, path: str, key: bytes | None = None) -> tuple[Plan, dic
         settings = dict(body["provider"])
     except StateError:
         raise
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StateError("Plan.Unreadable", f"{path}: not a plan file made by ipamctl ({exc})") from None
-    return plan, settings
+    return plan, settings, body
 
 
 def unbound(path: str) -> StateError:

@@ -28,7 +28,8 @@ def test_example_plan_apply_replan(example):
 def test_plan_json_shape(ws):
     ws.write("main.yaml", BASE)
     doc = ws.json("plan")
-    assert doc["format_version"] == "1" and doc["changes"] is True and doc["serial"] == 0
+    assert (doc["format_version"], doc["ipamctl_format_version"]) == ("1.2", "1")  # Terraform's, then ipamctl's
+    assert doc["changes"] is True and doc["serial"] == 0
     first = doc["actions"][0]
     assert set(first) >= {"order", "action", "address", "type", "name", "cidr", "api", "before", "after"}
     assert [a["order"] for a in doc["actions"]] == list(range(1, len(doc["actions"]) + 1))

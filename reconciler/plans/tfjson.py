@@ -1,0 +1,113 @@
+"""A plan document in Terraform's JSON plan representation (``terraform show -json``), for the tools
+made for it: checkov, terraform-compliance, terraform-unidiff, HashiCorp's terraform-json.
+
+:func:`sections` derives, from a plan document's own keys (``desired``, ``change_set``, ``actions``,
+``provider``), what those tools read besides ``resource_changes`` (which every plan document holds):
+``terraform_version``, ``planned_values``, ``prior_state`` and ``configuration``. ``plan --json`` and
+``show --json PLANFILE`` print them; a saved plan (``--out``) does not hold them (they would double
+its size, and ``show --json`` derives them again). Being derived, they are outside the plan's
+checksum and signature; instead a reader refuses a document whose sections are not exactly what its
+checked keys derive (:func:`matches`), so a signed plan's sections cannot be edited either.
+
+Pure: plain JSON values (or the read-only views the plan file serializes) in, JSON values out; the
+records are referred to, not copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# The version of Terraform's plan format the document follows: "1.2", what Terraform prints today
+# (1.5 to 1.15 do), and a value every consumer takes: terraform-compliance 1.16 lists 0.1, 0.2, 1.0,
+# 1.1 and 1.2; terraform-json (since v0.13.0) takes ">= 0.1, < 2.0"; checkov and terraform-unidiff
+# check no value. ipamctl's own plan format is versioned apart (``ipamctl_format_version``), so
+# either can move without the other.
+FORMAT_VERSION = "1.2"
+STATE_FORMAT_VERSION = "1.0"  # prior_state is in Terraform's state representation, whose format is 1.0
+# Not a Terraform release: a document made by ipamctl, dressed as one Terraform release that prints
+# format 1.2 (1.5.7), because terraform-compliance refuses a value not starting with a release it
+# knows (0.12. to 1.16.) and checkov reads a JSON file in a folder as a plan only with the key. The
+# semver build metadata (+ipamctl) says who made it and leaves the version order as 1.5.7's.
+TERRAFORM_VERSION = "1.5.7+ipamctl"
+PROVIDER_SOURCE = "ipam-reconciler/"  # + the provider type: resource_changes' provider_name, as before
+
+# The keys :func:`sections` makes (sorted): never saved, never hashed, checked by :func:`matches`.
+DERIVED = ("configuration", "planned_values", "prior_state", "terraform_version")
+
+
+def sections(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The Terraform sections of the plan document ``body`` (the saved plan's keys)."""
+    provider = body["provider"]["type"]
+    desired = body["desired"]
+    addresses = sorted(desired)
+    return {
+        "terraform_version": TERRAFORM_VERSION,
+        "planned_values": {"root_module": {"resources": [
+            _resource(a, desired[a], desired[a]["attributes"], provider) for a in addresses]}},
+        "prior_state": {
+            "format_version": STATE_FORMAT_VERSION, "terraform_version": TERRAFORM_VERSION,
+            "values": {"root_module": {"resources": prior_resources(body, provider)}},
+        },
+        "configuration": {
+            "provider_config": {provider: {
+                "name": provider, "full_name": PROVIDER_SOURCE + provider,
+                # the settings the plan was made with (a spec refuses secrets in them)
+                "expressions": {k: {"constant_value": v} for k, v in sorted(body["provider"].items()) if k != "type"},
+            }},
+            # ipamctl's specs are not Terraform configuration: no expressions, the values are in planned_values
+            "root_module": {"resources": [_configured(a, desired[a], provider) for a in addresses]},
+        },
+    }
+
+
+def prior_resources(body: Mapping[str, Any], provider: str) -> list[dict[str, Any]]:
+    """The records the plan was made against, as far as the document tells them: the ``before`` of
+    every change, and every desired record the plan leaves as it is; not the records it imports (the
+    state holds them only once applied), nor a default scope whose IPAM the plan creates."""
+    changes = body["change_set"]
+    imported = {a["address"] for a in body["actions"] if a["action"] == "import"}
+    created = {c["address"] for c in changes if c["kind"] == "create"}
+    out = {c["address"]: _resource(c["address"], c, c["before"], provider)
+           for c in changes if c["before"] is not None and c["address"] not in imported}
+    touched = {c["address"] for c in changes}
+    desired = body["desired"]
+    for address in desired:
+        rec = desired[address]
+        if address not in touched and address not in imported and not _comes_with(rec, created):
+            out[address] = _resource(address, rec, rec["attributes"], provider)
+    return [out[a] for a in sorted(out)]
+
+
+def _comes_with(rec: Mapping[str, Any], created: set[str]) -> bool:
+    """A default scope of an IPAM this plan creates: it comes into being with it."""
+    a = rec["attributes"]
+    return rec["type"] == "ipam_scope" and a.get("default") is True and f"ipam.{a.get('ipam')}" in created
+
+
+def _resource(address: str, rec: Mapping[str, Any], values: Any, provider: str) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": rec["type"], "name": rec["name"],
+            "provider_name": PROVIDER_SOURCE + provider, "schema_version": 0, "values": values,
+            "sensitive_values": {}}
+
+
+def _configured(address: str, rec: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": rec["type"], "name": rec["name"],
+            "provider_config_key": provider, "expressions": {}, "schema_version": 0}
+
+
+def with_sections(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with its Terraform sections: the document ``plan --json`` and ``show --json`` print."""
+    return {**body, **sections(body)}
+
+
+def matches(body: Mapping[str, Any]) -> bool:
+    """Whether the Terraform sections ``body`` holds are exactly those its other keys derive: all of
+    them or none (a saved plan). One missing is refused too: a tool reading the rest would see no
+    resources and report nothing wrong."""
+    present = [k for k in DERIVED if k in body]
+    if not present:
+        return True
+    if len(present) != len(DERIVED):
+        return False
+    derived = sections(body)
+    return all(body[k] == derived[k] for k in DERIVED)
