@@ -16,14 +16,13 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from reconciler.states.postgres import PostgresStateBackend
 from tests.apply.test_crash_pg import ACTIONS, APPLIED, RECOVERED, clean_run, pg_spec, recorded_actions
 from tests.support.crashkit import cloud_tokens, converged, ipamctl, make_workspace, paused
-from tests.support.postgres import PgServer, remove, require_bindir, started
+from tests.support.postgres import own_server  # noqa: F401  (the fixture, found here by pytest)
 
 SECRET = "hunter2-never-shown"  # trust auth ignores it; no output may show it
 RECORDED = re.compile(r"(\d+) of (\d+) actions were carried out and are recorded in the state journal")
@@ -31,15 +30,6 @@ RECORDED = re.compile(r"(\d+) of (\d+) actions were carried out and are recorded
 # (point, k, how the server stops, IPAM_INTENT_WINDOW): with the call carried out and its result
 # unrecordable (after-call, before-call), and -- one intent per call -- with the next intent unrecordable
 CASES = [("after-call", 40, "immediate", None), ("before-call", 150, "fast", None), ("after-record", 90, "fast", "1")]
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    server = started(require_bindir())
-    try:
-        yield server
-    finally:
-        remove(server)
 
 
 def unavailable(proc, what: str) -> list[str]:

@@ -5,7 +5,6 @@ local backend does. Also: a server that is not there at all is ``State.BackendUn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +17,7 @@ from reconciler.states import journal as journal_mod
 from reconciler.states.postgres import PostgresStateBackend
 from tests.states.test_journal_crash import Client, _plan
 from tests.support.cloudcheck import doubles, problems
-from tests.support.postgres import PgServer, free_port, remove, require_bindir, started
+from tests.support.postgres import free_port, own_server  # noqa: F401  (the fixture, found here by pytest)
 from tests.support.specs import BASE
 
 SECRET = "hunter2-never-shown"  # trust auth ignores it; no message may show it
@@ -27,15 +26,6 @@ SECRET = "hunter2-never-shown"  # trust auth ignores it; no message may show it
 @pytest.fixture(autouse=True)
 def this_boot(monkeypatch):
     monkeypatch.setattr(journal_mod.faults, "BOOT_ID", "this-boot")
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    server = started(require_bindir())
-    try:
-        yield server
-    finally:
-        remove(server)
 
 
 @pytest.fixture

@@ -194,5 +194,15 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    """A server of the test's own, for a test that stops and restarts it."""
+    server = started(require_bindir())
+    try:
+        yield server
+    finally:
+        remove(server)
+
+
+@pytest.fixture
 def pg_conninfo(pg_server: PgServer) -> str:
     return pg_server.new_database()
