@@ -9,7 +9,9 @@ import re
 from html import escape
 from typing import Sequence
 
+from reconciler.models.monitoring import MonitoringSpec
 from reconciler.report.cidrs import CidrRef
+from reconciler.report.monitor import Alert, normalize
 from reconciler.report.model import PoolReport, Report
 from reconciler.report.ranges import human_count
 from reconciler.report.ranges import human_pct as p
@@ -69,8 +71,10 @@ def n(count: int | None) -> str:
     return re.sub(r"2\^(\d+)", r"2<sup>\1</sup>", _e(human_count(count)).replace(" x ", " &times; "))
 
 
-def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | None = None) -> str:
+def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | None = None,
+                spec: MonitoringSpec | None = None, alerts: Sequence[Alert] = ()) -> str:
     s = summary(report)
+    history = [x for x in map(normalize, history) if x is not None]
     when = f"generated {_e(report.generated_at)}" if report.generated_at else ""
     disc = discovery or {}
     note = ("" if disc.get("status") == "ok" else
@@ -206,11 +210,18 @@ def _history(report: Report, history: Sequence[dict]) -> str:
         return ('<p class="muted">No runs recorded yet: <code>ipamctl report --history</code> records this run\'s '
                 "figures in <code>state/report-history.jsonl</code>.</p>")
     names = [x.name for x in report.pools]
-    names += sorted({k for h in history for k in h.get("utilization", {})} - set(names))
-    util = [(name, [(h["timestamp"], float(h["utilization"][name])) for h in history
-                    if isinstance(h["utilization"].get(name), (int, float))]) for name in names]
-    counts = [(label, [(h["timestamp"], float(h.get(key) or 0)) for h in history])
-              for label, key in (("overlaps", "overlaps"), ("noncompliant", "noncompliant"))]
+    names += sorted({k for h in history for k in h["pools"]} - set(names))
+    util = [(name, [(h["timestamp"], float(h["pools"][name]["utilization_pct"])) for h in history
+                    if isinstance((h["pools"].get(name) or {}).get("utilization_pct"), (int, float))]) for name in names]
+
+    def total(h: dict, key: str, legacy: str) -> float:
+        if h.get("legacy"):
+            return float((h.get("totals") or {}).get(legacy) or 0)
+        return float(sum(c.get(key, 0) for c in h["scopes"].values()))
+
+    counts = [(label, [(h["timestamp"], total(h, key, legacy)) for h in history])
+              for label, key, legacy in (("overlaps", "overlaps", "overlaps"),
+                                         ("noncompliant", "noncompliant", "noncompliant"))]
     top = max([1.0] + [v for _, pts in counts for _, v in pts])
     top = float(max(4, -(-top // 4) * 4))
     return (f'<div class="panel"><h3>Pool utilization</h3>{line_chart("Pool utilization over time", util, 100, "%")}'
