@@ -300,10 +300,12 @@ def sandbox_serve(obj: Obj, host: str, port: int, port_file: str | None, db: str
 @main.command("drift")
 @click.option("--json", "as_json", is_flag=True, help="The drift report as JSON on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift (0 none, 1 error).")
+@click.option("--history", is_flag=True, help="Also read resource discovery and record the monitoring figures "
+              "in the history (as report --history does).")
 @click.pass_obj
-def drift_cmd(obj: Obj, as_json: bool, detailed_exitcode: bool) -> None:
+def drift_cmd(obj: Obj, as_json: bool, detailed_exitcode: bool, history: bool) -> None:
     """Compare the recorded state with the cloud: changed, missing and unmanaged resources."""
-    _exit(drift(_ws(obj), as_json=as_json, detailed_exitcode=detailed_exitcode))
+    _exit(drift(_ws(obj), as_json=as_json, detailed_exitcode=detailed_exitcode, history=history))
 
 
 @main.command("import")
