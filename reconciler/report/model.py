@@ -128,7 +128,7 @@ def build_report(resources: Mapping[str, dict], discovered: Iterable[DiscoveredC
     rows, overlaps = resource_cidrs(by_type, found)
     return Report(generated_at=_timestamp(now), pools=_pools(by_type.get("ipam_pool", {}), rows),
                   usage=_usage(by_type.get("eni", {}), rows), resources=rows, overlaps=overlaps,
-                  accounts={d.resource_id: d.account for d in found if getattr(d, "account", None)})
+                  accounts={d.resource_id: d.account for d in found if d.account})
 
 
 def _timestamp(now: datetime | None) -> str | None:
