@@ -236,7 +236,7 @@ def _fmt(v: float | None, unit: str) -> str:
     return p(v) if unit == "%" else f"{v:g}"
 
 
-def _chart(title: str, series: Sequence[Series], unit: str, cap: int = 10) -> str:
+def _chart(title: str, series: Sequence[Series], unit: str, span: tuple[str, str], cap: int = 10) -> str:
     shown = list(series[:cap])
     values = [v for s in shown for _, v in s.points] + [s.threshold for s in shown if s.threshold is not None]
     top = _nice(max(values, default=1.0))
@@ -251,7 +251,7 @@ def _chart(title: str, series: Sequence[Series], unit: str, cap: int = 10) -> st
             marks.append((start, value, f"{x.label} crossed {_fmt(x.threshold, unit)} at {start}"))
     more = f'<p class="muted">{len(series) - cap} more series in the table below.</p>' if len(series) > cap else ""
     return f"<h3>{_e(title)}</h3>" + line_chart(title, [(x.label, x.points) for x in shown], top, unit,
-                                               guides=guides, marks=marks) + more
+                                               guides=guides, marks=marks, span=span) + more
 
 
 def _series_table(series: Sequence[Series]) -> str:
@@ -284,11 +284,11 @@ def _history(report: Report, history: Sequence[dict], spec: MonitoringSpec | Non
         counts = [x for x in series if x.group == "counts"]
         out.append(f'<div class="panel scope-chart" id="chart-{_e(scope)}"><h3>Scope {_e(scope)}</h3>')
         if pools:
-            out.append(_chart("Pool utilization", pools, "%"))
+            out.append(_chart("Pool utilization", pools, "%", (first, last)))
         if usage:
-            out.append(_chart("VPC and vSwitch utilization", usage, "%"))
+            out.append(_chart("VPC and vSwitch utilization", usage, "%", (first, last)))
         if counts:
-            out.append(_chart("Overlapping, unmanaged and noncompliant CIDRs", counts, ""))
+            out.append(_chart("Overlapping, unmanaged and noncompliant CIDRs", counts, "", (first, last)))
         out.append(f"<details><summary>Latest value, trend and threshold of every series of scope {_e(scope)}"
                    f"</summary>{_series_table(series)}</details></div>")
     return "".join(out)

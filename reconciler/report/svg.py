@@ -133,10 +133,11 @@ def _time(text: str) -> datetime | None:
 
 def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float]]]], y_max: float,
                unit: str = "", height: int = 240, guides: Sequence[tuple[float, str]] = (),
-               marks: Sequence[tuple[str, float, str]] = ()) -> str:
+               marks: Sequence[tuple[str, float, str]] = (), span: tuple[str, str] | None = None) -> str:
     """A line chart: ``series`` of (name, [(ISO timestamp, value)]); x is time, y runs 0..y_max.
     ``guides``: dashed horizontal lines (a threshold, its label); ``marks``: (timestamp, value, text)
-    points drawn as red diamonds (where a series crossed its threshold)."""
+    points drawn as red diamonds (where a series crossed its threshold); ``span``: the time axis's
+    first and last timestamps (the charts of one panel share it), else the series' own."""
     longest = max((len(name) + 9 for name, _ in series), default=0)  # the name and its latest value
     left, right, top, bottom = 52, int(min(380, max(215, longest * CHAR + 48))), 14, 34
     height = max(height, top + 16 * len(series) + 8)
@@ -146,6 +147,8 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
     if not times:
         return '<p class="muted">No history recorded yet.</p>'
     t0, t1 = _time(times[0]).timestamp(), _time(times[-1]).timestamp()  # type: ignore[union-attr]
+    if span is not None and _time(span[0]) and _time(span[1]):
+        t0, t1 = min(t0, _time(span[0]).timestamp()), max(t1, _time(span[1]).timestamp())  # type: ignore[union-attr]
 
     def px(t: str) -> float:
         return left + (pw / 2 if t1 == t0 else pw * (_time(t).timestamp() - t0) / (t1 - t0))  # type: ignore[union-attr]
