@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 from reconciler.models.monitoring import MonitoringSpec
 from reconciler.report.cidrs import ResourceCidr
 from reconciler.report.model import Report, Usage
+from reconciler.report.ranges import human_pct
 
 SAMPLE_FORMAT = 2  # format 1: the headline lines `report --history` wrote before (still read)
 COUNT_LABELS = {"overlaps": "overlapping CIDR blocks", "noncompliant": "noncompliant CIDRs",
@@ -37,7 +38,7 @@ class Alert:
         if self.threshold in COUNT_LABELS:
             return (f"{self.subject}: {self.value:g} {COUNT_LABELS[self.threshold]}, above the threshold "
                     f"{self.threshold}: {self.limit:g}")
-        return f"{self.subject}: {self.value:g}% used, above the threshold {self.threshold}: {self.limit:g}%"
+        return f"{self.subject}: {human_pct(self.value)} used, above the threshold {self.threshold}: {self.limit:g}%"
 
     def to_dict(self) -> dict:
         return {"threshold": self.threshold, "scope": self.scope, "subject": self.subject, "value": self.value,

@@ -102,7 +102,7 @@ def test_detailed_exitcode_out_file_and_json_say_the_same(applied):
     applied.write("90-monitoring.yaml", "monitoring:\n  pool_utilization: 70\n  pools: {hz-trade: {pool_utilization: 74}}\n")
     proc = applied.run("report", "--detailed-exitcode")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Thresholds crossed: 1 (specs)\n  ! ipam_pool.hz-trade: 75% used, above the threshold pool_utilization: 74%" \
+    assert "Thresholds crossed: 1 (specs)\n  ! ipam_pool.hz-trade: 75.00% used, above the threshold pool_utilization: 74%" \
         in proc.stdout
     doc = json.loads(applied.run("report", "--json", "--detailed-exitcode", check=2).stdout)
     assert doc["monitoring"]["crossed"] is True and doc["monitoring"]["thresholds_from"] == "specs"
@@ -136,3 +136,41 @@ def test_drift_records_history_and_says_when_discovery_was_read(applied):
     assert doc["discovery"] == {"status": "not-read", "last_read_at": lines[0]["discovery"]["read_at"],
                                 "last_read_by": "drift"}
     assert f"Resource discovery was last read at {lines[0]['discovery']['read_at']}" in applied.run("drift", check=0).stdout
+
+
+def test_the_scheduled_pipeline_example(applied, tmp_path):
+    """docs/examples/monitoring/scheduled.sh as a scheduler runs it: exit 0, then 2 once a threshold is
+    crossed, a sample recorded per run, the metrics file parsed, the alerts listed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "docs" / "examples" / "monitoring" / "scheduled.sh"
+    out, textfile = tmp_path / "out", tmp_path / "textfile"
+    out.mkdir()
+    textfile.mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
+           "IPAM_WORKSPACE": str(applied.root), "OUT": str(out), "TEXTFILE_DIR": str(textfile)}
+    env.pop("PUSHGATEWAY", None)
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
+
+    first = run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (out / "alerts.txt").read_text() == "" and (out / "report.html").exists()
+    applied.write("90-monitoring.yaml", "monitoring:\n  vswitch_utilization: 20\n")  # trade-prod-i is 27.34% used
+    second = run()
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert (out / "alerts.txt").read_text() == (
+        "vswitch.trade-prod-i 10.0.1.0/24: 27.34% used, above the threshold vswitch_utilization: 20%\n")
+    assert "vswitch.trade-prod-i 10.0.1.0/24" in second.stderr
+    fams = families((textfile / "ipam.prom").read_text())
+    assert list(samples(fams["ipam_threshold_crossed"])) == [
+        (("scope", "private"), ("subject", "vswitch.trade-prod-i 10.0.1.0/24"), ("threshold", "vswitch_utilization"))]
+    assert not [p.name for p in textfile.iterdir() if p.name != "ipam.prom"]  # no temp file left beside it
+    history = [json.loads(x) for x in (applied.root / "state" / "report-history.jsonl").read_text().splitlines()]
+    assert [h["command"] for h in history] == ["drift", "drift"]  # one sample per run
+    assert [len(h["alerts"]) for h in history] == [0, 1]
+    assert "History (2 recorded runs)" in (out / "report.html").read_text()
