@@ -149,10 +149,10 @@ def _last_discovery(ws: Workspace, backend) -> dict:
     from reconciler.cli.report import monitoring_settings, retention_of
 
     spec, _ = monitoring_settings(ws)
-    samples = backend.history().read(retention_of(spec), datetime.now(timezone.utc))
-    last = next((s for s in reversed(samples) if (s.get("discovery") or {}).get("read_at")), None)
-    return {"status": "not-read", "last_read_at": last["discovery"]["read_at"] if last else None,
-            "last_read_by": last.get("command") if last else None}
+    last = backend.history().newest(retention_of(spec), datetime.now(timezone.utc))
+    if not isinstance(last, dict) or not (last.get("discovery") or {}).get("read_at"):
+        return {"status": "not-read", "last_read_at": None, "last_read_by": None}
+    return {"status": "not-read", "last_read_at": last["discovery"]["read_at"], "last_read_by": last.get("command")}
 
 
 def _discovery_text(discovery: dict, history: bool) -> str:

@@ -76,18 +76,20 @@ def scope_series(history: Sequence[Mapping], report: Report, spec: MonitoringSpe
         add(scope, Series(f"ipam_pool.{name}", "pools", _points(history, util),
                           _float(spec.threshold("pool_utilization", scope, name))))
     seen: dict[tuple[str, str, str], dict] = {}
+    values: list[dict[tuple[str, str, str], object]] = []  # per sample: (kind, name, cidr) -> utilization
     for h in history:
+        mine: dict[tuple[str, str, str], object] = {}
         for kind in ("vpcs", "vswitches"):
             for row in h.get(kind, ()):
-                seen[(kind, str(row.get("name")), str(row.get("cidr")))] = row
-    for (kind, name, cidr), row in seen.items():
+                where = (kind, str(row.get("name")), str(row.get("cidr")))
+                seen[where] = row
+                mine[where] = row.get("utilization_pct")
+        values.append(mine)
+    for where, row in seen.items():
+        kind, name, cidr = where
         prefix = "vpc" if kind == "vpcs" else "vswitch"
-
-        def used(h: Mapping, kind: str = kind, name: str = name, cidr: str = cidr):
-            return next((r.get("utilization_pct") for r in h.get(kind, ()) if r.get("name") == name
-                         and r.get("cidr") == cidr), None)
-
-        points = _points(history, used)
+        points = tuple((str(h["timestamp"]), float(v)) for h, got in zip(history, values)
+                       if isinstance(v := got.get(where), (int, float)) and not isinstance(v, bool))
         if points:
             limit = spec.threshold(f"{prefix}_utilization", row.get("scope"), row.get("pool"))
             add(str(row.get("scope") or ""), Series(f"{prefix}.{name} {cidr}", "usage", points, _float(limit)))

@@ -44,6 +44,10 @@ class HistoryStore(Protocol):
         """The kept samples (raw objects, oldest first), the retention applied."""
         ...
 
+    def newest(self, retention: Retention, now: datetime) -> dict | None:
+        """The newest kept sample, or None."""
+        ...
+
 
 def _time(entry: dict) -> datetime | None:
     try:
@@ -141,6 +145,10 @@ class LocalHistory:
             if tmp.exists():
                 tmp.unlink()
         fsync_dir(self.path.parent)
+
+    def newest(self, retention: Retention, now: datetime) -> dict | None:
+        found = self.read(retention, now)
+        return found[-1] if found else None
 
     def read(self, retention: Retention, now: datetime) -> list[dict]:
         try:

@@ -43,10 +43,18 @@ class PgHistory:
             ).format(t=self._t), {"w": self.workspace, "cutoff": cutoff, "n": retention.max_samples})
 
     def read(self, retention: Retention, now: datetime) -> list[dict]:
+        return self._newest(retention, now, retention.max_samples)
+
+    def newest(self, retention: Retention, now: datetime) -> dict | None:
+        found = self._newest(retention, now, 1)
+        return found[-1] if found else None
+
+    def _newest(self, retention: Retention, now: datetime, n: int) -> list[dict]:
+        """The newest ``n`` kept samples, oldest first."""
         cutoff = now - timedelta(days=retention.max_age_days)
         with translated(self.conninfo, "read the monitoring history from"):
             rows = self._db().execute(sql.SQL(
                 "SELECT sample::text FROM (SELECT sample, taken_at, seq FROM {} WHERE workspace = %s AND taken_at >= %s "
                 "ORDER BY taken_at DESC, seq DESC LIMIT %s) newest ORDER BY taken_at, seq").format(self._t),
-                [self.workspace, cutoff, retention.max_samples]).fetchall()
+                [self.workspace, cutoff, min(n, retention.max_samples)]).fetchall()
         return [json.loads(r[0]) for r in rows]
