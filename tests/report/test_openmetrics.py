@@ -45,6 +45,7 @@ def applied(example):
     return example
 
 
+@pytest.mark.both_providers  # served: the account comes over the wire, through the official SDK's AliUid
 def test_the_exposition_parses_and_matches_the_json_report(applied):
     oob_vpc(applied, "10.0.0.0/16", "10.0.0.0/24")  # an IPAM-less VPC over trade-prod: overlaps and unmanaged
     doc = applied.json("report")
