@@ -227,3 +227,18 @@ def test_options_and_empty_workspace(ws):
     proc = ws.run("report", check=0)
     assert proc.stdout.startswith("IPAM report at ") and "0 pools, 0 resource CIDRs" in proc.stdout
     assert ws.json("report")["pools"] == []
+
+
+def test_the_monitoring_block_when_the_specs_are_broken(applied):
+    applied.write("90-monitoring.yaml", "monitoring:\n  pool_utilization: 120\n")
+    proc = applied.run("report", "--detailed-exitcode")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "specs/90-monitoring.yaml:2" in out and "Spec.OutOfRange" in out
+    assert "Traceback" not in out
+    applied.write("90-monitoring.yaml", "monitoring: {pool_utilization: 50}\n")
+    assert applied.run("report", "--detailed-exitcode").returncode == 2  # hz-trade is 75% used
+    applied.write("99-broken.yaml", "vpcs: [unclosed\n")  # the specs no longer load at all
+    doc = json.loads(applied.run("report", "--json", "--detailed-exitcode", check=0).stdout)
+    # judged by the defaults (80), not the block's 50, and the report says so
+    assert doc["monitoring"]["thresholds_from"].startswith("defaults: the specs did not load (")
+    assert doc["monitoring"]["thresholds"]["pool_utilization"] == 80.0 and doc["monitoring"]["alerts"] == []
