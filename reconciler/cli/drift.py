@@ -1,6 +1,7 @@
-"""``ipamctl drift [--json] [--detailed-exitcode]``: how the cloud differs from the recorded state.
+"""``ipamctl drift [--json] [--detailed-exitcode] [--history]``: how the cloud differs from the recorded state.
 
-Reads the state and the cloud, changes neither. Exit codes: 0 no drift (or drift without
+Reads the state and the cloud, changes neither; ``--history`` also reads resource discovery and
+records the monitoring sample ``report --history`` records (in the state backend's history). Exit codes: 0 no drift (or drift without
 ``--detailed-exitcode``), 2 drift with ``--detailed-exitcode``, 1 error. The regions read are the
 state's, the IPAM's operating regions and the regions the specs name (when they load).
 """
@@ -99,19 +100,70 @@ def render_drift(report: DriftReport, serial: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def drift(ws: Workspace, *, as_json: bool, detailed_exitcode: bool) -> int:
+def drift(ws: Workspace, *, as_json: bool, detailed_exitcode: bool, history: bool = False) -> int:
     from reconciler.observe.drift import drift as drift_report
     from reconciler.observe.drift import other_workspaces_ids
     from reconciler.observe.refresh import observe, spec_regions
 
-    state = ws.read_state()
+    backend = ws.backend()
+    state = backend.read()
     doc = load_specs_or_none(ws)
     observed = observe(ws, state.resources, ws.provider_settings(doc), spec_regions(doc))
-    report = drift_report(state.resources, observed, read_ignore(ws), other_workspaces_ids(ws.backend()))
+    report = drift_report(state.resources, observed, read_ignore(ws), other_workspaces_ids(backend))
+    discovery = _monitoring_sample(ws, backend, state) if history else _last_discovery(ws, backend)
     if as_json:
-        body = {**report.to_dict(), "serial": state.serial}
+        body = {**report.to_dict(), "serial": state.serial, "discovery": discovery}
         click.echo(render.json_text(body))
     else:
-        click.echo(render_drift(report, state.serial), nl=False)
+        click.echo(render_drift(report, state.serial) + _discovery_text(discovery, history), nl=False)
     ws.keep(state, observed, report)
     return 2 if detailed_exitcode and report.has_drift else 0
+
+
+def _monitoring_sample(ws: Workspace, backend, state) -> dict:
+    """Read discovery, and record the monitoring sample of this run (``drift --history``): the same
+    figures ``report --history`` records, so a scheduled drift job keeps the history too."""
+    from datetime import datetime, timezone
+
+    from reconciler.cli.report import _discover, known_scopes, monitoring_settings, retention_of
+    from reconciler.report.model import build_report
+    from reconciler.report.monitor import alerts, freshness, sample
+
+    spec, _ = monitoring_settings(ws)
+    now = datetime.now(timezone.utc)
+    discovered, discovery = _discover(ws, state.resources)
+    built = build_report(state.resources, discovered, now=now)
+    discovery = freshness(discovery, built.generated_at or "", backend.written_at(), built)
+    scopes = known_scopes(state.resources)
+    store = backend.history()
+    store.append(sample(built, alerts(built, spec, scopes), command="drift", discovery=discovery, known_scopes=scopes),
+                 retention_of(spec), now)
+    return {**discovery, "recorded_in": store.description}
+
+
+def _last_discovery(ws: Workspace, backend) -> dict:
+    """When discovery was last read, as the newest recorded sample says (drift itself reads the
+    resources directly, not through discovery)."""
+    from datetime import datetime, timezone
+
+    from reconciler.cli.report import monitoring_settings, retention_of
+
+    spec, _ = monitoring_settings(ws)
+    last = backend.history().newest(retention_of(spec), datetime.now(timezone.utc))
+    if not isinstance(last, dict) or not (last.get("discovery") or {}).get("read_at"):
+        return {"status": "not-read", "last_read_at": None, "last_read_by": None}
+    return {"status": "not-read", "last_read_at": last["discovery"]["read_at"], "last_read_by": last.get("command")}
+
+
+def _discovery_text(discovery: dict, history: bool) -> str:
+    if not history:
+        last = discovery.get("last_read_at")
+        return (f"Resource discovery was last read at {last} (by `ipamctl {discovery.get('last_read_by')} --history`); "
+                "drift reads the resources directly.\n") if last else ""
+    if discovery.get("status") != "ok":
+        return f"Recorded this run's figures in {discovery['recorded_in']} (discovery: {discovery.get('message')}).\n"
+    out = (f"Resource discovery read at {discovery['read_at']} (the cloud updates it every 5 minutes); recorded "
+           f"this run's figures in {discovery['recorded_in']}.\n")
+    if discovery.get("may_lag"):
+        out += f"Warning: {discovery['warning']}.\n"
+    return out

@@ -28,7 +28,7 @@ from reconciler.cli.policy import policy
 from reconciler.cli.refresh import refresh
 from reconciler.cli.reservations import reservations_list, reservations_release
 from reconciler.cli.render_os_config import render_os_config
-from reconciler.cli.report import HISTORY, report
+from reconciler.cli.report import report
 from reconciler.cli.sandbox import sandbox_call as sandbox_call_
 from reconciler.cli.sandbox import sandbox_serve as sandbox_serve_
 from reconciler.cli.schema import schema
@@ -300,10 +300,12 @@ def sandbox_serve(obj: Obj, host: str, port: int, port_file: str | None, db: str
 @main.command("drift")
 @click.option("--json", "as_json", is_flag=True, help="The drift report as JSON on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift (0 none, 1 error).")
+@click.option("--history", is_flag=True, help="Also read resource discovery and record the monitoring figures "
+              "in the history (as report --history does).")
 @click.pass_obj
-def drift_cmd(obj: Obj, as_json: bool, detailed_exitcode: bool) -> None:
+def drift_cmd(obj: Obj, as_json: bool, detailed_exitcode: bool, history: bool) -> None:
     """Compare the recorded state with the cloud: changed, missing and unmanaged resources."""
-    _exit(drift(_ws(obj), as_json=as_json, detailed_exitcode=detailed_exitcode))
+    _exit(drift(_ws(obj), as_json=as_json, detailed_exitcode=detailed_exitcode, history=history))
 
 
 @main.command("import")
@@ -359,12 +361,25 @@ def refresh_cmd(obj: Obj, as_json: bool, lock_timeout: float) -> None:
 
 
 @main.command("report")
-@click.option("--json", "as_json", is_flag=True, help="The report as a JSON document on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="The report as a JSON document on stdout (--format json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "openmetrics"]), default=None,
+              help="text (default), json, or openmetrics: the current figures for Prometheus (textfile "
+                   "collector, Pushgateway).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the output to FILE (atomically: a temp file renamed over it) instead of stdout.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write a self-contained HTML page (pool tree, address maps, overlaps, history chart).")
+              help="Write a self-contained HTML page (pool tree, address maps, overlaps, monitoring charts).")
 @click.option("--history", is_flag=True,
-              help=f"Append this run's headline figures to state/{HISTORY} (plotted by --html).")
+              help="Record this run's figures in the monitoring history (state/report-history.jsonl, or the "
+                   "postgres backend's history table).")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when a figure is above its monitoring threshold (0 none, 1 error).")
 @click.pass_obj
-def report_cmd(obj: Obj, as_json: bool, html_path: str | None, history: bool) -> None:
-    """Pool utilization, VPC and vSwitch IP usage, overlaps and compliance."""
-    _exit(report(_ws(obj), as_json=as_json, html_path=html_path, history=history))
+def report_cmd(obj: Obj, as_json: bool, fmt: str | None, out_path: str | None, html_path: str | None, history: bool,
+               detailed_exitcode: bool) -> None:
+    """Pool utilization, VPC and vSwitch IP usage, overlaps and compliance, and the thresholds crossed."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json is --format json; give one of them")
+    chosen = "json" if as_json else fmt or "text"
+    _exit(report(_ws(obj), fmt=chosen, html_path=html_path, history=history, detailed_exitcode=detailed_exitcode,
+                 out_path=out_path))

@@ -26,8 +26,8 @@ managed vSwitch is Compliant).
 
 ListIpamDiscoveredResource(IpamResourceDiscoveryId, RegionId (the resources' region;
 ResourceRegionId is taken first when given), ResourceType, MaxResults / NextToken): the rows of
-one region, with ManagementStatus ``Hosted`` / ``Not hosted`` as the console shows it, IpamPoolId
-and IpamScopeId. A region outside the discovery's operating regions has no rows.
+one region, with ManagementStatus ``Hosted`` / ``Not hosted`` as the console shows it, IpamPoolId,
+IpamScopeId and AliUid (the owner's account: the sandbox has one, ``ACCOUNT_ID``). A region outside the discovery's operating regions has no rows.
 
 SandboxRunDiscovery(IpamId optional: every IPAM): one run of what the cloud does every 5 minutes,
 auto-import. Pools that take part: AutoImport on, an effective region (PoolRegionId), in a default
@@ -58,6 +58,8 @@ from reconciler.cloud.pool_api import get_pool
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import containing, is_free
 from reconciler.cloud.store import Resource, Store
+
+ACCOUNT_ID = 1000000000000000  # the sandbox's one account (an integer, as the API's AliUid is)
 from reconciler.cloud.vswitch_api import available
 from reconciler.net.cidr import Cidr
 
@@ -238,7 +240,7 @@ def list_discovered_resource(req: Request) -> dict:
                 "ResourceType": f.resource_type, "ResourceId": f.resource_id, "VpcId": f.vpc_id,
                 "Cidr": str(f.cidr), "SourceCidr": str(f.source), "IpUsage": usage,
                 "ManagementStatus": "Hosted" if f.pool_id else "Not hosted", "IpamPoolId": f.pool_id,
-                "IpamScopeId": f.scope_id}
+                "IpamScopeId": f.scope_id, "AliUid": ACCOUNT_ID}
 
     return page_by_token(req, rows, "IpamDiscoveredResources", row)
 

@@ -31,6 +31,7 @@ from reconciler.models.compute import (
 from reconciler.models.backend import BackendSpec
 from reconciler.models.external import ExternalPoolSpec
 from reconciler.models.fields import RegionText
+from reconciler.models.monitoring import MonitoringSpec
 from reconciler.models.provider import ProviderSpec
 from reconciler.net.address import address_of
 from reconciler.net.cidr import Cidr, CidrSyntaxError
@@ -172,6 +173,9 @@ class Spec(_Model):
     imports: dict[str, str] = Field(
         default_factory=dict, alias="import",
         description="Existing cloud resources to adopt: spec address -> id, e.g. {vpc.legacy: vpc-2ze...}")
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec,
+        description="Thresholds `ipamctl report` alerts on (a figure above its threshold) and the history kept")
 
 
 _KINDS_BY_NAME = ("scopes", "pools", "external_pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",

@@ -19,6 +19,7 @@ class DiscoveredCidr:
     vpc_id: str  # the VPC itself for a VPC row
     pool_id: str | None = None  # the IPAM pool the block is allocated from (Hosted), else None
     scope_id: str | None = None  # the IPAM scope it sits in (its pool's; else the default scope of its version)
+    account: str | None = None  # the owner's account id (AliUid), when discovery gives it
 
     @property
     def management(self) -> str:

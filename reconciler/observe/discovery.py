@@ -72,8 +72,10 @@ def discover(client, operating_regions: Iterable[str], ipams: dict[str, dict] | 
         placed = _placed(client, ipam) if rows else {}
         for region, row in rows:
             pool, scope = placed.get((row["ResourceId"], row["Cidr"]), (None, None))
+            owner = row.get("AliUid")
             found.add(DiscoveredCidr(row.get("ResourceRegionId") or region, row["ResourceType"], row["ResourceId"],
-                                     row["Cidr"], row.get("VpcId") or row["ResourceId"], pool, scope))
+                                     row["Cidr"], row.get("VpcId") or row["ResourceId"], pool, scope,
+                                     str(owner) if owner not in (None, "") else None))
     for region in (regions if not ipams else ()):
         for vpc in by_number(client, "DescribeVpcs", {"RegionId": region}, "Vpcs", "Vpc", PAGE_VPC):
             primary, secondary, six = vpc_blocks(vpc)

@@ -1,7 +1,8 @@
 """The monitoring report as one self-contained HTML page (``ipamctl report --html FILE``): inline
 CSS and SVG only, no scripts, nothing fetched from the network, so a reviewer can open it from a CI
 artifact. Sections: summary, the pool tree with utilization bars, an address map of each pool, IP
-usage of VPCs and vSwitches, overlaps, noncompliant resources, every resource CIDR, history."""
+usage of VPCs and vSwitches, overlaps, noncompliant resources, every resource CIDR, the thresholds
+crossed, and the monitoring charts of each scope (:mod:`reconciler.report.charts`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import re
 from html import escape
 from typing import Sequence
 
+from reconciler.models.monitoring import MonitoringSpec
 from reconciler.report.cidrs import CidrRef
+from reconciler.report.charts import Series, scope_series
+from reconciler.report.monitor import COUNT_LABELS, Alert, normalize
 from reconciler.report.model import PoolReport, Report
 from reconciler.report.ranges import human_count
 from reconciler.report.ranges import human_pct as p
@@ -39,6 +43,7 @@ th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertic
 th{font-size:12px;color:var(--muted);font-weight:600;background:#fafbfc}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:0}
+tr.crossed td{background:#fdf1f1}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .tree{display:inline-block}.tree .arm{color:#b3bac3}
 .bar{display:inline-flex;width:100px;height:12px;background:#eceff3;border-radius:3px;overflow:hidden;
@@ -69,8 +74,10 @@ def n(count: int | None) -> str:
     return re.sub(r"2\^(\d+)", r"2<sup>\1</sup>", _e(human_count(count)).replace(" x ", " &times; "))
 
 
-def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | None = None) -> str:
+def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | None = None,
+                spec: MonitoringSpec | None = None, alerts: Sequence[Alert] = ()) -> str:
     s = summary(report)
+    history = [x for x in map(normalize, history) if x is not None]
     when = f"generated {_e(report.generated_at)}" if report.generated_at else ""
     disc = discovery or {}
     note = ("" if disc.get("status") == "ok" else
@@ -78,7 +85,8 @@ def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | 
     cards = [("Pools", s["pools"], ""), ("Resource CIDRs", s["resource_cidrs"], ""),
              ("Unmanaged", s["unmanaged"], "bad" if s["unmanaged"] else "ok"),
              ("Overlaps", s["overlaps"], "bad" if s["overlaps"] else "ok"),
-             ("Noncompliant", s["noncompliant"], "bad" if s["noncompliant"] else "ok")]
+             ("Noncompliant", s["noncompliant"], "bad" if s["noncompliant"] else "ok"),
+             ("Thresholds crossed", len(alerts), "bad" if alerts else "ok")]
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -94,9 +102,22 @@ def render_html(report: Report, history: Sequence[dict] = (), discovery: dict | 
         f'<h2 id="overlaps">Overlaps within each scope ({len(report.overlaps)})</h2>', _overlap_table(report),
         f'<h2 id="noncompliant">Noncompliant resources ({len(report.noncompliant)})</h2>', _noncompliant(report),
         f'<h2 id="resources">Resource CIDRs ({len(report.resources)})</h2>', _resource_table(report),
-        f'<h2 id="history">History ({len(history)} recorded run{"" if len(history) == 1 else "s"})</h2>', _history(report, history),
+        f'<h2 id="alerts">Thresholds crossed ({len(alerts)})</h2>', _alerts(alerts),
+        f'<h2 id="history">History ({len(history)} recorded run{"" if len(history) == 1 else "s"})</h2>',
+        _history(report, history, spec),
         "</main></body></html>\n"]
     return "\n".join(parts)
+
+
+def _alerts(alerts: Sequence[Alert]) -> str:
+    if not alerts:
+        return '<div class="note">No figure is above its monitoring threshold.</div>'
+    rows = "".join(f'<tr class="alert"><td>{_e(a.threshold)}</td><td>{_e(a.scope)}</td><td>{_e(a.subject)}</td>'
+                   f'<td class="num">{_fmt(a.value, "" if a.threshold in COUNT_LABELS else "%")}</td>'
+                   f'<td class="num">{_fmt(a.limit, "" if a.threshold in COUNT_LABELS else "%")}</td></tr>'
+                   for a in alerts)
+    return ('<div class="scroll"><table><tr><th>Threshold</th><th>Scope</th><th>What</th><th class=num>Value</th>'
+            f"<th class=num>Threshold</th></tr>{rows}</table></div>")
 
 
 def _legend(kinds) -> str:
@@ -201,18 +222,73 @@ def _resource_table(report: Report) -> str:
             f"<th>Pool</th><th>Management</th><th>Compliance</th><th>Overlap</th><th>Source</th></tr>{rows}</table></div></details>")
 
 
-def _history(report: Report, history: Sequence[dict]) -> str:
+def _nice(top: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 25, 50, 100 (then multiples of 4) above ``top`` with a margin."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100):
+        if top * 1.1 <= step:
+            return float(step)
+    return float(max(4, -(-top * 1.1 // 4) * 4))
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    return p(v) if unit == "%" else f"{v:g}"
+
+
+def _chart(title: str, series: Sequence[Series], unit: str, span: tuple[str, str], cap: int = 10) -> str:
+    shown = list(series[:cap])
+    values = [v for s in shown for _, v in s.points] + [s.threshold for s in shown if s.threshold is not None]
+    top = _nice(max(values, default=1.0))
+    top = min(top, 100.0) if unit == "%" else max(top, 4.0)
+    limits = sorted({s.threshold for s in shown if s.threshold is not None})
+    guides = [(t, f"threshold {_fmt(t, unit)}") for t in limits]
+    marks = []
+    for x in shown:
+        start, end = x.crossed()
+        if start is not None:
+            value = next(v for t, v in x.points if t == start)
+            marks.append((start, value, f"{x.label} crossed {_fmt(x.threshold, unit)} at {start}"))
+    more = f'<p class="muted">{len(series) - cap} more series in the table below.</p>' if len(series) > cap else ""
+    return f"<h3>{_e(title)}</h3>" + line_chart(title, [(x.label, x.points) for x in shown], top, unit,
+                                               guides=guides, marks=marks, span=span) + more
+
+
+def _series_table(series: Sequence[Series]) -> str:
+    rows = []
+    for x in series:
+        unit = "" if x.group == "counts" else "%"
+        trend = x.trend
+        arrow = "" if trend is None else "&#9650; " if trend > 0 else "&#9660; " if trend < 0 else "&#9654; "
+        change = "-" if trend is None else f"{arrow}{'+' if trend > 0 else ''}{trend:.2f}{' pts' if unit else ''}"
+        start, end = x.crossed()
+        crossed = "-" if start is None else f"since {_e(start)}" if end is None else f"{_e(start)} until {_e(end)}"
+        cls = "crossed" if start is not None and end is None else ""
+        rows.append(f'<tr class="series {cls}"><td>{_e(x.label)}</td><td class="num">{_fmt(x.latest, unit)}</td>'
+                    f'<td class="num">{change}</td><td class="num">{_fmt(x.threshold, unit)}</td><td>{crossed}</td></tr>')
+    return ('<div class="scroll"><table><tr><th>Series</th><th class=num>Latest</th><th class=num>Trend (window)</th>'
+            f'<th class=num>Threshold</th><th>Above the threshold</th></tr>{"".join(rows)}</table></div>')
+
+
+def _history(report: Report, history: Sequence[dict], spec: MonitoringSpec | None = None) -> str:
     if not history:
-        return ('<p class="muted">No runs recorded yet: <code>ipamctl report --history</code> records this run\'s '
-                "figures in <code>state/report-history.jsonl</code>.</p>")
-    names = [x.name for x in report.pools]
-    names += sorted({k for h in history for k in h.get("utilization", {})} - set(names))
-    util = [(name, [(h["timestamp"], float(h["utilization"][name])) for h in history
-                    if isinstance(h["utilization"].get(name), (int, float))]) for name in names]
-    counts = [(label, [(h["timestamp"], float(h.get(key) or 0)) for h in history])
-              for label, key in (("overlaps", "overlaps"), ("noncompliant", "noncompliant"))]
-    top = max([1.0] + [v for _, pts in counts for _, v in pts])
-    top = float(max(4, -(-top // 4) * 4))
-    return (f'<div class="panel"><h3>Pool utilization</h3>{line_chart("Pool utilization over time", util, 100, "%")}'
-            f'</div><div class="panel"><h3>Overlaps and noncompliant CIDRs</h3>'
-            f'{line_chart("Overlaps and noncompliant CIDRs over time", counts, top)}</div>')
+        return ('<p class="muted">No runs recorded yet: <code>ipamctl report --history</code> (or <code>ipamctl drift '
+                "--history</code>) records this run's figures in the state backend's monitoring history.</p>")
+    by_scope = scope_series(history, report, spec or MonitoringSpec())
+    first, last = history[0]["timestamp"], history[-1]["timestamp"]
+    out = [f'<p class="muted">{len(history)} samples from {_e(first)} to {_e(last)}; dashed red lines are the '
+           "thresholds in force, a red diamond marks where a series went above its threshold.</p>"]
+    for scope, series in by_scope.items():
+        pools = [x for x in series if x.group == "pools"]
+        usage = [x for x in series if x.group == "usage"]
+        counts = [x for x in series if x.group == "counts"]
+        out.append(f'<div class="panel scope-chart" id="chart-{_e(scope)}"><h3>Scope {_e(scope)}</h3>')
+        if pools:
+            out.append(_chart("Pool utilization", pools, "%", (first, last)))
+        if usage:
+            out.append(_chart("VPC and vSwitch utilization", usage, "%", (first, last)))
+        if counts:
+            out.append(_chart("Overlapping, unmanaged and noncompliant CIDRs", counts, "", (first, last)))
+        out.append(f"<details><summary>Latest value, trend and threshold of every series of scope {_e(scope)}"
+                   f"</summary>{_series_table(series)}</details></div>")
+    return "".join(out)

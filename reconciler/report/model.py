@@ -20,7 +20,7 @@ knows (no ENI figures).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterable, Mapping
 
@@ -97,6 +97,7 @@ class Report:
     usage: tuple[Usage, ...]
     resources: tuple[ResourceCidr, ...]
     overlaps: tuple[Overlap, ...]
+    accounts: Mapping[str, str] = field(default_factory=dict)  # resource id -> owner account, as discovery says
 
     @property
     def noncompliant(self) -> tuple[ResourceCidr, ...]:
@@ -123,9 +124,11 @@ def build_report(resources: Mapping[str, dict], discovered: Iterable[DiscoveredC
     by_type: dict[str, dict[str, dict]] = {}
     for rec in resources.values():
         by_type.setdefault(rec["type"], {})[rec["name"]] = rec
-    rows, overlaps = resource_cidrs(by_type, discovered)
+    found = tuple(discovered)
+    rows, overlaps = resource_cidrs(by_type, found)
     return Report(generated_at=_timestamp(now), pools=_pools(by_type.get("ipam_pool", {}), rows),
-                  usage=_usage(by_type.get("eni", {}), rows), resources=rows, overlaps=overlaps)
+                  usage=_usage(by_type.get("eni", {}), rows), resources=rows, overlaps=overlaps,
+                  accounts={d.resource_id: d.account for d in found if d.account})
 
 
 def _timestamp(now: datetime | None) -> str | None:

@@ -132,9 +132,14 @@ def _time(text: str) -> datetime | None:
 
 
 def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float]]]], y_max: float,
-               unit: str = "", height: int = 240) -> str:
-    """A line chart: ``series`` of (name, [(ISO timestamp, value)]); x is time, y runs 0..y_max."""
-    left, right, top, bottom = 52, 215, 14, 34
+               unit: str = "", height: int = 240, guides: Sequence[tuple[float, str]] = (),
+               marks: Sequence[tuple[str, float, str]] = (), span: tuple[str, str] | None = None) -> str:
+    """A line chart: ``series`` of (name, [(ISO timestamp, value)]); x is time, y runs 0..y_max.
+    ``guides``: dashed horizontal lines (a threshold, its label); ``marks``: (timestamp, value, text)
+    points drawn as red diamonds (where a series crossed its threshold); ``span``: the time axis's
+    first and last timestamps (the charts of one panel share it), else the series' own."""
+    longest = max((len(name) + 9 for name, _ in series), default=0)  # the name and its latest value
+    left, right, top, bottom = 52, int(min(380, max(215, longest * CHAR + 48))), 14, 34
     height = max(height, top + 16 * len(series) + 8)
     pw, ph = WIDTH - left - right, height - top - bottom
     # (the type ignores below: every t in times parses; _time is None only for those filtered out)
@@ -142,6 +147,8 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
     if not times:
         return '<p class="muted">No history recorded yet.</p>'
     t0, t1 = _time(times[0]).timestamp(), _time(times[-1]).timestamp()  # type: ignore[union-attr]
+    if span is not None and _time(span[0]) and _time(span[1]):
+        t0, t1 = min(t0, _time(span[0]).timestamp()), max(t1, _time(span[1]).timestamp())  # type: ignore[union-attr]
 
     def px(t: str) -> float:
         return left + (pw / 2 if t1 == t0 else pw * (_time(t).timestamp() - t0) / (t1 - t0))  # type: ignore[union-attr]
@@ -157,15 +164,23 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
         label = f"{v:g}{unit}" if unit else (f"{v:g}" if v == int(v) else "")
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e6ea"/>')
         out.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(label)}</text>')
-    ticks = list(dict.fromkeys(times if len(times) <= 6 else [times[round(i * (len(times) - 1) / 5)] for i in range(6)]))
+    # ticks evenly spaced in time (sample times can bunch together); one tick for a single time
+    spots = [t0] if t1 == t0 else [t0 + (t1 - t0) * i / 5 for i in range(6)]
     fmt = "%H:%M:%S" if t1 - t0 < 3600 else "%m-%d %H:%M" if t1 - t0 < 86400 * 300 else "%Y-%m-%d"
-    for k, t in enumerate(ticks):
-        x = px(t)
-        anchor = "start" if k == 0 and len(ticks) > 1 else "end" if k == len(ticks) - 1 and len(ticks) > 1 else "middle"
+    zone = _time(times[0]).tzinfo  # type: ignore[union-attr]
+    for k, spot in enumerate(spots):
+        x = left + (pw / 2 if t1 == t0 else pw * (spot - t0) / (t1 - t0))
+        anchor = "start" if k == 0 and len(spots) > 1 else "end" if k == len(spots) - 1 and len(spots) > 1 else "middle"
         out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#9aa3ad"/>')
         out.append(f'<text class="axis" x="{x:.1f}" y="{top + ph + 17}" text-anchor="{anchor}">'
-                   f'{_e(_time(t).strftime(fmt))}</text>')  # type: ignore[union-attr]
+                   f'{_e(datetime.fromtimestamp(spot, zone).strftime(fmt))}</text>')
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9aa3ad"/>')
+    for value, label in guides:
+        y = py(value)
+        out.append(f'<line class="threshold" x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#c53030" '
+                   f'stroke-width="1.2" stroke-dasharray="6 4"><title>{_e(label)}</title></line>')
+        out.append(f'<text class="axis" x="{left + pw - 4}" y="{y - 4:.1f}" text-anchor="end" fill="#c53030">'
+                   f'{_e(label)}</text>')
     for i, (name, pts) in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
         dash = "" if i < len(PALETTE) else ' stroke-dasharray="5 3"'
@@ -182,5 +197,12 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float
                    f'stroke-width="3"{dash}/>')
         last = "" if not coords else f" {human_pct(coords[-1][3])}" if unit == "%" else f" {coords[-1][3]:g}"
         out.append(f'<text class="legend" x="{left + pw + 40}" y="{ly + 4}">{_e(name)}{_e(last)}</text>')
+    for t, v, text in marks:
+        if _time(t) is None:
+            continue
+        x, y = px(t), py(v)
+        out.append(f'<rect class="crossing" x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="none" '
+                   f'stroke="#c53030" stroke-width="2" transform="rotate(45 {x:.1f} {y:.1f})"><title>{_e(text)}</title>'
+                   '</rect>')
     out.append("</svg>")
     return "".join(out)

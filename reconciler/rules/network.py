@@ -217,6 +217,21 @@ class _Checker:
                           path + ("zone",))
 
 
+    def monitoring(self) -> None:
+        """The scopes and pools ``monitoring:`` sets thresholds for are declared (a misspelt name would
+        silently leave the threshold of the level above in force)."""
+        scopes = {"private", "public", *self.spec.scopes}
+        for name in self.spec.monitoring.scopes:
+            if name not in scopes:
+                self.fail("Spec.UnknownReference", f"monitoring.scopes.{name}: no scope {name} is declared "
+                          f"(scopes: {', '.join(sorted(scopes))})", None, ("monitoring", "scopes", name))
+        pools = {*self.spec.pools, *self.spec.external_pools}
+        for name in self.spec.monitoring.pools:
+            if name not in pools:
+                self.fail("Spec.UnknownReference", f"monitoring.pools.{name}: no pool {name} is declared in pools "
+                          "or external_pools", None, ("monitoring", "pools", name))
+
+
 def check(spec: Spec, desired: Desired, locate: Locator | None = None) -> list[ReconcilerError]:
     """Every rule broken by the desired state (empty when it is valid)."""
     c = _Checker(spec, desired, locate or nowhere)
@@ -224,6 +239,7 @@ def check(spec: Spec, desired: Desired, locate: Locator | None = None) -> list[R
     c.pools()
     c.vpcs()
     c.vswitches()
+    c.monitoring()
     return c.problems.errors
 
 

@@ -11,7 +11,7 @@ from reconciler.source.files import _read_text_if_unchanged
 from reconciler.source.locate import SpecPath
 
 #: Kinds whose value is one mapping of fields, defined in at most one file.
-SINGLETON_KINDS = frozenset({"ipam", "provider", "backend"})
+SINGLETON_KINDS = frozenset({"ipam", "provider", "backend", "monitoring"})
 #: Named kinds whose entries are plain values, not mappings of fields (``import: {vpc.legacy: vpc-2ze...}``).
 SCALAR_KINDS = frozenset({"import"})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ContextManager, Protocol, runtime_checkable
 
+from reconciler.states.history import HistoryStore
 from reconciler.states.journal import Intent
 from reconciler.states.lock import LockInfo, LockStatus
 from reconciler.states.state import State
@@ -65,6 +66,14 @@ class StateBackend(Protocol):
 
     def read_version(self, serial: int) -> State:
         """The kept version with ``serial`` (the newest such, after a forced push); State.NoSuchVersion."""
+        ...
+
+    def written_at(self) -> str | None:
+        """When the newest state was written (ISO 8601 UTC), or None when none is."""
+        ...
+
+    def history(self) -> HistoryStore:
+        """The monitoring history of this workspace (:mod:`reconciler.states.history`)."""
         ...
 
     def lock(self, command: str, timeout: float = 0.0) -> ContextManager[LockInfo]: ...

@@ -33,6 +33,7 @@ from typing import Iterator
 from reconciler import faults
 from reconciler.errors import StateError
 from reconciler.states.backend import StateVersion
+from reconciler.states.history import HISTORY_FILE, LocalHistory
 from reconciler.states.journal import (
     Intent,
     JournalContents,
@@ -98,6 +99,18 @@ class LocalStateBackend:
                 out.append(StateVersion(state.serial, state.lineage, created, len(state.resources),
                                         state.checksum(), current))
         return out
+
+    def written_at(self) -> str | None:
+        try:
+            mtime = self.snapshot_path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if self.journal_path.exists():  # an apply records its changes there before the snapshot
+            mtime = max(mtime, self.journal_path.stat().st_mtime)
+        return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def history(self) -> LocalHistory:
+        return LocalHistory(self.state_dir / HISTORY_FILE)
 
     def read_version(self, serial: int) -> State:
         for path in (self.snapshot_path, self.backup_path):

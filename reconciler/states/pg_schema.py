@@ -17,6 +17,8 @@ Tables (version 1), every one keyed by the workspace name, so that many workspac
 * ``locks``: who holds a workspace's lock (see :mod:`reconciler.states.pg_lock`).
 
 Version 2: ``reservations``, the blocks plans reserved (see :mod:`reconciler.states.pg_reservations`).
+
+Version 3: ``history``, the monitoring history, one row per sample (see :mod:`reconciler.states.pg_history`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,18 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
              PRIMARY KEY (pool_id, cidr, plan))""",
         "CREATE INDEX reservations_pool ON {s}.reservations USING gist (cidr inet_ops)",
         "CREATE INDEX reservations_plan ON {s}.reservations (plan)",
+    )),
+    # the monitoring history (reconciler/states/pg_history.py)
+    (3, "history", (
+        """CREATE TABLE {s}.history (
+             workspace text NOT NULL,
+             seq bigint GENERATED ALWAYS AS IDENTITY,
+             taken_at timestamptz NOT NULL,
+             command text NOT NULL,
+             sample jsonb NOT NULL,
+             recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+             PRIMARY KEY (workspace, seq))""",
+        "CREATE INDEX history_taken ON {s}.history (workspace, taken_at)",
     )),
 )
 LATEST = MIGRATIONS[-1][0]

@@ -34,6 +34,9 @@ def queries(schema: str) -> dict[str, sql.Composed]:
                  "ORDER BY version DESC LIMIT 1"),
         ("versions", f"SELECT version, serial, lineage, {_ISO}, resources, checksum FROM {{snapshots}} "
                      "WHERE workspace = %(w)s ORDER BY version"),
+        ("written_at", "SELECT " + _ISO.replace("created_at", "max(created_at)") + " FROM ("
+                       "SELECT created_at FROM {snapshots} WHERE workspace = %(w)s UNION ALL "
+                       "SELECT created_at FROM {journal} WHERE workspace = %(w)s) t HAVING count(*) > 0"),
         ("lines", "SELECT line FROM {journal} WHERE workspace = %(w)s ORDER BY seq"),
         ("any_line", "SELECT EXISTS (SELECT 1 FROM {journal} WHERE workspace = %(w)s)"),
         ("any_snapshot", "SELECT EXISTS (SELECT 1 FROM {snapshots} WHERE workspace = %(w)s)"),

@@ -35,6 +35,7 @@ from reconciler.states.backend import StateVersion
 from reconciler.states.journal import Intent, JournalContents, encode_intent, parse_journal
 from reconciler.states.lock import LockInfo, LockStatus
 from reconciler.states.pg_conn import connect, translated, unavailable, where
+from reconciler.states.pg_history import PgHistory
 from reconciler.states.pg_journal import PgJournalWriter
 from reconciler.states.pg_lock import PgLock, key_parts
 from reconciler.states.pg_reservations import PgReservations
@@ -196,6 +197,15 @@ class PostgresStateBackend:
             rows = conn.execute(self._sql["versions"], self._params()).fetchall()
         return [StateVersion(serial, lineage, created, count, checksum, i == len(rows) - 1, version)
                 for i, (version, serial, lineage, created, count, checksum) in enumerate(rows)]
+
+    def written_at(self) -> str | None:
+        conn = self._db()
+        with translated(self.conninfo, "read the state from"):
+            row = conn.execute(self._sql["written_at"], self._params()).fetchone()
+        return row[0] if row else None
+
+    def history(self) -> PgHistory:
+        return PgHistory(self.conninfo, self.schema, self.workspace, self._db, self._where)
 
     def read_version(self, serial: int) -> State:
         conn = self._db()

@@ -91,7 +91,16 @@ def check_against_cloud(ws, doc):
 
 def test_example(applied):
     doc = report(applied)
-    assert doc["format_version"] == "1" and doc["discovery"] == {"status": "ok", "cidrs": 12}
+    assert doc["format_version"] == "1"
+    disc = doc["discovery"]
+    assert (disc["status"], disc["cidrs"], disc["refresh_seconds"], disc["recorded_not_discovered"]) == ("ok", 12, 300, 0)
+    # the apply wrote the state moments ago: the cloud's 5-minute discovery refresh may not show it yet
+    assert disc["state_written_at"] <= disc["read_at"] and disc["may_lag"] is True
+    assert disc["warning"].startswith(f"the state was written at {disc['state_written_at']}")
+    assert doc["monitoring"] == {"alerts": [], "crossed": False, "thresholds_from": "defaults", "thresholds": {
+        "pool_utilization": 80.0, "vpc_utilization": None, "vswitch_utilization": 90.0, "overlaps": 0,
+        "noncompliant": 0, "unmanaged": None, "scopes": {}, "pools": {},
+        "history": {"max_age_days": 90, "max_samples": 2000}}}
     pools = {p["name"]: p for p in doc["pools"]}
     assert list(pools) == ["root", "hz", "hz-trade", "hz-trade-prod", "hz-trade-test", "hz-trade-dev", "hz-payments",
                            "hz-payments-prod", "sh", "sh-trade", "sh-trade-prod", "bj", "acquired-root", "v6"]
@@ -178,21 +187,35 @@ def test_history_is_appended_per_run(applied):
     assert not path.exists()  # only --history records
     for _ in range(2):
         applied.run("report", "--history", check=0)
-    oob_vpc(applied, "10.0.0.0/16")
+    legacy, _ = oob_vpc(applied, "10.0.0.0/16")
     out = applied.run("report", "--history", "--json", check=0)
     assert json.loads(out.stdout)["summary"]["overlaps"] == 3
     lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert [(x["overlaps"], x["noncompliant"], x["overlapping_cidrs"]) for x in lines] == [(0, 0, 0), (0, 0, 0),
-                                                                                          (3, 0, 4)]
-    assert all(set(x) == {"timestamp", "utilization", "overlaps", "overlapping_cidrs", "noncompliant"} for x in lines)
-    assert lines[0]["utilization"]["root"] == 38.28125 and len(lines[0]["utilization"]) == 14
+    assert len(lines) == 3 and all(x["format"] == 2 and x["command"] == "report" for x in lines)
+    assert [x["scopes"]["private"]["overlapping"] for x in lines] == [0, 0, 4]  # the legacy VPC and 3 it overlaps
+    assert [x["scopes"]["private"]["unmanaged"] for x in lines] == [0, 0, 1]
+    assert [x["scopes"]["private"]["overlaps"] for x in lines] == [0, 0, 3]
+    assert set(lines[0]["scopes"]) == {"private", "public", "acquired"}
+    assert lines[0]["pools"]["root"] == {"scope": "private", "region": None, "utilization_pct": 38.28125}
+    assert len(lines[0]["pools"]) == 14
+    vsw = {(v["name"], v["cidr"]): v for v in lines[0]["vswitches"]}
+    assert vsw[("trade-prod-h", "10.0.0.0/24")]["utilization_pct"] == 15.625
+    assert vsw[("trade-prod-h", "10.0.0.0/24")]["scope"] == "private"
+    assert vsw[("trade-prod-h", "10.0.0.0/24")]["account"] == "1000000000000000"  # discovery's AliUid
+    vpcs = {(v["name"], v["cidr"]): v for v in lines[2]["vpcs"]}
+    assert vpcs[("trade-prod", "10.0.0.0/20")]["utilization_pct"] == 2.685546875
+    assert vpcs[(legacy, "10.0.0.0/16")]["utilization_pct"] is None  # discovered only: no ENI figures
+    assert [a["threshold"] for a in lines[2]["alerts"]] == ["overlaps"]
     assert lines[0]["timestamp"] <= lines[2]["timestamp"] and lines[0]["timestamp"].endswith("Z")
+    assert lines[0]["discovery"]["status"] == "ok" and lines[0]["discovery"]["read_at"] == lines[0]["timestamp"]
 
 
-def test_history_survives_a_torn_line(applied):
+def test_history_survives_a_torn_line_and_reads_the_old_format(applied):
     path = applied.root / "state" / "report-history.jsonl"
-    path.write_text('{"timestamp": "2026-01-01T00:00:00Z", "utilization": {"root": 1.0}, "overlaps": 0}\n{"timest')
+    path.write_text('{"timestamp": "2099-01-01T00:00:00Z", "utilization": {"root": 1.0}, "overlaps": 0}\n{"timest')
     applied.run("report", "--history", check=0)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and lines[1] == '{"timest' and json.loads(lines[2])["format"] == 2
     html = applied.root / "r.html"
     applied.run("report", "--html", str(html), check=0)
     assert "History (2 recorded runs)" in html.read_text()
@@ -204,3 +227,18 @@ def test_options_and_empty_workspace(ws):
     proc = ws.run("report", check=0)
     assert proc.stdout.startswith("IPAM report at ") and "0 pools, 0 resource CIDRs" in proc.stdout
     assert ws.json("report")["pools"] == []
+
+
+def test_the_monitoring_block_when_the_specs_are_broken(applied):
+    applied.write("90-monitoring.yaml", "monitoring:\n  pool_utilization: 120\n")
+    proc = applied.run("report", "--detailed-exitcode")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "specs/90-monitoring.yaml:2" in out and "Spec.OutOfRange" in out
+    assert "Traceback" not in out
+    applied.write("90-monitoring.yaml", "monitoring: {pool_utilization: 50}\n")
+    assert applied.run("report", "--detailed-exitcode").returncode == 2  # hz-trade is 75% used
+    applied.write("99-broken.yaml", "vpcs: [unclosed\n")  # the specs no longer load at all
+    doc = json.loads(applied.run("report", "--json", "--detailed-exitcode", check=0).stdout)
+    # judged by the defaults (80), not the block's 50, and the report says so
+    assert doc["monitoring"]["thresholds_from"].startswith("defaults: the specs did not load (")
+    assert doc["monitoring"]["thresholds"]["pool_utilization"] == 80.0 and doc["monitoring"]["alerts"] == []

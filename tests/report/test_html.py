@@ -10,6 +10,7 @@ fresh machine that has only Python.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -143,10 +144,33 @@ def test_html_report_in_chromium(example, tmp_path):
     for name in ("root 10.0.0.0/8", "hz-trade-dev 10.1.0.0/17"):  # address map headings
         assert name in text
     assert "hz 10.0.0.0/11" in text and "free 10,354,688" in text  # map labels inside blocks
-    charts = re.findall(r'<svg class="chart".*?</svg>', dom, re.S)
-    assert len(charts) == 2
-    assert charts[0].count("<circle") == 3 * 14 and charts[1].count("<circle") == 3 * 2  # 3 runs
-    assert "root 38.28%" in charts[0] and "overlaps 4" in charts[1] and "noncompliant 1" in charts[1]
+    # the monitoring charts of each scope, from the three recorded runs
+    runs = [json.loads(x)["timestamp"] for x in (example.root / "state" / "report-history.jsonl").read_text().splitlines()]
+    assert len(runs) == 3
+    panels = dict(re.findall(r'<div class="panel scope-chart" id="chart-([^"]+)">(.*?)</details></div>', dom, re.S))
+    assert list(panels) == ["private", "public", "acquired"]
+    private = re.findall(r'<svg class="chart".*?</svg>', panels["private"], re.S)
+    assert len(private) == 3  # pools; VPC and vSwitch blocks; the counts
+    pools_chart, usage_chart, counts_chart = private
+    assert pools_chart.count("<circle") == 3 * 10 and "ipam_pool.root 38.28%" in pools_chart  # 12 pools, 10 drawn
+    assert "2 more series in the table below." in panels["private"]
+    assert "vswitch.trade-prod-i 10.0.1.0/24 27.34%" in usage_chart and "threshold 90.00%" in usage_chart
+    assert counts_chart.count("<circle") == 3 * 3
+    # run 2 added the IPAM-less VPC and vSwitch: 6 overlapping CIDRs (them, trade-prod's two blocks, trade-test's,
+    # trade-prod-h), 2 unmanaged; run 3 the noncompliant /23
+    for legend in ("overlapping CIDR blocks 6", "unmanaged CIDRs 2", "noncompliant CIDRs 1"):
+        assert legend in counts_chart
+    assert counts_chart.count('class="threshold"') == 1  # overlaps: 0 and noncompliant: 0 share one line
+    crossings = re.findall(r'<rect class="crossing"[^>]*><title>([^<]*)</title>', counts_chart)
+    assert crossings == [f"overlapping CIDR blocks crossed 0 at {runs[1]}", f"noncompliant CIDRs crossed 0 at {runs[2]}"]
+    table = rows(panels["private"], "series crossed")
+    assert f"overlapping CIDR blocks 6 ▲ +6.00 0 since {runs[1]}" in table
+    assert f"noncompliant CIDRs 1 ▲ +1.00 0 since {runs[2]}" in table
+    pool_rows = rows(panels["private"], "series ")
+    assert "ipam_pool.hz-trade 75.00% ▶ 0.00 pts 80.00% -" in pool_rows
+    assert "ipam_pool.hz-trade-dev 1.56% ▲ +1.56 pts 80.00% -" in pool_rows  # the /23 drawn from it in run 3
+    assert rows(dom, "alert") == ["overlaps private scope private 6 0", "noncompliant private scope private 1 0"]
+    assert "Thresholds crossed (2)" in text
 
     shot = tmp_path / "report.png"
     run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())

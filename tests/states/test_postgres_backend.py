@@ -121,7 +121,7 @@ def test_the_schema_is_created_once_and_recorded(pg_backend, pg_conninfo):
         rows = conn.execute("SELECT version, name FROM ipamctl.schema_migrations").fetchall()
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'ipamctl'")}
     assert [r[0] for r in sorted(rows)] == [m[0] for m in pg_schema.MIGRATIONS]
-    assert tables == {"schema_migrations", "workspaces", "snapshots", "journal", "locks", "reservations"}
+    assert tables == {"schema_migrations", "workspaces", "snapshots", "journal", "locks", "reservations", "history"}
 
 
 def test_concurrent_first_runs_migrate_once(pg_conninfo):

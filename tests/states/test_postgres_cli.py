@@ -174,3 +174,21 @@ def test_a_spec_that_does_not_load_falls_back_to_the_local_state(example, pg_con
     failed(ws.run("plan"), "Spec.")
     failed(ws.run("state", "migrate", "--to", "configured"), "Spec.")  # migrate needs the configured backend
     assert json.loads(ws.run("show", "--json", check=0).stdout)["resources"] == {}
+
+
+def test_the_monitoring_history_lives_in_the_database(example, pg_conninfo):
+    ws = on_pg(example, pg_conninfo)
+    ws.run("apply", "--auto-approve", check=0)
+    out = ws.run("report", "--history", check=0).stdout
+    assert "Recorded this run's figures in the history table of postgres workspace example" in out
+    ws.run("drift", "--history", check=0)
+    ws.write("zz-monitoring.yaml", "monitoring:\n  history: {max_samples: 2}\n  pool_utilization: 50\n")
+    assert ws.run("report", "--history", "--detailed-exitcode").returncode == 2  # hz-trade is 75% used
+    assert not (ws.root / "state" / "report-history.jsonl").exists()
+    with psycopg.connect(pg_conninfo) as conn:
+        rows = conn.execute("SELECT command, sample->'scopes'->'private'->>'cidrs', jsonb_array_length(sample->'alerts') "
+                            "FROM ipamctl.history WHERE workspace = 'example' ORDER BY seq").fetchall()
+    assert rows == [("drift", "12", 0), ("report", "12", 1)]  # the newest two: the first was dropped
+    page = ws.root / "r.html"
+    ws.run("report", "--html", str(page), check=0)
+    assert "History (2 recorded runs)" in page.read_text()
