@@ -37,7 +37,8 @@ from reconciler.cloud.store import Resource, register_kind
 
 ACCOUNT, KEY, USER = "account", "access_key", "ram_user"
 #: the sandbox's own account operations: in process only, never served over HTTP
-ADMIN_ACTIONS = frozenset({"SandboxCreateAccount", "SandboxCreateUser", "SandboxListAccounts"})
+ADMIN_ACTIONS = frozenset({"SandboxCreateAccount", "SandboxCreateUser", "SandboxListAccounts",
+                           "SandboxCreateResourceDirectory", "SandboxAddDirectoryMember"})
 _ALNUM = string.ascii_letters + string.digits
 
 register_kind(KEY, indexes={"owner": lambda k: (k["AccountId"], k["UserName"])})
