@@ -23,6 +23,7 @@ from reconciler.rules.compute import check_compute
 from reconciler.rules.discovery import check_discovered, hosted_elsewhere
 from reconciler.rules.imports import import_errors
 from reconciler.rules.network import KnownIpam, check, check_ipam_quota
+from reconciler.rules.sharing import check_external
 from reconciler.source.loader import SpecDocument
 
 # The block public IPv6 top-level pools are carved from. The sandbox hands out the same block;
@@ -87,6 +88,7 @@ def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAUL
     errors: list[ReconcilerError] = [e for e in desired.errors
                                      if not (e.code == "InvalidVSwitchId.IpNotEnough" and e.address in over)]
     errors.extend(check(v.spec, desired, doc.locate))
+    errors.extend(check_external(v.spec.external_pools, external_pools or {}, doc.locate))
     errors.extend(compute)
     raise_all(errors)
     return desired, v

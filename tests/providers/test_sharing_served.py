@@ -1,7 +1,8 @@
 """Two accounts, one address plan, end to end through `ipamctl sandbox serve` (its own process, real
 HTTP, the official SDK clients): the owner applies its pools, shares one (ResourceSharing SDK), the
-principal accepts, then applies a VPC from the shared pool in its own workspace with its own key; the
-served sandbox refuses the principal, call by call, every row the seed's table denies it; stopping
+principal accepts, then applies a VPC from the shared pool in its own workspace with its own key; its
+plans are refused, at plan time, every row the seed's table denies it, and the served sandbox refuses
+the same rows call by call; stopping
 the share hides the pool from the principal and keeps its VPC's allocation."""
 
 from __future__ import annotations
@@ -124,6 +125,20 @@ def test_owner_shares_a_pool_and_the_principal_builds_a_vpc_in_it(tmp_path):
         # the owner's workspace does not see the principal's VPC, and its replan is clean
         replan = ipamctl(owner, "plan", env=owner_keys)
         assert replan.returncode == 0 and "No changes." in replan.stdout, _clean(replan)
+
+        # at plan time, the principal's workspace is refused each row the table denies it, at its line
+        app = (principal / "specs" / "app.yaml").read_text()
+        (principal / "specs" / "app.yaml").write_text(app.replace(
+            f"prod: {{id: {pool}}}", f"prod: {{id: {pool}, cidrs: [10.1.0.0/16], allocation: {{max_mask: 26}}, "
+            "auto_import: true}"))
+        refused = ipamctl(principal, "plan", "--json", env=biz_keys)
+        assert refused.returncode == 1, _clean(refused)
+        errors = json.loads(refused.stdout)["errors"]
+        assert [(e["code"], e["line"]) for e in errors] == [("Forbidden.SharedIpamPool", 2)] * 4
+        for row in (" provisioning 10.1.0.0/16", "deprovisioning 10.0.0.0/16", "modifying allocation rules",
+                    "enabling auto import"):
+            assert sum(row in e["message"] for e in errors) == 1, (row, errors)
+        (principal / "specs" / "app.yaml").write_text(app)
 
         # the served sandbox refuses the principal, per call, what the table denies it
         denied = {
