@@ -123,7 +123,7 @@ class Caller:
 ROOT = Caller()
 #: kind -> whether the caller may see a resource of that kind it does not own (resource sharing
 #: registers the pools shared with it, and their allocations); a kind absent here is seen by its owner only.
-SEES: dict[str, Callable[["Request", dict], bool]] = {}
+SEES: dict[str, Callable[["Request", Mapping[str, Any]], bool]] = {}
 
 
 def owner_of(res: Mapping[str, Any]) -> str:
@@ -145,7 +145,7 @@ class Request:
         if owner_of(res) == self.account:
             return True
         check = SEES.get(str(res.get("_kind")))
-        return check is not None and check(self, dict(res))
+        return check is not None and check(self, res)
 
     # ---- parameters ---------------------------------------------------------------------
     def raw(self, name: str) -> object:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import Any, Mapping
 
 from reconciler.cloud.account_api import account_exists
 from reconciler.cloud.sandbox import SEES, Caller, Request, fail, operation, owner_of, page_by_token
@@ -155,11 +156,11 @@ def shares_of_pool(store, pool_id: str) -> list[Resource]:
     return [s for s in store.all(SHARE) if any(r["ResourceId"] == pool_id for r in s["Resources"])]
 
 
-def _sees_pool(req: Request, pool: dict) -> bool:
+def _sees_pool(req: Request, pool: Mapping[str, Any]) -> bool:
     return pool["IpamPoolId"] in pools_shared_with(req)
 
 
-def _sees_allocation(req: Request, alloc: dict) -> bool:
+def _sees_allocation(req: Request, alloc: Mapping[str, Any]) -> bool:
     pool = req.store.get("ipam_pool", alloc["IpamPoolId"])
     return pool is not None and (owner_of(pool) == req.account or _sees_pool(req, pool))
 

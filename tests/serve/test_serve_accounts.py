@@ -71,3 +71,38 @@ def test_the_account_operations_are_never_served(srv, action):
     with pytest.raises(ClientException) as info:
         srv.call(action, VPC, AccountId=DEFAULT_ACCOUNT, UserName="u")
     assert info.value.code == "InvalidAction.NotFound"
+
+
+def _sdk(srv, key_id: str, secret: str):
+    from alibabacloud_credentials.client import Client
+    from alibabacloud_credentials.models import Config
+
+    from reconciler.providers.sdk import SdkClient, SdkSettings
+
+    cred = Client(Config(type="access_key", access_key_id=key_id, access_key_secret=secret))
+    return SdkClient(SdkSettings(region=HZ, endpoint=srv.endpoint, protocol="http"), cred)
+
+
+def test_sharing_inside_a_directory_through_the_provider_s_sdk_client(srv):
+    """The alibaba provider's own client (ResourceSharing is one of its products): the management
+    account enables sharing (an operation without parameters), shares to the directory, and the
+    member sees the pool at once, with no invitation."""
+    biz = _made(srv.db, "SandboxCreateAccount")
+    rd = _made(srv.db, "SandboxCreateResourceDirectory", MasterAccountId=DEFAULT_ACCOUNT)["ResourceDirectoryId"]
+    _made(srv.db, "SandboxAddDirectoryMember", ResourceDirectoryId=rd, AccountId=biz["AccountId"])
+    owner, member = _sdk(srv, srv.key.id, srv.key.secret), _sdk(srv, biz["AccessKeyId"], biz["AccessKeySecret"])
+    ipam = owner.call("CreateIpam", {"RegionId": HZ, "OperatingRegionList.1": HZ})
+    pool = owner.call("CreateIpamPool", {"RegionId": HZ, "IpamScopeId": ipam["PrivateDefaultScopeId"],
+                                         "PoolRegionId": HZ})["IpamPoolId"]
+    with pytest.raises(Exception) as info:  # not the management account
+        member.call("EnableSharingWithResourceDirectory", {})
+    assert getattr(info.value, "code", None) == "ActionNotPermitted"
+    owner.call("EnableSharingWithResourceDirectory", {})
+    owner.call("CreateResourceShare", {"ResourceShareName": "to-rd", "Resources.1.ResourceId": pool,
+                                       "Resources.1.ResourceType": "IpamPool", "Targets.1": rd,
+                                       "AllowExternalTargets": False})
+    assert member.call("ListResourceShareInvitations", {})["ResourceShareInvitations"] == []
+    rows = member.call("ListIpamPools", {"RegionId": HZ, "IsShared": True})["IpamPools"]
+    assert [(r["IpamPoolId"], r["IsShared"]) for r in rows] == [(pool, True)]
+    shares = member.call("ListResourceShares", {"ResourceOwner": "OtherAccounts"})["ResourceShares"]
+    assert [s["ResourceShareName"] for s in shares] == ["to-rd"]
