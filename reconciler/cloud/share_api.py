@@ -120,7 +120,7 @@ def enable_sharing(req: Request) -> dict:
 
 
 # ---- who sees what -------------------------------------------------------------------------
-def principals(store, share: Resource) -> set[str]:
+def principals(store, share: Mapping[str, Any]) -> set[str]:
     """The accounts a share reaches now: accepted invitations and, inside a directory with sharing
     enabled, its targets there (the directory's id meaning every account of it), the owner apart."""
     owner = share["ResourceShareOwner"]
@@ -277,6 +277,29 @@ def list_shares(req: Request) -> dict:
             if (s["ResourceShareOwner"] == req.account if mine == "Self" else req.account in principals(req.store, s))
             and (not ids or s["ResourceShareId"] in ids)]
     return page_by_token(req, rows, "ResourceShares", _share_row)
+
+
+@rs_op("ListResourceShareAssociations")
+def list_associations(req: Request) -> dict:
+    """The resources (``AssociationType=Resource``) or targets (``Target``) of the caller's shares."""
+    kind = req.text("AssociationType", required=True)
+    if kind not in ("Resource", "Target"):
+        raise fail("InvalidParameter.AssociationType", "The AssociationType is invalid.")
+    ids = set(req.items("ResourceShareIds"))
+    rows = []
+    rd = directory_of(req.store, req.account)
+    inside = set(_accounts_of(rd)) | {rd["ResourceDirectoryId"]} if rd is not None else set()
+    for share in req.store.find(SHARE, "owner", req.account):
+        if ids and share["ResourceShareId"] not in ids:
+            continue
+        base = {"ResourceShareId": share["ResourceShareId"], "ResourceShareName": share["ResourceShareName"],
+                "AssociationType": kind, "AssociationStatus": "Associated"}
+        if kind == "Resource":
+            rows += [{**base, "EntityId": r["ResourceId"], "EntityType": r["ResourceType"]} for r in share["Resources"]]
+        else:
+            rows += [{**base, "EntityId": t, "EntityType": "Account" if ACCOUNT_RE.match(t) else "ResourceDirectory",
+                      "External": t not in inside} for t in share["Targets"]]
+    return page_by_token(req, rows, "ResourceShareAssociations", lambda r: r)
 
 
 def _invitation_row(inv: Resource) -> dict:

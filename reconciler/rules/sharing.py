@@ -1,4 +1,5 @@
-"""The principal's side of the seed's permission table, at plan time (pure).
+"""The seed's sharing rules at plan time (pure): the principal's side of the permission table, and the
+owner's two sharing quotas (:func:`check_shares`).
 
 "Permissions for pool owners and principals" (address planning seed) gives a principal -- an account
 a pool is shared with -- VPC blocks, secondary blocks and custom allocations from the pool (which the
@@ -22,6 +23,7 @@ from typing import Mapping
 
 from reconciler.errors import PlanError, ReconcilerError
 from reconciler.models.external import ExternalPoolSpec
+from reconciler.models.network import ResourceShareSpec
 from reconciler.net.cidr import Cidr
 from reconciler.net.external import ExternalPool
 from reconciler.net.limits import MASK_RANGE
@@ -72,4 +74,34 @@ def check_external(specs: Mapping[str, ExternalPoolSpec], pools: Mapping[str, Ex
         if spec.auto_import is not None and spec.auto_import != bool(pool.auto_import):
             refuse(f"{'enabling' if spec.auto_import else 'disabling'} auto import (UpdateIpamPool AutoImport)",
                    "auto_import")
+    return problems.errors
+
+
+SHARES_PER_POOL = 100  # resource_share_quota_per_ipam_pool
+SHARED_POOLS_PER_USER = 100  # shared_ipam_pool_quota_per_user
+
+
+def check_shares(shares: Mapping[str, ResourceShareSpec], locate: Locator) -> list[ReconcilerError]:
+    """The owner's side: the seed's two sharing quotas, as far as this spec's shares reach them (shares
+    other workspaces or accounts make are the cloud's to count, and it refuses them on apply)."""
+    problems = Problems(locate, PlanError)
+    per_pool: dict[str, list[str]] = {}
+    per_principal: dict[str, set[str]] = {}
+    for name, share in shares.items():
+        for pool in share.resources:
+            per_pool.setdefault(pool, []).append(name)
+        for principal in share.principals:
+            per_principal.setdefault(principal, set()).update(share.resources)
+    for pool, names in sorted(per_pool.items()):
+        if len(names) > SHARES_PER_POOL:
+            over = names[SHARES_PER_POOL]
+            problems.add("QuotaExceeded.ResourceShare", f"{pool} is in {len(names)} resource shares; at most "
+                         f"{SHARES_PER_POOL} (resource_share_quota_per_ipam_pool)", f"resource_share.{over}",
+                         ("resource_shares", over))
+    for principal, pools in sorted(per_principal.items()):
+        if len(pools) > SHARED_POOLS_PER_USER:
+            where = next(n for n, s in shares.items() if principal in s.principals)
+            problems.add("QuotaExceeded.SharedIpamPool", f"{principal} would have {len(pools)} pools shared with it; "
+                         f"at most {SHARED_POOLS_PER_USER} (shared_ipam_pool_quota_per_user)",
+                         f"resource_share.{where}", ("resource_shares", where, "principals"))
     return problems.errors

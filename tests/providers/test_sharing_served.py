@@ -1,9 +1,9 @@
 """Two accounts, one address plan, end to end through `ipamctl sandbox serve` (its own process, real
-HTTP, the official SDK clients): the owner applies its pools, shares one (ResourceSharing SDK), the
-principal accepts, then applies a VPC from the shared pool in its own workspace with its own key; its
+HTTP, the official SDK clients): the owner plans and applies its pools and a share of one
+(`resource_shares:`, CreateResourceShare through the ResourceSharing SDK), the principal accepts, then applies a VPC from the shared pool in its own workspace with its own key; its
 plans are refused, at plan time, every row the seed's table denies it, and the served sandbox refuses
 the same rows call by call; stopping
-the share hides the pool from the principal and keeps its VPC's allocation."""
+the share (in the owner's plan) hides the pool from the principal and keeps its VPC's allocation."""
 
 from __future__ import annotations
 
@@ -90,17 +90,24 @@ def test_owner_shares_a_pool_and_the_principal_builds_a_vpc_in_it(tmp_path):
         biz = json.loads(made.stdout)
         biz_keys = _keys(biz)
 
+        # the owner plans its pools and a share of one with any account, and applies
+        (owner / "specs" / "share.yaml").write_text(
+            f'resource_shares:\n  hz-prod-to-payments: {{resources: [ipam_pool.hz-prod], principals: ["{biz["AccountId"]}"]}}\n')
+        planned = ipamctl(owner, "plan", env=owner_keys)
+        assert planned.returncode == 0, _clean(planned)
+        assert f"shares ipam_pool.hz-prod with {biz['AccountId']}" in planned.stdout
         applied = ipamctl(owner, "apply", "--auto-approve", env=owner_keys)
         assert applied.returncode == 0, _clean(applied)[-3000:]
-        pool = json.loads((owner / "state" / "state.json").read_text())["resources"]["ipam_pool.hz-prod"]["id"]
+        owner_state = json.loads((owner / "state" / "state.json").read_text())["resources"]
+        pool = owner_state["ipam_pool.hz-prod"]["id"]
+        share_id = owner_state["resource_share.hz-prod-to-payments"]["id"]
+        drift = ipamctl(owner, "drift", "--detailed-exitcode", env=owner_keys)
+        assert drift.returncode == 0 and "No drift." in drift.stdout, _clean(drift)
 
-        # the owner shares it with any account; the principal accepts the invitation
+        # the principal accepts the invitation (the official ResourceSharing SDK)
         rs_owner, rs_biz = RsClient(_config(port, owner_keys)), RsClient(_config(port, biz_keys))
-        created = rs_owner.create_resource_share(rs_models.CreateResourceShareRequest(
-            resource_share_name="hz-prod-to-payments", allow_external_targets=True, targets=[biz["AccountId"]],
-            permission_names=["AliyunRSDefaultPermissionIpamPool"],
-            resources=[rs_models.CreateResourceShareRequestResources(resource_id=pool, resource_type="IpamPool")]))
-        share_id = created.body.resource_share.resource_share_id
+        listed_shares = rs_owner.list_resource_shares(rs_models.ListResourceSharesRequest(resource_owner="Self"))
+        assert [s.resource_share_id for s in listed_shares.body.resource_shares] == [share_id]
         ipam_biz = IpamClient(_config(port, biz_keys))
         listed = ipam_models.ListIpamPoolsRequest(region_id=HZ, max_results=100)
         assert ipam_biz.list_ipam_pools(listed).body.ipam_pools == []  # not before it accepts
@@ -160,8 +167,12 @@ def test_owner_shares_a_pool_and_the_principal_builds_a_vpc_in_it(tmp_path):
         ipam_biz.update_ipam_pool(ipam_models.UpdateIpamPoolRequest(region_id=HZ, ipam_pool_id=pool,
                                                                     ipam_pool_description="payments use it"))
 
-        # stopping the share: the principal no longer sees the pool; its allocation stays
-        rs_owner.delete_resource_share(rs_models.DeleteResourceShareRequest(resource_share_id=share_id))
+        # stopping the share, in the owner's plan: the principal no longer sees the pool; its allocation stays
+        (owner / "specs" / "share.yaml").unlink()
+        stop = ipamctl(owner, "plan", env=owner_keys)
+        assert "stops sharing ipam_pool.hz-prod" in stop.stdout and "the allocations they made stay" in stop.stdout
+        stopped = ipamctl(owner, "apply", "--auto-approve", env=owner_keys)
+        assert stopped.returncode == 0 and "1 to destroy" in stopped.stdout, _clean(stopped)
         assert ipam_biz.list_ipam_pools(listed).body.ipam_pools == []
         ipam_owner = IpamClient(_config(port, owner_keys))
         allocations = ipam_owner.list_ipam_pool_allocations(ipam_models.ListIpamPoolAllocationsRequest(
