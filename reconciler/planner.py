@@ -23,6 +23,7 @@ from reconciler.rules.compute import check_compute
 from reconciler.rules.discovery import check_discovered, hosted_elsewhere
 from reconciler.rules.imports import import_errors
 from reconciler.rules.network import KnownIpam, check, check_ipam_quota
+from reconciler.rules.sharing import check_external, check_shares
 from reconciler.source.loader import SpecDocument
 
 # The block public IPv6 top-level pools are carved from. The sandbox hands out the same block;
@@ -63,7 +64,8 @@ def validate(doc: SpecDocument, recorded: Records | None = None, stage: Stage = 
         compute = check_compute(spec, desired, {}, {}, doc.locate)
         over = {e.address for e in compute if e.code.endswith("CountExceeded")}  # as desired_state reports them
         cloud_only = {f"eni.{name}" for name, eni in spec.enis.items() if eni.managed}
-        raise_all([e for e in [*desired.errors, *check(spec, desired, doc.locate), *compute]
+        raise_all([e for e in [*desired.errors, *check(spec, desired, doc.locate), *compute,
+                               *check_shares(spec.resource_shares, doc.locate)]
                    if e.address not in cloud_only and not (e.code == "InvalidVSwitchId.IpNotEnough" and e.address in over)])
     return Validated(spec, graph)
 
@@ -87,6 +89,8 @@ def desired_state(doc: SpecDocument, recorded: Records, *, supply: Cidr = DEFAUL
     errors: list[ReconcilerError] = [e for e in desired.errors
                                      if not (e.code == "InvalidVSwitchId.IpNotEnough" and e.address in over)]
     errors.extend(check(v.spec, desired, doc.locate))
+    errors.extend(check_external(v.spec.external_pools, external_pools or {}, doc.locate))
+    errors.extend(check_shares(v.spec.resource_shares, doc.locate))
     errors.extend(compute)
     raise_all(errors)
     return desired, v

@@ -29,6 +29,7 @@ from reconciler.cli.refresh import refresh
 from reconciler.cli.reservations import reservations_list, reservations_release
 from reconciler.cli.render_os_config import render_os_config
 from reconciler.cli.report import report
+from reconciler.cli import accounts
 from reconciler.cli.sandbox import sandbox_call as sandbox_call_
 from reconciler.cli.sandbox import sandbox_serve as sandbox_serve_
 from reconciler.cli.schema import schema
@@ -269,6 +270,64 @@ def sandbox_group() -> None:
 def sandbox_call(obj: Obj, action: str, params: tuple[str, ...]) -> None:
     """Call the sandbox with Alibaba API names and parameters: ACTION Key=Value ..."""
     _exit(sandbox_call_(_ws(obj), action=action, params=params))
+
+
+@sandbox_group.group("account")
+def account_group() -> None:
+    """The sandbox's accounts and RAM users (their keys are printed once, on creation)."""
+
+
+@account_group.command("create")
+@click.option("--name", help="The account's name.")
+@click.pass_obj
+def account_create(obj: Obj, name: str | None) -> None:
+    """Create an account; prints its id and root key (id and secret)."""
+    _exit(accounts.account_create(_ws(obj), name=name))
+
+
+@account_group.command("list")
+@click.pass_obj
+def account_list(obj: Obj) -> None:
+    """Every account, its RAM users and their key ids (never a secret)."""
+    _exit(accounts.account_list(_ws(obj)))
+
+
+@account_group.group("user")
+def user_group() -> None:
+    """RAM users of an account."""
+
+
+@user_group.command("create")
+@click.argument("account_id")
+@click.argument("user_name")
+@click.option("--policy", type=click.Path(dir_okay=False), metavar="FILE",
+              help="RAM policy (JSON) attached to the user; without one it may do nothing.")
+@click.pass_obj
+def user_create(obj: Obj, account_id: str, user_name: str, policy: str | None) -> None:
+    """Create a RAM user of ACCOUNT_ID with a key; prints the key (id and secret)."""
+    _exit(accounts.user_create(_ws(obj), account=account_id, user=user_name, policy=policy))
+
+
+@sandbox_group.group("directory")
+def directory_group() -> None:
+    """The sandbox's resource directory: a management account and members."""
+
+
+@directory_group.command("create")
+@click.option("--master", required=True, metavar="ACCOUNT_ID", help="The management account.")
+@click.pass_obj
+def directory_create(obj: Obj, master: str) -> None:
+    """Create a resource directory managed by ACCOUNT_ID."""
+    _exit(accounts.directory_create(_ws(obj), master=master))
+
+
+@directory_group.command("add-member")
+@click.argument("directory_id")
+@click.argument("account_id")
+@click.pass_obj
+def directory_add(obj: Obj, directory_id: str, account_id: str) -> None:
+    """Make ACCOUNT_ID a member of the resource directory DIRECTORY_ID."""
+    _exit(accounts.directory_add(_ws(obj), directory=directory_id, account=account_id))
 
 
 @sandbox_group.command("serve")

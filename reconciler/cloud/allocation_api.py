@@ -37,7 +37,8 @@ from typing import cast
 
 from reconciler.cloud.ipam_api import op
 from reconciler.cloud.pool_api import get_pool, is_public_top
-from reconciler.cloud.sandbox import Request, fail, page_by_token
+from reconciler.cloud.sandbox import Request, fail, owner_of, page_by_token
+from reconciler.cloud.share_api import DENIED, owner_only
 from reconciler.cloud.space import IntervalSet, containing, first_free, is_free
 from reconciler.cloud.store import changed, public, register_kind
 from reconciler.net import limits
@@ -119,6 +120,7 @@ def _sorted_cidrs(cidrs) -> list[str]:
 @op("AddIpamPoolCidr")
 def add_pool_cidr(req: Request) -> dict:
     pool = get_pool(req)
+    owner_only(req, pool, "provisioning a CIDR block")
     cidr = req.cidr("Cidr")
     mask = req.integer("NetmaskLength", lo=0, hi=bits(pool), code="InvalidParameter.NetmaskLength")
     if cidr is None and mask is None:
@@ -159,6 +161,7 @@ def add_pool_cidr(req: Request) -> dict:
 @op("DeleteIpamPoolCidr")
 def delete_pool_cidr(req: Request) -> dict:
     pool = get_pool(req)
+    owner_only(req, pool, "deprovisioning a CIDR block")
     cidr = req.cidr("Cidr", required=True)
     if str(cidr) not in pool["Cidrs"]:
         raise fail("ResourceNotFound.IpamPoolCidr", f"{cidr} is not provisioned in {pool['IpamPoolId']}")
@@ -215,13 +218,30 @@ def delete_allocation(req: Request) -> dict:
     if alloc["ResourceType"] not in ("Custom", "VPC"):
         raise fail("OperationDenied.AllocationTypeNotSupported",
                    f"{alloc['ResourceType']} allocations are released by deprovisioning the CIDR")
+    _own_or_owner(req, alloc, "releasing")
     req.delete(KIND, alloc)  # a VPC keeps its block: it is only dissociated from the pool
     return {}
+
+
+def _own_or_owner(req: Request, alloc: dict, doing: str) -> None:
+    """The pool's owner may release any allocation in it ("including ... custom allocations created
+    by the pool principal"); a principal only the custom allocations it created."""
+    pool = req.store.get("ipam_pool", alloc["IpamPoolId"])
+    if pool is None or owner_of(pool) == req.account:
+        return
+    if alloc["ResourceType"] != "Custom" or owner_of(alloc) != req.account:
+        raise fail(DENIED, f"{doing} {alloc['IpamPoolAllocationId']} in {pool['IpamPoolId']}, shared with this "
+                   f"account: a principal may release only the custom allocations it created", 403)
+
+
+def allocation_row(alloc: dict) -> dict:
+    return {**public(alloc), "ResourceOwnerId": int(owner_of(alloc))}
 
 
 @op("UpdateIpamPoolAllocation")
 def update_allocation(req: Request) -> dict:
     alloc = req.resource(KIND, "IpamPoolAllocationId", "ResourceNotFound.IpamPoolAllocation")
+    _own_or_owner(req, alloc, "changing")
     fields = {k: req.text(k) for k in ("IpamPoolAllocationName", "IpamPoolAllocationDescription")
               if req.text(k) is not None}
     req.store.put(changed(alloc, **fields))
@@ -241,12 +261,12 @@ def list_allocations(req: Request) -> dict:
     rows = [a for a in rows if (pool_id is None or a["IpamPoolId"] == pool_id)
             and (cidr is None or a["Cidr"] == str(cidr))
             and (name is None or a["IpamPoolAllocationName"] == name)]
-    return page_by_token(req, rows, "IpamPoolAllocations")
+    return page_by_token(req, rows, "IpamPoolAllocations", allocation_row)
 
 
 @op("GetIpamPoolAllocation")
 def get_allocation(req: Request) -> dict:
-    return public(req.resource(KIND, "IpamPoolAllocationId", "ResourceNotFound.IpamPoolAllocation"))
+    return allocation_row(req.resource(KIND, "IpamPoolAllocationId", "ResourceNotFound.IpamPoolAllocation"))
 
 
 @op("GetIpamPoolNextAvailableCidr")

@@ -54,6 +54,7 @@ from typing import cast
 from reconciler.cloud.allocation_api import KIND as ALLOC
 from reconciler.cloud.allocation_api import record
 from reconciler.cloud.ipam_api import get_ipam, get_scope, op
+from reconciler.cloud.share_api import owner_only
 from reconciler.cloud.pool_api import get_pool
 from reconciler.cloud.sandbox import Request, fail, page_by_token
 from reconciler.cloud.space import containing, is_free
@@ -174,6 +175,7 @@ def list_resource_cidrs(req: Request) -> dict:
         rows = everything
     elif req.text("IpamPoolId") is not None:
         pool = get_pool(req)
+        owner_only(req, pool, "querying the resources in the pool")  # the table: "Not supported"
         everything = [f for f in discovered(req.store, cast(Resource, req.store.get("ipam", pool["IpamId"])))
                       if f.scope_id == pool["IpamScopeId"]]
         rows = [f for f in everything if f.pool_id == pool["IpamPoolId"]]

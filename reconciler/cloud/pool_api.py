@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Literal, overload
 
 from reconciler.cloud.ipam_api import get_scope, op
-from reconciler.cloud.sandbox import Request, fail, page_by_token
+from reconciler.cloud.sandbox import Request, fail, owner_of, page_by_token
+from reconciler.cloud.share_api import owner_only, pools_shared_with, shares_of_pool
 from reconciler.cloud.store import Resource, changed, public, register_kind
 from reconciler.net import limits
 from reconciler.net.cidr import Cidr
@@ -186,6 +187,13 @@ def create_pool(req: Request) -> dict:
 @op("UpdateIpamPool")
 def update_pool(req: Request) -> dict:
     pool = get_pool(req)
+    if owner_of(pool) != req.account:  # a principal: "only name and description can be modified"
+        rules = [k for k in ("AllocationMinCidrMask", "AllocationMaxCidrMask", "AllocationDefaultCidrMask",
+                             "ClearAllocationDefaultCidrMask") if req.raw(k) is not None]
+        if rules:
+            owner_only(req, pool, f"modifying allocation rules ({', '.join(rules)})")
+        if req.raw("AutoImport") is not None:
+            owner_only(req, pool, "enabling or disabling auto import (AutoImport)")
     lo, hi = _mask(req, "AllocationMinCidrMask"), _mask(req, "AllocationMaxCidrMask")
     default = _mask(req, "AllocationDefaultCidrMask")
     clear = req.flag("ClearAllocationDefaultCidrMask")
@@ -212,6 +220,10 @@ def update_pool(req: Request) -> dict:
 def delete_pool(req: Request) -> dict:
     pool = get_pool(req)
     pid = pool["IpamPoolId"]
+    owner_only(req, pool, "deleting the pool")
+    if shares_of_pool(req.store, pid):
+        raise fail("DependencyViolation.ShareResource", "The specified resource of IPAM pool depends on resource "
+                   f"sharing, so the operation cannot be completed: {pid} is in a resource share")
     if req.store.count("ipam_pool", "source", pid):
         raise fail("DependencyViolation.SubCidr", f"{pid} still has sub-pools")
     if req.store.count("ipam_pool_allocation", "pool_type", (pid, "Custom")):
@@ -227,6 +239,9 @@ def pool_row(req: Request, pool: dict) -> dict:
     if row["AllocationDefaultCidrMask"] is None:
         del row["AllocationDefaultCidrMask"]
     row["HasSubPool"] = req.store.count("ipam_pool", "source", pool["IpamPoolId"]) > 0
+    # IsShared: shared *with* the caller by another account ("Pools Shared with Me")
+    row["IsShared"] = pool["IpamPoolId"] in pools_shared_with(req)
+    row["OwnerId"] = int(owner_of(pool))
     return row
 
 
@@ -235,6 +250,7 @@ def list_pools(req: Request) -> dict:
     scope_id, ids = req.text("IpamScopeId"), req.items("IpamPoolIds")
     source, region = req.text("SourceIpamPoolId"), req.text("PoolRegionId")
     version, name = ip_version(req, default=None), req.text("IpamPoolName")
+    shared = None if req.raw("IsShared") is None else req.flag("IsShared")
     if ids:
         rows = req.store.pick("ipam_pool", ids)
     elif source is not None:
@@ -248,5 +264,6 @@ def list_pools(req: Request) -> dict:
             and (source is None or p["SourceIpamPoolId"] == source)
             and (region is None or p["PoolRegionId"] == region)
             and (version is None or p["IpVersion"] == version)
-            and (name is None or p["IpamPoolName"] == name)]
+            and (name is None or p["IpamPoolName"] == name)
+            and (shared is None or (p["IpamPoolId"] in pools_shared_with(req)) == shared)]
     return page_by_token(req, rows, "IpamPools", lambda p: pool_row(req, p))

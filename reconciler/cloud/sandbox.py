@@ -107,11 +107,45 @@ def load_operations() -> None:
             importlib.import_module(f"{pkg.__name__}.{mod.name}")
 
 
-class Request:
-    """One call: its parameters (parsed on demand), the store, and id generation."""
+#: The account every call acts as unless it names another: the sandbox's first account, which owns
+#: every resource that records no owner (all of them, in a sandbox that never had a second account).
+DEFAULT_ACCOUNT = "1000000000000000"
 
-    def __init__(self, cloud: "SandboxCloud", store: Store, action: str, params: dict):
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a call: an account, as its root identity (``user`` None) or one of its RAM users."""
+
+    account: str = DEFAULT_ACCOUNT
+    user: str | None = None
+
+
+ROOT = Caller()
+#: kind -> whether the caller may see a resource of that kind it does not own (resource sharing
+#: registers the pools shared with it, and their allocations); a kind absent here is seen by its owner only.
+SEES: dict[str, Callable[["Request", Mapping[str, Any]], bool]] = {}
+
+
+def owner_of(res: Mapping[str, Any]) -> str:
+    """The account that owns a resource (one that records none is the default account's)."""
+    return str(res.get("_owner") or DEFAULT_ACCOUNT)
+
+
+class Request:
+    """One call: its parameters (parsed on demand), the store, the caller, and id generation."""
+
+    def __init__(self, cloud: "SandboxCloud", store: Store, action: str, params: dict, caller: Caller = ROOT):
         self.cloud, self.store, self.action, self.params = cloud, store, action, params
+        self.caller = caller
+        self.account = caller.account
+        self.memo: dict[str, Any] = {}  # per-call caches (the pools shared with the caller)
+
+    def sees(self, res: Mapping[str, Any]) -> bool:
+        """Whether the caller may see ``res``: its own, or what another account shares with it."""
+        if owner_of(res) == self.account:
+            return True
+        check = SEES.get(str(res.get("_kind")))
+        return check is not None and check(self, res)
 
     # ---- parameters ---------------------------------------------------------------------
     def raw(self, name: str) -> object:
@@ -212,7 +246,7 @@ class Request:
         if rid is None:
             return None
         res = self.store.get(kind, rid)
-        if res is None:
+        if res is None or not self.sees(res):  # another account's resource does not exist for this one
             raise fail(code, f"{name} {rid!r} does not exist")
         return res
 
@@ -231,6 +265,8 @@ class Request:
     def create(self, kind: str, prefix: str, id_field: str, **fields) -> dict:
         rid, seq = self.new_id(prefix)
         res = {id_field: rid, **fields, "_kind": kind, "_id": rid, "_seq": seq}
+        if self.account != DEFAULT_ACCOUNT:  # the default account's resources record no owner, as before
+            res["_owner"] = self.account
         self.store.put(res)
         return res
 
@@ -240,9 +276,16 @@ class Request:
         self.store.delete(res)
 
 
+def visible(req: Request, rows: list) -> list:
+    """The rows the caller may see: resources of its own or shared with it (other rows as they are)."""
+    return [r for r in rows if not (isinstance(r, dict) and "_kind" in r) or req.sees(r)]
+
+
 def page_by_token(req: Request, rows: list, key: str, row: Callable[[Any], dict] = public) -> dict:
     """IPAM-style paging: MaxResults (1-100, default 10) and an opaque NextToken; ``row`` makes
-    the response row of each item on the page (a resource, or what the caller lists)."""
+    the response row of each item on the page (a resource, or what the caller lists). Resources
+    the caller may not see are left out."""
+    rows = visible(req, rows)
     size = page_size(req.cloud.realism, req.integer("MaxResults", lo=1, hi=100) or 10)
     token = req.text("NextToken")
     start = 0
@@ -258,7 +301,8 @@ def page_by_token(req: Request, rows: list, key: str, row: Callable[[Any], dict]
 
 def page_by_number(req: Request, rows: list, outer: str, inner: str,
                    row: Callable[[Any], dict] = public) -> dict:
-    """VPC-style paging: PageNumber (from 1) and PageSize (1-50, default 10)."""
+    """VPC-style paging: PageNumber (from 1) and PageSize (1-50, default 10); only what the caller sees."""
+    rows = visible(req, rows)
     number = req.integer("PageNumber", lo=1) or 1
     size = page_size(req.cloud.realism, req.integer("PageSize", lo=1, hi=50) or 10)
     chunk = [row(r) for r in rows[(number - 1) * size:number * size]]
@@ -285,18 +329,21 @@ class SandboxCloud:
             raise RuntimeError("the sandbox cloud is closed")
         return self._store
 
-    def call(self, action: str, params: Mapping[str, object] | None = None) -> dict:
+    def call(self, action: str, params: Mapping[str, object] | None = None, caller: Caller = ROOT) -> dict:
+        """Answer ``action`` as ``caller`` (the default account's root unless said otherwise)."""
         op = OPERATIONS.get(action)
         if op is None:
             raise fail("InvalidAction.NotFound", f"the specified action {action!r} is not found", 404)
         with self._lock:
             store = self.store
-            req = Request(self, store, action, dict(params or {}))
+            req = Request(self, store, action, dict(params or {}), caller)
             _check_regions(req.params)
             if not op.write:
                 return _wire({"RequestId": request_id(), **op.handler(req)})
             dry = req.flag("DryRun")
             token = req.text("ClientToken")
+            if token is not None and caller.account != DEFAULT_ACCOUNT:
+                token = f"{caller.account}:{token}"  # a token is the caller account's own
             if token is not None and not dry:
                 stored = store.token(action, token)
                 if stored is not None:

@@ -85,6 +85,9 @@ def references(spec: Spec) -> Iterator[Reference]:
     for name, alloc in spec.allocations.items():
         if alloc.pool not in outside:
             yield _reference(f"ipam_pool_allocation.{name}", f"ipam_pool.{alloc.pool}", ("allocations", name, "pool"))
+    for name, share in spec.resource_shares.items():
+        for i, shared in enumerate(share.resources):
+            yield _reference(f"resource_share.{name}", shared, ("resource_shares", name, "resources", i))
     for name, vpc in spec.vpcs.items():
         blocks: list[tuple[SpecPath, BlockSpec | None]] = [(("ipv4",), vpc.ipv4), (("ipv6",), vpc.ipv6)]
         blocks += [(("secondary_cidrs", i), b) for i, b in enumerate(vpc.secondary_cidrs)]

@@ -107,6 +107,9 @@ def network_records(spec: Spec, r: Resolved) -> dict[ResourceAddress, dict[str, 
         cidrs = _cidrs(requests.get(f"ipam_pool_allocation.{name}", []), "cidr")
         put("ipam_pool_allocation", name, {**pool_block(r.outside, alloc.pool, cidrs[0] if cidrs else None),
                                            "description": alloc.description})
+    for name, share in spec.resource_shares.items():
+        put("resource_share", name, {"resources": sorted(share.resources), "principals": sorted(share.principals),
+                                     "allow_external_targets": share.allow_external_targets})
     for name, vpc in spec.vpcs.items():
         reqs = {(q.slot, q.path): q for q in requests.get(f"vpc.{name}", [])}
 

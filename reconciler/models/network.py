@@ -99,6 +99,38 @@ class PoolSpec(_Model):
     description: str | None = None
 
 
+ACCOUNT_RE = re.compile(r"^[0-9]{16}$")
+DIRECTORY_RE = re.compile(r"^rd-[a-z0-9]{1,32}$")
+SHARE_RESOURCE_RE = re.compile(r"^ipam_pool\.[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ResourceShareSpec(_Model):
+    """A resource share (ResourceSharing CreateResourceShare): pools of this spec shared with other
+    accounts, with the permission AliyunRSDefaultPermissionIpamPool."""
+
+    resources: list[str] = Field(min_length=1, description="The pools shared, by address: ipam_pool.NAME")
+    principals: list[str] = Field(min_length=1, description="Account ids (16 digits), or the resource "
+                                  "directory's id (rd-...) for every account of it")
+    allow_external_targets: bool = Field(default=True, description="true: any account (each accepts an "
+                                         "invitation); false: accounts of this account's resource directory only")
+    description: str | None = Field(default=None, description="For the reader (CreateResourceShare takes none)")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        for r in self.resources:
+            if not SHARE_RESOURCE_RE.match(r):
+                raise PydanticCustomError("InvalidParameter.ResourceType", "{r!r}: a share holds IPAM pools, named "
+                                          "by address (ipam_pool.NAME)", {"r": r})
+        for p in self.principals:
+            if not (ACCOUNT_RE.match(p) or DIRECTORY_RE.match(p)):
+                raise PydanticCustomError("InvalidParameter.Targets", "{p!r} is neither an account id (16 digits) "
+                                          "nor a resource directory id (rd-...)", {"p": p})
+        for what, items in (("resources", self.resources), ("principals", self.principals)):
+            if len(set(items)) != len(items):
+                raise PydanticCustomError("Spec.DuplicateName", "{what} lists an item twice", {"what": what})
+        return self
+
+
 class AllocationSpec(_Model):
     """A custom allocation: a block reserved in a pool (data centre, other clouds)."""
 
@@ -163,6 +195,8 @@ class Spec(_Model):
     external_pools: dict[str, ExternalPoolSpec] = Field(
         default_factory=dict, description="Pools another workspace (or no workspace) manages, drawn from here")
     allocations: dict[str, AllocationSpec] = Field(default_factory=dict)
+    resource_shares: dict[str, ResourceShareSpec] = Field(
+        default_factory=dict, description="Pools shared with other accounts (resource sharing)")
     vpcs: dict[str, VpcSpec] = Field(default_factory=dict)
     vswitches: dict[str, VSwitchSpec] = Field(default_factory=dict)
     security_groups: dict[str, SecurityGroupSpec] = Field(default_factory=dict)
@@ -178,7 +212,7 @@ class Spec(_Model):
         description="Thresholds `ipamctl report` alerts on (a figure above its threshold) and the history kept")
 
 
-_KINDS_BY_NAME = ("scopes", "pools", "external_pools", "allocations", "vpcs", "vswitches", "security_groups", "instances", "enis",
+_KINDS_BY_NAME = ("scopes", "pools", "external_pools", "allocations", "resource_shares", "vpcs", "vswitches", "security_groups", "instances", "enis",
                   "instance_types")
 _CODES = {
     "extra_forbidden": "Spec.UnknownKey",
@@ -193,6 +227,7 @@ KIND_TYPES = {
     "scopes": "ipam_scope",
     "pools": "ipam_pool",
     "allocations": "ipam_pool_allocation",
+    "resource_shares": "resource_share",
     "vpcs": "vpc",
     "vswitches": "vswitch",
     "security_groups": "security_group",

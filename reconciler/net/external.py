@@ -31,3 +31,5 @@ class ExternalPool:
     min_mask: int | None = None
     default_mask: int | None = None
     max_mask: int | None = None
+    auto_import: bool | None = None
+    shared_by: str | None = None  # the owner's account id when another account shares the pool with this one

@@ -66,6 +66,8 @@ def refs_of(record: Mapping[str, Any]) -> list[ResourceAddress]:
         return cast(_Addresses, [f"vpc.{a['vpc']}"])
     if t == "security_group":
         return cast(_Addresses, [f"vpc.{a['vpc']}"])
+    if t == "resource_share":
+        return cast(_Addresses, list(a["resources"]))
     return []
 
 

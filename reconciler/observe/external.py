@@ -105,7 +105,8 @@ def _from_workspace(name: str, spec: ExternalPoolSpec, backend: object, states: 
     return ExternalPool(name, rec["id"], f"workspace {workspace}", a.get("region"), a["ip_version"],
                         tuple(sorted(Cidr.parse(c) for c in a.get("cidrs") or ())),
                         tuple(sorted(set(taken) | set(_allocations(cloud, rec["id"])))),
-                        rules.get("min_mask"), rules.get("default_mask"), rules.get("max_mask"))
+                        rules.get("min_mask"), rules.get("default_mask"), rules.get("max_mask"),
+                        bool(a.get("auto_import")), _shared_by(row))
 
 
 def _from_cloud(name: str, pool_id: str, cloud, refuse: Callable[[str, str], None]) -> ExternalPool | None:
@@ -118,7 +119,13 @@ def _from_cloud(name: str, pool_id: str, cloud, refuse: Callable[[str, str], Non
                         tuple(sorted(Cidr.parse(c["Cidr"]) for c in cidrs)),
                         tuple(sorted(set(_allocations(cloud, pool_id)))),
                         row.get("AllocationMinCidrMask"), row.get("AllocationDefaultCidrMask"),
-                        row.get("AllocationMaxCidrMask"))
+                        row.get("AllocationMaxCidrMask"), bool(row.get("AutoImport")), _shared_by(row))
+
+
+def _shared_by(row: dict) -> str | None:
+    """The owner's account when the pool is shared with the caller (``IsShared``: "Pools Shared with Me")."""
+    owner = row.get("OwnerId")
+    return str(owner) if row.get("IsShared") and owner is not None else None
 
 
 def _pool_row(cloud, pool_id: str) -> dict | None:

@@ -55,6 +55,8 @@ API = {
     ("ipam_pool_allocation", Action.ALLOCATE): "CreateIpamPoolAllocation",
     ("ipam_pool_allocation", Action.UPDATE): "UpdateIpamPoolAllocation",
     ("ipam_pool_allocation", Action.RELEASE): "DeleteIpamPoolAllocation",
+    ("resource_share", Action.CREATE): "CreateResourceShare",
+    ("resource_share", Action.DELETE): "DeleteResourceShare",
     ("vpc", Action.CREATE): "CreateVpc",
     ("vpc", Action.UPDATE): "ModifyVpcAttribute",
     ("vpc", Action.DELETE): "DeleteVpc",

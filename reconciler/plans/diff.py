@@ -29,6 +29,8 @@ FORCES_NEW = {
     "ipam_scope": ("ipam", "type"),
     "ipam_pool": ("scope", "ip_version", "source", "region", "isp"),  # effective region "cannot be modified"
     "ipam_pool_allocation": ("pool", "pool_id", "cidr"),  # pool_id: an external pool's (its owner replaced it)
+    # every attribute: the sandbox has no Associate/DisassociateResourceShare, so a new share replaces it
+    "resource_share": ("resources", "principals", "allow_external_targets"),
     "vpc": ("region", "ipv4.cidr", "ipv4.pool", "ipv4.pool_id"),  # no API moves a primary block, or a VPC into a pool
     "vswitch": ("vpc", "zone", "cidr", "ipv6_cidr"),
     "security_group": ("vpc", "type"),

@@ -28,6 +28,17 @@ def _vpc_blocks(attrs: Attributes | None) -> dict[tuple[str, str | None, str], d
     return out
 
 
+def share_note(attrs: Attributes, *, stopping: bool) -> str:
+    """What a share change does, as the address-planning seed says it (the plan's note)."""
+    pools, who = ", ".join(attrs["resources"]), ", ".join(attrs["principals"])
+    if stopping:
+        return (f"stops sharing {pools} with {who}: they no longer see it; the allocations they made stay, "
+                "and deleting their VPC later releases its allocation")
+    how = ("each principal accepts the invitation, or none is needed inside a resource directory with sharing "
+           "enabled" if attrs["allow_external_targets"] else "inside the resource directory only, no invitation")
+    return f"shares {pools} with {who} (AliyunRSDefaultPermissionIpamPool; {how})"
+
+
 def network_drafts(change: Change, chosen: Chosen) -> list[Draft]:
     t, kind, before, after = change.type, change.kind, change.before, change.after
     out: list[Draft] = []
@@ -44,6 +55,8 @@ def network_drafts(change: Change, chosen: Chosen) -> list[Draft]:
             # (the key written out, as blocks_of does: no call per record)
             space: SpaceKey = f"pool:{attrs['pool']}"  # type: ignore[assignment]
             out.append(Draft(Action.RELEASE, change, attrs["cidr"], attrs, None, space=space))
+        elif t == "resource_share":
+            out.append(Draft(Action.DELETE, change, None, attrs, None, share_note(attrs, stopping=True), sub=len(out)))
         else:
             if t == "vswitch":
                 for r in attrs.get("prefix_reservations") or []:
@@ -75,6 +88,8 @@ def network_drafts(change: Change, chosen: Chosen) -> list[Draft]:
                              note(cidr) if cidr else None, len(out)))
             for r in attrs.get("prefix_reservations") or []:
                 out.append(Draft(Action.ALLOCATE, change, r, None, {"cidr": r}, "prefix reservation", len(out)))
+        elif t == "resource_share":
+            out.append(Draft(Action.CREATE, change, None, None, attrs, share_note(attrs, stopping=False), len(out)))
         else:
             out.append(Draft(Action.CREATE, change, None, None, attrs, None, len(out)))
 

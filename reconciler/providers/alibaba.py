@@ -19,6 +19,7 @@ from reconciler.plans.order import PlannedAction
 from reconciler.providers.alibaba_ecs import EcsActions
 from reconciler.providers.alibaba_read import by_token
 from reconciler.providers.alibaba_records import vpc_blocks
+from reconciler.providers.alibaba_share import ShareActions
 from reconciler.providers.base import PartialStep
 from reconciler.providers.params import gone
 from reconciler.providers.params import listed as _list
@@ -54,7 +55,7 @@ def _record(action: PlannedAction, rid: str | None, attrs: Mapping) -> dict:
 
 
 
-class ApiProvider(EcsActions):
+class ApiProvider(EcsActions, ShareActions):
     """Executes planned actions through an Alibaba-style API client."""
 
     def __init__(self, client, name: str = "sandbox", ipv6_supply: Cidr = Cidr.parse("2408:4000::/32"),

@@ -149,6 +149,22 @@ class _Cloud:
                              "NetworkInterfaceSet", PAGE_ECS):
             self.put("eni", row["NetworkInterfaceId"], row, region)
 
+    def shares(self) -> None:
+        """The caller's resource shares, each with its pools and targets (ResourceSharing)."""
+        rows = by_token(self.client, "ListResourceShares", {"ResourceOwner": "Self"}, "ResourceShares")
+        members: dict[str, dict[str, list[str]]] = {r["ResourceShareId"]: {"Resource": [], "Target": []} for r in rows}
+        for kind in ("Resource", "Target"):
+            for a in by_token(self.client, "ListResourceShareAssociations", {"AssociationType": kind},
+                              "ResourceShareAssociations"):
+                if a.get("ResourceShareId") in members and a.get("EntityId"):
+                    members[a["ResourceShareId"]][kind].append(a["EntityId"])
+        for row in rows:
+            if row.get("ResourceShareStatus", "Active") != "Active":
+                continue
+            got = members[row["ResourceShareId"]]
+            self.put("resource_share", row["ResourceShareId"],
+                     {**row, "Resources": got["Resource"], "Targets": got["Target"]}, None)
+
     def vswitch_reservations(self, vsw_id: str, region: str | None) -> list[dict]:
         if vsw_id not in self.reservations:
             params = {"VSwitchId": vsw_id, **({"RegionId": region} if region else {})}
@@ -177,6 +193,8 @@ def read_all(client, recorded: Mapping[str, dict], regions: Iterable[str] = ()) 
             wanted.update(r for r in ipam.get("OperatingRegionList") or () if r)
     for region in sorted(wanted):
         cloud.region(region)
+    if any(rec.get("type") == "resource_share" for rec in recorded.values()):
+        cloud.shares()  # (read only where the state holds shares: other workspaces need no ResourceSharing grant)
     outside = external_pool_ids(recorded)
     names = rows.Names({rec["id"]: rec["name"] for rec in recorded.values() if rec.get("id")}, outside)
     resources: dict[str, dict] = {}

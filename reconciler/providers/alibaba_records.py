@@ -150,6 +150,13 @@ def eni_attrs(name: str, row: dict, n: Names) -> dict:
     return attrs
 
 
+def share_attrs(row: dict, n: Names) -> dict:
+    """A share's pools (by address; an id no state record holds, as it is) and targets."""
+    pools = [f"ipam_pool.{n(p)}" for p in row.get("Resources") or ()]
+    return {"resources": sorted(pools), "principals": sorted(row.get("Targets") or ()),
+            "allow_external_targets": bool(row.get("AllowExternalTargets"))}
+
+
 def record(rtype: str, rec: dict, row: dict, n: Names, cloud) -> dict:
     """The record of ``row`` under ``rec``'s address (its type, name and id)."""
     was = rec.get("attributes")
@@ -173,6 +180,8 @@ def record(rtype: str, rec: dict, row: dict, n: Names, cloud) -> dict:
         return {**base, "attributes": instance_attrs(row, n)}
     if rtype == "eni":
         return {**base, "attributes": eni_attrs(rec["name"], row, n)}
+    if rtype == "resource_share":
+        return {**base, "attributes": share_attrs(row, n)}
     raise ValueError(f"no record shape for {rtype}")  # pragma: no cover
 
 
@@ -198,7 +207,7 @@ def cidrs_of(rtype: str, row: dict, pool_cidrs: Mapping[str, list[str]]) -> tupl
     return ()
 
 
-_NAME = {"ipam": "IpamName", "ipam_scope": "IpamScopeName", "ipam_pool": "IpamPoolName",
+_NAME = {"resource_share": "ResourceShareName", "ipam": "IpamName", "ipam_scope": "IpamScopeName", "ipam_pool": "IpamPoolName",
          "ipam_pool_allocation": "IpamPoolAllocationName", "vpc": "VpcName", "vswitch": "VSwitchName",
          "security_group": "SecurityGroupName", "instance": "InstanceName", "eni": "NetworkInterfaceName"}
 _PARENT = {"ipam_scope": "IpamId", "ipam_pool": "IpamScopeId", "ipam_pool_allocation": "IpamPoolId",

@@ -12,7 +12,8 @@ around them, listed here beside the code that makes them:
 * with ``drift``: what drift, refresh, import and report read (:func:`reconciler.providers.alibaba_read.read_all`).
 
 A RAM action is ``<code>:<Operation>`` with the products' RAM codes: ``vpc`` for IPAM and VPC (the
-RAM code of VpcIpam is vpc: ``vpc:CreateIpam``) and ``ecs`` for ECS. tests/providers/test_policy.py holds this table to the calls a served sandbox saw.
+RAM code of VpcIpam is vpc: ``vpc:CreateIpam``), ``ecs`` for ECS and ``resourcesharing`` for
+ResourceSharing (``resourcesharing:CreateResourceShare``). tests/providers/test_policy.py holds this table to the calls a served sandbox saw.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ IMPORT_READS = ("ListIpams", "ListIpamScopes", "ListIpamPools", "ListIpamPoolCid
                 "DescribeVpcs", "DescribeVSwitches", "ListVSwitchCidrReservations", "DescribeSecurityGroups",
                 "DescribeInstances", "DescribeNetworkInterfaces")
 DRIFT_READS = IMPORT_READS + ("ListIpamDiscoveredResource", "ListIpamResourceCidrs")
+# what drift and refresh read besides where the spec shares pools (resource_shares:)
+SHARE_READS = ("ListResourceShares", "ListResourceShareAssociations")
 
 
 def plan_calls(plan: Plan) -> set[str]:
@@ -66,6 +69,8 @@ def spec_reads(data: Mapping, *, drift: bool = False) -> set[str]:
         calls.update(IMPORT_READS)
     if drift:
         calls.update(DRIFT_READS)
+        if data.get("resource_shares"):
+            calls.update(SHARE_READS)
     return calls
 
 

@@ -29,6 +29,7 @@ PRODUCTS: dict[str, tuple[str, str]] = {
     "vpcipam": ("alibabacloud_vpcipam20230228", "2023-02-28"),
     "vpc": ("alibabacloud_vpc20160428", "2016-04-28"),
     "ecs": ("alibabacloud_ecs20140526", "2014-05-26"),
+    "resourcesharing": ("alibabacloud_resourcesharing20200110", "2020-01-10"),
 }
 _INDEX = re.compile(r"[1-9][0-9]*")
 READS = ("Describe", "List", "Get")
@@ -66,7 +67,9 @@ class SdkSettings:
 def product_of(action: str) -> str:
     """The product whose SDK has ``action``; ``InvalidAction.NotFound`` when none has it."""
     for product, (package, _version) in PRODUCTS.items():
-        if hasattr(_models(package), f"{action}Request"):
+        models = _models(package)
+        # an operation without parameters (EnableSharingWithResourceDirectory) has a response model only
+        if hasattr(models, f"{action}Request") or hasattr(models, f"{action}Response"):
             return product
     raise CloudError("InvalidAction.NotFound", f"no official SDK has an operation {action!r}", http_status=404)
 
@@ -144,13 +147,19 @@ class SdkClient:
     def _call(self, action: str, params: Mapping[str, object]) -> dict:
         product = product_of(action)
         package, _version = PRODUCTS[product]
-        request = self._request(package, action, params)
+        bare = not hasattr(_models(package), f"{action}Request")
+        if bare and any(v is not None for v in params.values()):
+            raise CloudError("Provider.UnknownParameter", f"the official SDK's {action} takes no parameters "
+                             f"({', '.join(sorted(params))})")
+        request = None if bare else self._request(package, action, params)
         client = self._client(product)
-        method = self._methods[product].get(f"{action}Request")
-        if method is None:
+        method = (re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower() + "_with_options" if bare
+                  else self._methods[product].get(f"{action}Request"))
+        if method is None or not hasattr(client, method):
             raise CloudError("InvalidAction.NotFound", f"the {product} SDK has no method for {action}", http_status=404)
         try:
-            response = getattr(client, method)(request, _runtime(self.settings))
+            args = (_runtime(self.settings),) if request is None else (request, _runtime(self.settings))
+            response = getattr(client, method)(*args)
         except CloudError:
             raise
         except Exception as exc:  # the SDK's exceptions, and what its HTTP stack raises
@@ -266,7 +275,7 @@ def _error(exc: BaseException, doing: str, endpoint: str) -> CloudError:
 
 
 #: product -> its RAM code: VpcIpam's operations are authorised under vpc (``vpc:CreateIpam``).
-RAM_CODES = {"vpcipam": "vpc", "vpc": "vpc", "ecs": "ecs"}
+RAM_CODES = {"vpcipam": "vpc", "vpc": "vpc", "ecs": "ecs", "resourcesharing": "resourcesharing"}
 
 
 def ram_action(operation: str) -> str:

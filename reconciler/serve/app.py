@@ -1,10 +1,13 @@
 """The served sandbox behind the HTTP plumbing: one request in, one response out.
 
 Each request goes through, in order: the signature (:mod:`reconciler.serve.signature`), the
-operation and its API version (``InvalidAction.NotFound`` 404, ``InvalidVersion`` 400 when the
-version is not the operation's product's), the throttle (``Throttling.User`` 400, a token bucket
+operation and its API version (``InvalidAction.NotFound`` 404, also for the sandbox's in-process
+account operations; ``InvalidVersion`` 400 when the version is not the operation's product's), the
+caller (the serve key is the default account's root; a key ``ipamctl sandbox account`` issued is its
+account's root or RAM user), the throttle (``Throttling.User`` 400, a token bucket
 per access key: ``rate`` calls a second, bursts of ``max(rate, 1)``), the RAM policy
-(:mod:`reconciler.serve.ram`), then the one shared :class:`SandboxCloud`, under a lock. Every
+(:mod:`reconciler.serve.ram`: ``--policy`` for the serve key, a RAM user's own policy for its key),
+then the one shared :class:`SandboxCloud`, under a lock, acting as the caller's account. Every
 sandbox refusal keeps its code and HTTP status; anything unexpected is ``InternalError`` (500) and
 the server goes on.
 
@@ -30,10 +33,11 @@ from typing import IO, Callable
 import orjson
 
 from reconciler.cloud.realism import EMBEDDED, Realism
-from reconciler.cloud.sandbox import OPERATIONS, SandboxCloud, load_operations
+from reconciler.cloud.account_api import ADMIN_ACTIONS, key_of
+from reconciler.cloud.sandbox import OPERATIONS, ROOT, Caller, SandboxCloud, load_operations
 from reconciler.errors import CloudError, ReconcilerError
 from reconciler.serve import wire
-from reconciler.serve.ram import Denied, Policy, auth_action
+from reconciler.serve.ram import NOTHING, Denied, Policy, auth_action, parse_policy
 from reconciler.serve.signature import AccessKey, Verifier
 
 log = logging.getLogger(__name__)
@@ -84,8 +88,8 @@ class Service:
     def __init__(self, db: str | Path, key: AccessKey, options: Options = Options(), *,
                  clock: Callable[[], float] = time.time):
         load_operations()
-        self.db, self.options = Path(db), options
-        self.verifier = Verifier({key.id: key}, clock=clock)
+        self.db, self.options, self.key = Path(db), options, key
+        self.verifier = Verifier({key.id: key}, clock=clock, lookup=self._issued_key)
         self.bucket = TokenBucket(options.throttle) if options.throttle else None
         self._lock = threading.Lock()
         self._log_lock = threading.Lock()
@@ -109,8 +113,9 @@ class Service:
             call = wire.call_of(req, verified.classic)
             entry["action"], entry["version"] = call.action, call.version
             version = call.version
-            self._check(call, verified.access_key_id, entry)
-            answer = self._call(call)
+            caller, policy = self._caller(verified.access_key_id)
+            self._check(call, verified.access_key_id, entry, caller, policy)
+            answer = self._call(call, caller)
             rid = str(answer.get("RequestId") or rid)
             return self._done(entry, Response(200, wire.success_body(answer), rid), "OK")
         except CloudError as exc:
@@ -122,9 +127,31 @@ class Service:
             body = wire.error_body("InternalError", INTERNAL, rid, host, version)
             return self._done(entry, Response(500, body, rid), "InternalError")
 
-    def _check(self, call: wire.Call, key_id: str, entry: dict[str, object]) -> None:
+    def _issued_key(self, key_id: str) -> AccessKey | None:
+        """A key the sandbox issued to one of its accounts or RAM users (``ipamctl sandbox account``)."""
+        with self._lock:
+            found = key_of(self._current().store, key_id)
+        return None if found is None else AccessKey(key_id, found[0])
+
+    def _caller(self, key_id: str) -> tuple[Caller, Policy | None]:
+        """Who a verified key is, and the RAM policy its calls are held to: the serve key is the default
+        account's root (held to ``--policy``); an issued root key has no policy; a RAM user's key has its
+        user's policy, or none at all (nothing allowed)."""
+        if key_id == self.key.id:
+            return ROOT, self.options.policy
+        with self._lock:
+            found = key_of(self._current().store, key_id)
+        if found is None:  # removed since it was verified
+            raise CloudError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", http_status=404)
+        _, caller, document = found
+        if caller.user is None:
+            return caller, None
+        return caller, NOTHING if document is None else parse_policy(document, f"the policy of {caller.user}")
+
+    def _check(self, call: wire.Call, key_id: str, entry: dict[str, object], caller: Caller = ROOT,
+               policy: Policy | None = None) -> None:
         op = OPERATIONS.get(call.action)
-        if op is None:
+        if op is None or call.action in ADMIN_ACTIONS:  # accounts and keys are made in process only
             raise CloudError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.",
                              http_status=404)
         if op.version is not None and call.version != op.version:
@@ -133,18 +160,18 @@ class Service:
         entry["auth_action"] = auth = auth_action(op.version or call.version, call.action)
         if self.bucket is not None and not self.bucket.take(key_id):
             raise CloudError("Throttling.User", THROTTLED, http_status=400)
-        if self.options.policy is not None:
-            self.options.policy.check(auth, key_id)
+        if policy is not None:
+            policy.check(auth, key_id, caller.account)
 
-    def _call(self, call: wire.Call) -> dict:
+    def _call(self, call: wire.Call, caller: Caller = ROOT) -> dict:
         with self._lock:
             cloud = self._current()
             try:
-                return cloud.call(call.action, call.params)
+                return cloud.call(call.action, call.params, caller=caller)
             except CloudError as exc:
                 if exc.code != "OperationConflict":
                     raise
-            return self._reopen().call(call.action, call.params)  # another process wrote meanwhile
+            return self._reopen().call(call.action, call.params, caller=caller)  # another process wrote meanwhile
 
     # ---- the sandbox ----------------------------------------------------------------------
     def _open(self) -> SandboxCloud:

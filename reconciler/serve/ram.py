@@ -23,13 +23,14 @@ from typing import Literal
 import orjson
 
 from reconciler.cloud.ecs_api import ECS_VERSION
-from reconciler.cloud.sandbox import IPAM_VERSION, VPC_VERSION
+from reconciler.cloud.sandbox import DEFAULT_ACCOUNT, IPAM_VERSION, VPC_VERSION
+from reconciler.cloud.share_api import RS_VERSION
 from reconciler.errors import CloudError, SpecError
 
 # RAM codes: IPAM (VpcIpam 2023-02-28) authorises under vpc, as its RAM authorization page says
-NAMESPACES = {IPAM_VERSION: "vpc", VPC_VERSION: "vpc", ECS_VERSION: "ecs"}
+NAMESPACES = {IPAM_VERSION: "vpc", VPC_VERSION: "vpc", ECS_VERSION: "ecs", RS_VERSION: "resourcesharing"}
 MESSAGE = "User not authorized to operate on the specified resource, or this API doesn't support RAM."
-ACCOUNT_ID = "1000000000000000"  # the sandbox account's (made-up) id, as AccessDeniedDetail names one
+ACCOUNT_ID = DEFAULT_ACCOUNT  # the default account's (made-up) id, as AccessDeniedDetail names one
 Decision = Literal["Allow", "ExplicitDeny", "ImplicitDeny"]
 ELEMENTS = frozenset({"Effect", "Action", "Resource"})
 
@@ -64,23 +65,26 @@ class Policy:
             return "Allow"
         return "ImplicitDeny"
 
-    def check(self, action: str, key_id: str) -> None:
+    def check(self, action: str, key_id: str, account: str = ACCOUNT_ID) -> None:
         """Raise ``Forbidden.RAM`` unless the policy allows ``action``."""
         decision = self.decide(action)
         if decision != "Allow":
-            raise Denied(action, decision, key_id)
+            raise Denied(action, decision, key_id, account)
+
+
+NOTHING = Policy(())  # a RAM user with no policy attached: every action implicitly denied
 
 
 class Denied(CloudError):
     """``Forbidden.RAM`` with the AccessDeniedDetail of the refusal."""
 
-    def __init__(self, action: str, decision: Decision, key_id: str):
+    def __init__(self, action: str, decision: Decision, key_id: str, account: str = ACCOUNT_ID):
         super().__init__("Forbidden.RAM", MESSAGE, http_status=403)
         diagnostic = orjson.dumps({"AuthAction": action, "AuthResource": "*", "NoPermissionType": decision,
                                    "AuthPrincipalDisplayName": key_id})
         self.access_denied_detail = {
             "AuthAction": action, "PolicyType": "AccountLevelIdentityBasedPolicy", "AuthPrincipalType": "SubUser",
-            "AuthPrincipalOwnerId": ACCOUNT_ID, "AuthPrincipalDisplayName": key_id, "NoPermissionType": decision,
+            "AuthPrincipalOwnerId": account, "AuthPrincipalDisplayName": key_id, "NoPermissionType": decision,
             "EncodedDiagnosticMessage": base64.b64encode(diagnostic).decode(),
         }
 

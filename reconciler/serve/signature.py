@@ -116,11 +116,12 @@ class Verified:
 
 
 class Verifier:
-    """Checks requests against the known keys (one, the sandbox account's, for now)."""
+    """Checks requests against the known keys: ``keys``, then those ``lookup`` finds (the keys the
+    sandbox issued to its accounts and RAM users)."""
 
     def __init__(self, keys: Mapping[str, AccessKey], nonces: NonceCache | None = None,
-                 clock: Callable[[], float] = time.time):
-        self._keys, self._clock = dict(keys), clock
+                 clock: Callable[[], float] = time.time, lookup: Callable[[str], AccessKey | None] | None = None):
+        self._keys, self._clock, self._lookup = dict(keys), clock, lookup
         self.nonces = nonces if nonces is not None else NonceCache(clock=clock)
 
     def claimed_key(self, req: HttpRequest) -> str | None:
@@ -189,6 +190,8 @@ class Verifier:
     # ---- shared checks --------------------------------------------------------------------
     def _key(self, key_id: str) -> AccessKey:
         key = self._keys.get(key_id.strip())
+        if key is None and self._lookup is not None:
+            key = self._lookup(key_id.strip())
         if key is None:
             raise _refuse("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         return key

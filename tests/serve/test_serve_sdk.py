@@ -203,11 +203,11 @@ def test_a_commit_racing_another_process_is_run_again_on_a_fresh_copy(tmp_path: 
         with SandboxCloud(db) as other:  # commits after the server's check, before its commit
             original = cloud.call
 
-            def racing(action, params=None):
+            def racing(action, params=None, **caller):
                 if action == "CreateVpc" and not racing.done:
                     racing.done = True
                     other.call("CreateVpc", {"RegionId": HZ, "CidrBlock": "10.7.0.0/16"})
-                return original(action, params)
+                return original(action, params, **caller)
 
             racing.done = False
             cloud.call = racing
