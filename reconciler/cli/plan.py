@@ -77,17 +77,25 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if reserve and store is None:
             raise StateError("State.NoSharedBackend", "plan --reserve records the chosen blocks on a shared state "
                              "backend (`backend: {type: postgres, ...}`); the local backend has none")
-        # one body for the file and stdout; stdout's document adds Terraform's sections (reconciler/plans/tfjson.py)
-        data, printed = planfile.documents(planned, settings["type"], settings, key=key, saved=bool(out or reserve),
-                                           printed=as_json, compact=compact)
+        # one body for the file and stdout; stdout's document adds the derived sections (reconciler/plans/tfjson.py)
+        document = planfile.Document(planned, settings["type"], settings, key=key)
+        data = document.saved() if out or reserve else None
         if out:
             _write_plan(resolve(ws.root, out), cast(bytes, data))
-        bound = data if out or not as_json else printed  # a reservation binds the bytes apply will be given
+        printed = None
+        if as_json and reserve and not out:  # the reservation binds the bytes apply will be given: these
+            printed = document.printed(compact)
+        bound = data if out or not as_json else printed
         held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, bound)), reservation_ttl)
                 if store is not None and (out or reserve) else [])
         text = None if as_json else (render_markdown(planned) if markdown else render.render_plan(planned, colour))
     if as_json:
-        click.echo(printed, nl=False)
+        if printed is not None:
+            click.echo(printed, nl=False)
+        else:  # written a piece at a time: the whole document is never held in memory
+            stdout = click.get_binary_stream("stdout")
+            document.write_printed(stdout.write, compact)
+            stdout.flush()
     else:
         click.echo(text, nl=False)
         if out:
@@ -96,7 +104,7 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if held:
             click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
                        "workspace's plan will choose them.", err=markdown)
-    ws.keep(planned, data, printed, text)
+    ws.keep(planned, document, data, printed, text)
     return 2 if detailed_exitcode and planned.has_changes else 0
 
 

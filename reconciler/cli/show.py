@@ -44,7 +44,9 @@ def _show_plan(ws: Workspace, path_text: str, as_json: bool, markdown: bool, col
     except OSError as exc:
         raise StateError("Plan.Unreadable", f"{path_text}: {exc.strerror or exc}") from None
     if as_json:  # the document plan --json printed for this plan: with Terraform's sections, which no file holds
-        click.echo(planfile.terraform_json(data, path=path_text, key=plan_key(), compact=compact), nl=False)
+        stdout = click.get_binary_stream("stdout")
+        planfile.write_terraform_json(stdout.write, data, path=path_text, key=plan_key(), compact=compact)
+        stdout.flush()
         return 0
     plan, _ = planfile.read(data, path=path_text, key=plan_key())
     if markdown:
