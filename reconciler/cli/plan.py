@@ -78,13 +78,13 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
             raise StateError("State.NoSharedBackend", "plan --reserve records the chosen blocks on a shared state "
                              "backend (`backend: {type: postgres, ...}`); the local backend has none")
         # one body for the file and stdout; stdout's document adds the derived sections (reconciler/plans/tfjson.py)
-        document = planfile.Document(planned, settings["type"], settings, key=key)
-        data = document.saved() if out or reserve else None
+        document = planfile.Document(planned, settings["type"], settings, key=key) if out or reserve or as_json else None
+        data = document.saved() if document is not None and (out or reserve) else None
         if out:
             _write_plan(resolve(ws.root, out), cast(bytes, data))
         printed = None
-        if as_json and reserve and not out:  # the reservation binds the bytes apply will be given: these
-            printed = document.printed(compact)
+        if document is not None and as_json and reserve and not out:  # a reservation binds the bytes apply
+            printed = document.printed(compact)  # will be given: these
         bound = data if out or not as_json else printed
         held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, bound)), reservation_ttl)
                 if store is not None and (out or reserve) else [])
@@ -94,7 +94,7 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
             click.echo(printed, nl=False)
         else:  # written a piece at a time: the whole document is never held in memory
             stdout = click.get_binary_stream("stdout")
-            document.write_printed(stdout.write, compact)
+            cast(planfile.Document, document).write_printed(stdout.write, compact)
             stdout.flush()
     else:
         click.echo(text, nl=False)

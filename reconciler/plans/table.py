@@ -46,7 +46,9 @@ class _Table:
         """The key of ``value`` (None stays None)."""
         if value is None:
             return None
-        ident = _identity(value)
+        # which object the value shows: a read-only view's own mapping (the planner makes a view per
+        # place a record appears, of one dict; records are never changed once made), else itself
+        ident = id(inner[0]) if type(value) is MappingProxyType and len(inner := _referents(value)) == 1 else id(value)
         key = self.by_id.get(ident)
         if key is not None:
             return key
@@ -59,20 +61,14 @@ class _Table:
                 n += 1
                 key = f"{address}#{n}"
             self.count[address] = n
+            data = memoryview(data).tobytes()  # kept: exactly its size (orjson's output has room to spare)
             self.by_bytes[data] = key
             self.records.put(key, value, data)
         self.by_id[ident] = key
         return key
 
 
-def _identity(value: Any) -> int:
-    """Which object ``value`` shows: a read-only view's own mapping (the planner makes a view per
-    place a record appears, of one dict; records are never changed once made), else itself."""
-    if type(value) is MappingProxyType:
-        inner = gc.get_referents(value)
-        if len(inner) == 1:
-            return id(inner[0])
-    return id(value)
+_referents = gc.get_referents
 
 
 def _named(out: dict[str, Any], address: str, type_: str, name: str) -> None:
@@ -86,7 +82,7 @@ def encode(plan: Plan) -> dict[str, Any]:
     desired: dict[str, Any] = {}
     for address in sorted(plan.desired):
         rec = plan.desired[address]
-        entry = {k: v for k, v in rec.items() if k != "attributes"}
+        entry = dict(rec)
         entry["attributes"] = table.ref(address, rec["attributes"])
         desired[address] = entry
     changes = []
