@@ -124,15 +124,30 @@ def encode(plan: Plan) -> dict[str, Any]:
 
 
 def full_view(plan: Plan) -> dict[str, Any]:
-    """What the derived sections are made from, straight from a plan (as :func:`expand` makes it from
-    a body): the desired records and the change set with their values."""
-    return {"desired": plan.desired, "change_set": [_change_values(c) for c in plan.changes],
+    """What the derived sections are made from, straight from a plan (as :class:`Expanded` makes it
+    from a body): the desired records and the change set with their values, each record one plain
+    dict shared by its places (so the printed document serializes dicts, not a view per place)."""
+    plain = _Plain()
+    desired = {a: {**rec, "attributes": plain(rec["attributes"])} for a, rec in plan.desired.items()}
+    changes = [{"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
+                "before": plain(c.before), "after": plain(c.after), "changed": list(c.changed),
+                "replace_reasons": list(c.replace_reasons)} for c in plan.changes]
+    return {"desired": desired, "change_set": changes,
             "imported": {a.address for a in plan.actions if a.action is Action.IMPORT}}
 
 
-def _change_values(c: Change) -> dict[str, Any]:
-    return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_, "before": c.before,
-            "after": c.after, "changed": list(c.changed), "replace_reasons": list(c.replace_reasons)}
+class _Plain(dict[int, Any]):
+    """A record's read-only view as a plain dict, one per record (by the mapping it shows)."""
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is not MappingProxyType:
+            return value
+        inner = _referents(value)
+        ident = id(inner[0]) if len(inner) == 1 else id(value)
+        out = self.get(ident)
+        if out is None:
+            out = self[ident] = value.copy()
+        return out
 
 
 def _split(row: Mapping[str, Any]) -> tuple[str, str]:
