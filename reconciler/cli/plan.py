@@ -14,7 +14,7 @@ from reconciler.apply.recovery import pending_note
 from reconciler.apply.reservations import DEFAULT_TTL, plan_checksum, reserved_blocks, store_of
 from reconciler.apply.reservations import reserve as reserve_blocks
 from reconciler.apply.session import plan_key
-from reconciler.cli import render
+from reconciler.cli import memo, render
 from reconciler.cli.files import resolve, write_output
 from reconciler.cli.progress import Progress
 from reconciler.cli.render_markdown import render_markdown
@@ -22,6 +22,7 @@ from reconciler.errors import StateError
 from reconciler.planner import make_plan
 from reconciler.plans import planfile
 from reconciler.plans.order import Plan
+from reconciler.states.local import LocalStateBackend
 from reconciler.states.state import State
 from reconciler.workspace import Workspace, plan_lineage
 
@@ -66,8 +67,11 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
          compact: bool = False) -> int:
     if as_json and markdown:
         raise click.UsageError("--json and --markdown: choose one output")
-    if note := pending_note(ws.backend()):
+    note = pending_note(ws.backend())
+    if note:
         click.echo(note, err=True)
+    plain = not (out or as_json or markdown or refresh or reserve or note) and memo.utf8_stdout()
+    inputs = memo.snapshot(ws.root) if plain else None  # the files as they were before planning
     key = plan_key() if out or as_json else None  # signs what is saved or printed (IPAMCTL_PLAN_KEY)
     if out:
         ws.backend().fix_lineage()  # binds the saved plan to this workspace, even before its first apply
@@ -104,8 +108,12 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if held:
             click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
                        "workspace's plan will choose them.", err=markdown)
+    code = 2 if detailed_exitcode and planned.has_changes else 0
+    if (inputs is not None and text is not None and not planned.has_changes and not ws.read_outside
+            and isinstance(ws.backend(), LocalStateBackend)):
+        memo.keep(ws.root, inputs, colour=colour, detailed=detailed_exitcode, code=code, text=text)
     ws.keep(planned, document, data, printed, text)
-    return 2 if detailed_exitcode and planned.has_changes else 0
+    return code
 
 
 def _write_plan(path: Path, data: bytes) -> None:
