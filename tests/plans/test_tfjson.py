@@ -103,7 +103,7 @@ def test_edited_or_missing_sections_are_refused(tmp_path, key):
 
 
 def test_plans_saved_before_the_split_version_are_read(tmp_path):
-    old = orjson.loads((DATA / "plan-format-1.tfplan").read_bytes())  # format 1, indented JSON
+    old = orjson.loads((DATA / "plan-format-1.json").read_bytes())  # format 1, indented JSON
     del old["ipamctl_format_version"]  # (before the split, ipamctl's version sat in format_version)
     old["format_version"] = "1"
     old["checksum"] = planfile._checksum(old)
@@ -114,8 +114,8 @@ def test_plans_saved_before_the_split_version_are_read(tmp_path):
         planfile.read(orjson.dumps(newer), path="p.json")
 
 
-@pytest.mark.parametrize("name, texts", [("plan-format-1.tfplan", (BASE,)),
-                                         ("plan-format-1-replace.tfplan", (BASE, MOVED))])
+@pytest.mark.parametrize("name, texts", [("plan-format-1.json", (BASE,)),
+                                         ("plan-format-1-replace.json", (BASE, MOVED))])
 def test_plans_of_format_1_are_read_as_they_were_saved(tmp_path, name, texts):
     """A file saved by the release before format 2 reads as the plan made now from the same specs,
     and shows as the document a format-2 plan prints (its saved resource_changes, derived now)."""
