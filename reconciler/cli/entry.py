@@ -42,8 +42,7 @@ def run() -> None:
     # a no-change plan kept in the memo is printed before any of the planner's modules is imported
     answered = memo.answer(sys.argv[1:])
     if answered is not None:
-        sys.stdout.flush()
-        os._exit(answered)
+        os._exit(answered)  # (written and flushed by answer)
     # The collector off for the whole process (main() turns it off for a command and back on when the
     # command ends, for callers in process that go on running): turned back on with every object of a plan
     # still young, the next allocation would trace them all at the end.

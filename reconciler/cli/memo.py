@@ -156,6 +156,9 @@ def answer(argv: list[str]) -> int | None:
     if found is None:
         return None
     code, text = found
-    sys.stdout.buffer.write(text)
-    sys.stdout.flush()
+    try:
+        sys.stdout.buffer.write(text)
+        sys.stdout.flush()
+    except OSError:  # (a closed pipe: nothing more to say, and no traceback)
+        return 1
     return code

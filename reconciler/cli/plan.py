@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Mapping, cast
 
@@ -97,9 +98,9 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if printed is not None:
             click.echo(printed, nl=False)
         else:  # written a piece at a time: the whole document is never held in memory
-            stdout = click.get_binary_stream("stdout")
-            cast(planfile.Document, document).write_printed(stdout.write, compact)
-            stdout.flush()
+            sys.stdout.flush()  # (bytes go under the text layer: nothing of it may be left before them)
+            cast(planfile.Document, document).write_printed(sys.stdout.buffer.write, compact)
+            sys.stdout.buffer.flush()
     else:
         click.echo(text, nl=False)
         if out:

@@ -10,7 +10,7 @@ views (the plan's records) are serialized as the dicts they show.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import orjson
 
@@ -19,11 +19,40 @@ CHUNK = 4096  # list items or mapping entries serialized at a time
 _OPEN = 4  # small mappings are opened down to this depth (where the long lists of a document sit)
 
 
-def view(value: object) -> dict[str, Any]:
-    """orjson's fallback: a read-only mapping view is serialized as the dict it shows."""
+def view(value: object) -> Any:
+    """orjson's fallback: a read-only mapping view is serialized as the dict it shows, a :class:`Lazy`
+    list as its items."""
     if isinstance(value, MappingProxyType):
         return value.copy()
+    if isinstance(value, Lazy):
+        return list(value)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+class Lazy:
+    """A list whose items are made from ``keys`` by ``make`` as they are written, a chunk at a time,
+    so that a long list of derived values is never held whole (equal to the list of its items)."""
+
+    __slots__ = ("keys", "make")
+
+    def __init__(self, keys: Sequence[Any], make: Callable[[Any], Any]) -> None:
+        self.keys, self.make = keys, make
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.make, self.keys)
+
+    def chunks(self) -> Iterator[list[Any]]:
+        make, keys = self.make, self.keys
+        for i in range(0, len(keys), CHUNK):
+            yield [make(k) for k in keys[i:i + CHUNK]]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, Lazy) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # (a list's)
 
 
 class Serialized(dict[str, Any]):
@@ -54,6 +83,13 @@ def pieces(value: Any, depth: int = 0) -> Iterator[bytes | memoryview]:
     t = type(value)
     if t is Serialized:
         yield from value.pieces()
+    elif t is Lazy:
+        yield b"["
+        for n, chunk in enumerate(value.chunks()):
+            if n:
+                yield b","
+            yield memoryview(orjson.dumps(chunk, default=view, option=SORTED))[1:-1]
+        yield b"]"
     elif t is list or t is tuple:
         if len(value) <= CHUNK:
             yield orjson.dumps(value, default=view, option=SORTED)

@@ -163,7 +163,7 @@ def _write_doc(write: Write, doc: Mapping[str, Any], compact: bool) -> None:
 
 def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict[str, Any]]:
     """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
-    return tfjson.resource_changes(table.full_view(plan)["change_set"], provider)
+    return list(tfjson.resource_changes(table.full_view(plan)["change_set"], provider))
 
 
 def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import orjson
 
@@ -98,7 +98,7 @@ def encode(plan: Plan) -> dict[str, Any]:
         if c.replace_reasons:
             d["replace_reasons"] = list(c.replace_reasons)
         changes.append(d)
-    actions = []
+    actions: list[dict[str, Any]] = []
     append, ref, api_of = actions.append, table.ref, API.get
     for n, a in enumerate(plan.actions, start=1):
         address = a.address
@@ -125,29 +125,40 @@ def encode(plan: Plan) -> dict[str, Any]:
 
 def full_view(plan: Plan) -> dict[str, Any]:
     """What the derived sections are made from, straight from a plan (as :class:`Expanded` makes it
-    from a body): the desired records and the change set with their values, each record one plain
-    dict shared by its places (so the printed document serializes dicts, not a view per place)."""
-    plain = _Plain()
-    desired = {a: {**rec, "attributes": plain(rec["attributes"])} for a, rec in plan.desired.items()}
+    from a body): the desired records and the change set with their values, each value the mapping
+    a record's read-only view shows (so the document serializes dicts, not a view per place)."""
     changes = [{"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
-                "before": plain(c.before), "after": plain(c.after), "changed": list(c.changed),
+                "before": _shown(c.before), "after": _shown(c.after), "changed": list(c.changed),
                 "replace_reasons": list(c.replace_reasons)} for c in plan.changes]
-    return {"desired": desired, "change_set": changes,
+    return {"desired": _Desired(plan.desired), "change_set": changes,
             "imported": {a.address for a in plan.actions if a.action is Action.IMPORT}}
 
 
-class _Plain(dict[int, Any]):
-    """A record's read-only view as a plain dict, one per record (by the mapping it shows)."""
-
-    def __call__(self, value: Any) -> Any:
-        if type(value) is not MappingProxyType:
-            return value
+def _shown(value: Any) -> Any:
+    """The mapping a read-only view shows, itself (never changed: records are not, once made)."""
+    if type(value) is MappingProxyType:
         inner = _referents(value)
-        ident = id(inner[0]) if len(inner) == 1 else id(value)
-        out = self.get(ident)
-        if out is None:
-            out = self[ident] = value.copy()
-        return out
+        if len(inner) == 1 and type(inner[0]) is dict:
+            return inner[0]
+    return value
+
+
+class _Desired(Mapping[str, Any]):
+    """The plan's desired records, each with the attributes its view shows."""
+
+    def __init__(self, desired: Mapping[Any, Any]) -> None:
+        self.desired = desired
+
+    def __getitem__(self, address: str) -> Any:
+        rec = self.desired[address]
+        attrs = rec["attributes"]
+        return rec if type(attrs) is dict else {**rec, "attributes": _shown(attrs)}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.desired)
+
+    def __len__(self) -> int:
+        return len(self.desired)
 
 
 def _split(row: Mapping[str, Any]) -> tuple[str, str]:
@@ -206,4 +217,5 @@ def plan_of(body: Mapping[str, Any], values: Expanded) -> Plan:
         for c in values.change_set)
     warnings = tuple(PlanWarning(w["code"], w["address"], w["file"], w["line"], w["message"])
                      for w in body.get("warnings", ()))
-    return Plan(body["lineage"], body["serial"], tuple(actions), changes, values.desired, warnings=warnings)
+    desired: Any = values.desired  # (read-only views of the records, as a fresh plan's)
+    return Plan(body["lineage"], body["serial"], tuple(actions), changes, desired, warnings=warnings)

@@ -16,7 +16,9 @@ records are referred to, not copied.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from reconciler.plans.pieces import Lazy
 
 # The version of Terraform's plan format the document follows: "1.2", what Terraform prints today
 # (1.5 to 1.15 do), and a value every consumer takes: terraform-compliance 1.16 lists 0.1, 0.2, 1.0,
@@ -41,15 +43,17 @@ TF_ACTIONS = {"create": ["create"], "update": ["update"], "replace": ["delete", 
 def sections(settings: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The Terraform sections of a plan made with provider ``settings``, from its ``values``: ``desired``
     (address -> record), ``change_set`` (changes with their before and after) and ``imported`` (the
-    addresses the plan imports), as :mod:`reconciler.plans.table` resolves them."""
+    addresses the plan imports), as :mod:`reconciler.plans.table` resolves them. Their long lists are
+    :class:`Lazy`: each resource is made as it is written (a chunk at a time), or compared."""
     provider = settings["type"]
     desired = values["desired"]
     addresses = sorted(desired)
+    provider_name = PROVIDER_SOURCE + provider
     return {
         "terraform_version": TERRAFORM_VERSION,
         "resource_changes": resource_changes(values["change_set"], provider),
-        "planned_values": {"root_module": {"resources": [
-            _resource(a, desired[a], desired[a]["attributes"], provider) for a in addresses]}},
+        "planned_values": {"root_module": {"resources": Lazy(
+            addresses, lambda a: _resource(a, desired[a], desired[a]["attributes"], provider_name))}},
         "prior_state": {
             "format_version": STATE_FORMAT_VERSION, "terraform_version": TERRAFORM_VERSION,
             "values": {"root_module": {"resources": prior_resources(values, provider)}},
@@ -61,18 +65,18 @@ def sections(settings: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str
                 "expressions": {k: {"constant_value": v} for k, v in sorted(settings.items()) if k != "type"},
             }},
             # ipamctl's specs are not Terraform configuration: no expressions, the values are in planned_values
-            "root_module": {"resources": [_configured(a, desired[a], provider) for a in addresses]},
+            "root_module": {"resources": Lazy(addresses, lambda a: _configured(a, desired[a], provider))},
         },
     }
 
 
-def resource_changes(changes: list[Mapping[str, Any]], provider: str) -> list[dict[str, Any]]:
+def resource_changes(changes: Sequence[Mapping[str, Any]], provider: str) -> Lazy:
     """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
     provider_name = PROVIDER_SOURCE + provider
-    out: list[dict[str, Any]] = []
-    for c in changes:
+
+    def change(c: Mapping[str, Any]) -> dict[str, Any]:
         reasons = c["replace_reasons"]
-        out.append({
+        return {
             "address": c["address"], "mode": "managed", "type": c["type"], "name": c["name"],
             "provider_name": provider_name,
             "change": {
@@ -81,26 +85,26 @@ def resource_changes(changes: list[Mapping[str, Any]], provider: str) -> list[di
                 "replace_paths": [r.split(" ")[0].split(".") for r in reasons if r.endswith(" changes")] if reasons else [],
             },
             "action_reason": "replace_because_cannot_update" if c["kind"] == "replace" else None,
-        })
-    return out
+        }
+    return Lazy(changes, change)
 
 
-def prior_resources(values: Mapping[str, Any], provider: str) -> list[dict[str, Any]]:
+def prior_resources(values: Mapping[str, Any], provider: str) -> Lazy:
     """The records the plan was made against, as far as the document tells them: the ``before`` of
     every change, and every desired record the plan leaves as it is; not the records it imports (the
     state holds them only once applied), nor a default scope whose IPAM the plan creates."""
     changes = values["change_set"]
     imported = values["imported"]
     created = {c["address"] for c in changes if c["kind"] == "create"}
-    out = {c["address"]: _resource(c["address"], c, c["before"], provider)
-           for c in changes if c["before"] is not None and c["address"] not in imported}
+    out = {c["address"]: (c, c["before"]) for c in changes if c["before"] is not None and c["address"] not in imported}
     touched = {c["address"] for c in changes}
     desired = values["desired"]
     for address in desired:
         rec = desired[address]
         if address not in touched and address not in imported and not _comes_with(rec, created):
-            out[address] = _resource(address, rec, rec["attributes"], provider)
-    return [out[a] for a in sorted(out)]
+            out[address] = (rec, rec["attributes"])
+    provider_name = PROVIDER_SOURCE + provider
+    return Lazy(sorted(out), lambda a: _resource(a, out[a][0], out[a][1], provider_name))
 
 
 def _comes_with(rec: Mapping[str, Any], created: set[str]) -> bool:
@@ -109,9 +113,9 @@ def _comes_with(rec: Mapping[str, Any], created: set[str]) -> bool:
     return rec["type"] == "ipam_scope" and a.get("default") is True and f"ipam.{a.get('ipam')}" in created
 
 
-def _resource(address: str, rec: Mapping[str, Any], values: Any, provider: str) -> dict[str, Any]:
+def _resource(address: str, rec: Mapping[str, Any], values: Any, provider_name: str) -> dict[str, Any]:
     return {"address": address, "mode": "managed", "type": rec["type"], "name": rec["name"],
-            "provider_name": PROVIDER_SOURCE + provider, "schema_version": 0, "values": values,
+            "provider_name": provider_name, "schema_version": 0, "values": values,
             "sensitive_values": {}}
 
 
