@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import zlib
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 
@@ -64,10 +64,6 @@ def _body(plan: Plan, settings: Mapping[str, Any] | None, provider: str) -> dict
         "warnings": [w.to_dict() for w in plan.warnings],
         **table.encode(plan),
     }
-
-
-class _Sink(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 class _Digests:
