@@ -42,6 +42,19 @@ class Workspace:
         self.held.extend(values)
 
     @property
+    def read_outside(self) -> bool:
+        """Whether a plan-time read went outside this workspace's ``specs/`` and ``state/`` files (the
+        cloud, a sandbox database elsewhere, other workspaces' states): such a plan is not memoized."""
+        return bool(self._cache.get("read_outside"))
+
+    def _reading_outside(self, settings: Mapping | None) -> None:
+        if settings is not None and _provider_type(settings) == "sandbox":
+            path = self.sandbox_path(settings)
+            if self.state_dir.resolve() in path.parents:
+                return  # (the sandbox in state/: its bytes are part of the memo's key)
+        self._cache["read_outside"] = True
+
+    @property
     def specs_dir(self) -> Path:
         return self.root / "specs"
 
@@ -137,6 +150,7 @@ class Workspace:
     def cloud_reader(self, settings: Mapping):
         """A client for reading the cloud (``call(action, params)``, ``close()``). A sandbox that was
         never created reads as an empty cloud, and reading creates nothing."""
+        self._reading_outside(settings)
         if _provider_type(settings) == "alibaba":
             return sdk_client(settings)
         path = self.sandbox_path(settings)
@@ -170,6 +184,7 @@ class Workspace:
 
         if not declared(doc):
             return {}
+        self._reading_outside(None)
         return read_external_pools(doc, self.backend(), lambda: self.cloud_reader(settings))
 
     def read_imports(self, doc: SpecDocument, resources: Mapping[str, dict], settings: Mapping) -> dict:

@@ -27,11 +27,22 @@ import os
 import sys
 import threading
 
-from reconciler.cli.main import main
+from reconciler.cli import memo
+
+
+def main(**kwargs: object) -> None:
+    """The CLI (:func:`reconciler.cli.main.main`), imported only when the memo does not answer."""
+    from reconciler.cli.main import main as cli
+
+    cli(**kwargs)
 
 
 def run() -> None:
     """The console script ``ipamctl`` and ``python -m reconciler``."""
+    # a no-change plan kept in the memo is printed before any of the planner's modules is imported
+    answered = memo.answer(sys.argv[1:])
+    if answered is not None:
+        os._exit(answered)  # (written and flushed by answer)
     # The collector off for the whole process (main() turns it off for a command and back on when the
     # command ends, for callers in process that go on running): turned back on with every object of a plan
     # still young, the next allocation would trace them all at the end.

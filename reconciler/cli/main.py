@@ -131,10 +131,14 @@ def fmt_cmd(obj: Obj, check: bool) -> None:
 @click.option("--reservation-ttl", type=click.IntRange(60, 30 * 86400), default=86400, show_default=True,
               help="Seconds a reservation lasts.")
 @click.option("--compact/--no-compact", default=None, help=COMPACT_HELP)
+@click.option("--full", is_flag=True, help="Plan in full even when the memo of a no-change plan (state/plan.memo) "
+              "answers.")
 @click.pass_obj
 def plan_cmd(obj: Obj, out: str | None, as_json: bool, markdown: bool, detailed_exitcode: bool, refresh: bool,
-             reserve: bool, reservation_ttl: int, compact: bool | None) -> None:
+             reserve: bool, reservation_ttl: int, compact: bool | None, full: bool) -> None:
     """Show the ordered actions that turn the recorded state into the desired one."""
+    # (--full is read by the process's entry point, which answers from the memo only without it; here
+    # the plan is made in full in any case)
     _exit(plan(_ws(obj), out=out, as_json=as_json, detailed_exitcode=detailed_exitcode, refresh=refresh,
                colour=_colour(obj), reserve=reserve, reservation_ttl=reservation_ttl, markdown=markdown,
                compact=_compact(compact)))

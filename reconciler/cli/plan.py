@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Mapping, cast
 
@@ -14,7 +15,7 @@ from reconciler.apply.recovery import pending_note
 from reconciler.apply.reservations import DEFAULT_TTL, plan_checksum, reserved_blocks, store_of
 from reconciler.apply.reservations import reserve as reserve_blocks
 from reconciler.apply.session import plan_key
-from reconciler.cli import render
+from reconciler.cli import memo, render
 from reconciler.cli.files import resolve, write_output
 from reconciler.cli.progress import Progress
 from reconciler.cli.render_markdown import render_markdown
@@ -22,6 +23,7 @@ from reconciler.errors import StateError
 from reconciler.planner import make_plan
 from reconciler.plans import planfile
 from reconciler.plans.order import Plan
+from reconciler.states.local import LocalStateBackend
 from reconciler.states.state import State
 from reconciler.workspace import Workspace, plan_lineage
 
@@ -66,8 +68,11 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
          compact: bool = False) -> int:
     if as_json and markdown:
         raise click.UsageError("--json and --markdown: choose one output")
-    if note := pending_note(ws.backend()):
+    note = pending_note(ws.backend())
+    if note:
         click.echo(note, err=True)
+    plain = not (out or as_json or markdown or refresh or reserve or note) and memo.utf8_stdout()
+    inputs = memo.snapshot(ws.root) if plain else None  # the files as they were before planning
     key = plan_key() if out or as_json else None  # signs what is saved or printed (IPAMCTL_PLAN_KEY)
     if out:
         ws.backend().fix_lineage()  # binds the saved plan to this workspace, even before its first apply
@@ -77,17 +82,25 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if reserve and store is None:
             raise StateError("State.NoSharedBackend", "plan --reserve records the chosen blocks on a shared state "
                              "backend (`backend: {type: postgres, ...}`); the local backend has none")
-        # one body for the file and stdout; stdout's document adds Terraform's sections (reconciler/plans/tfjson.py)
-        data, printed = planfile.documents(planned, settings["type"], settings, key=key, saved=bool(out or reserve),
-                                           printed=as_json, compact=compact)
+        # one body for the file and stdout; stdout's document adds the derived sections (reconciler/plans/tfjson.py)
+        document = planfile.Document(planned, settings["type"], settings, key=key) if out or reserve or as_json else None
+        data = document.saved() if document is not None and (out or reserve) else None
         if out:
             _write_plan(resolve(ws.root, out), cast(bytes, data))
-        bound = data if out or not as_json else printed  # a reservation binds the bytes apply will be given
+        printed = None
+        if document is not None and as_json and reserve and not out:  # a reservation binds the bytes apply
+            printed = document.printed(compact)  # will be given: these
+        bound = data if out or not as_json else printed
         held = (reserve_blocks(store, planned, state.resources, plan_checksum(cast(bytes, bound)), reservation_ttl)
                 if store is not None and (out or reserve) else [])
         text = None if as_json else (render_markdown(planned) if markdown else render.render_plan(planned, colour))
     if as_json:
-        click.echo(printed, nl=False)
+        if printed is not None:
+            click.echo(printed, nl=False)
+        else:  # written a piece at a time: the whole document is never held in memory
+            sys.stdout.flush()  # (bytes go under the text layer: nothing of it may be left before them)
+            cast(planfile.Document, document).write_printed(sys.stdout.buffer.write, compact)
+            sys.stdout.buffer.flush()
     else:
         click.echo(text, nl=False)
         if out:
@@ -96,8 +109,12 @@ def plan(ws: Workspace, *, out: str | None, as_json: bool, detailed_exitcode: bo
         if held:
             click.echo(f"Reserved {len(held)} block(s) for this plan until {held[0].expires}; no other "
                        "workspace's plan will choose them.", err=markdown)
-    ws.keep(planned, data, printed, text)
-    return 2 if detailed_exitcode and planned.has_changes else 0
+    code = 2 if detailed_exitcode and planned.has_changes else 0
+    if (inputs is not None and text is not None and not planned.has_changes and not ws.read_outside
+            and isinstance(ws.backend(), LocalStateBackend)):
+        memo.keep(ws.root, inputs, colour=colour, detailed=detailed_exitcode, code=code, text=text)
+    ws.keep(planned, document, data, printed, text)
+    return code
 
 
 def _write_plan(path: Path, data: bytes) -> None:

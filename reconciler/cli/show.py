@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 import orjson
 
@@ -44,7 +46,9 @@ def _show_plan(ws: Workspace, path_text: str, as_json: bool, markdown: bool, col
     except OSError as exc:
         raise StateError("Plan.Unreadable", f"{path_text}: {exc.strerror or exc}") from None
     if as_json:  # the document plan --json printed for this plan: with Terraform's sections, which no file holds
-        click.echo(planfile.terraform_json(data, path=path_text, key=plan_key(), compact=compact), nl=False)
+        sys.stdout.flush()  # (bytes go under the text layer: nothing of it may be left before them)
+        planfile.write_terraform_json(sys.stdout.buffer.write, data, path=path_text, key=plan_key(), compact=compact)
+        sys.stdout.buffer.flush()
         return 0
     plan, _ = planfile.read(data, path=path_text, key=plan_key())
     if markdown:

@@ -1,10 +1,18 @@
 """The machine-readable plan: the saved plan file, and ``plan --json`` output (the same document with
-the Terraform sections of :mod:`reconciler.plans.tfjson`, which a saved plan does not hold).
+the sections :mod:`reconciler.plans.tfjson` derives, which a saved plan does not hold).
 
 The saved plan holds every action with its exact CIDR, the concrete desired records apply writes
 into the state, the lineage and serial of the state it was made against, and a checksum over all
 of it. Reading it back refuses a tampered file, a plan of another workspace (lineage), and a plan
 made against a state that has moved on since (``StalePlan``).
+
+Format "2" (``ipamctl_format_version``) holds every record once, in a ``records`` table the desired
+records, the change set and the actions refer to (:mod:`reconciler.plans.table`), as one line of
+key-sorted JSON compressed with gzip (``zcat plan.tfplan`` shows it). The checksum is the SHA-256 of
+that JSON without ``checksum`` and ``signature`` (which follow it, last); both are made as the
+document is compressed, a piece at a time (:mod:`reconciler.plans.pieces`), and the printed document
+is written out the same way, so neither is held whole in memory. Plans of format "1" (indented JSON,
+records repeated, ``resource_changes`` saved) are still read.
 
 The checksum is unkeyed: it catches accidental edits and truncation, not a forger, who can recompute
 it. With a key (``IPAMCTL_PLAN_KEY``, read by the edge) the plan also carries ``signature``, an
@@ -15,231 +23,179 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import zlib
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Protocol, TypeAlias
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 
 from reconciler.errors import StateError
-from reconciler.plans import tfjson
-from reconciler.plans.diff import Attributes, Change, ChangeKind
-from reconciler.plans.order import Action, Plan, PlannedAction, PlanWarning, _plain
+from reconciler.plans import table, tfjson
+from reconciler.plans.action import Action, PlannedAction
+from reconciler.plans.diff import Change, ChangeKind
+from reconciler.plans.order import Plan, PlanWarning
+from reconciler.plans.pieces import SORTED, members, view
 
-PLAN_FORMAT = "1"  # ipamctl's own plan format (``ipamctl_format_version``); format_version is Terraform's
-Convert: TypeAlias = Callable[[Any], Any]  # a record's attributes (or None) -> the value the document holds
+PLAN_FORMAT = table.FORMAT  # ipamctl's own plan format (``ipamctl_format_version``); format_version is Terraform's
+READ_FORMATS = ("1", PLAN_FORMAT)
+GZIP = b"\x1f\x8b"  # a saved plan of format 2 is gzip; a printed document (or format 1) is JSON
+_LEVEL = 1  # zlib's fastest: at 100,000 resources 6.5 MB in 0.3 s, where level 6 makes 5.0 MB in 0.9 s
+_INDENTED = orjson.OPT_INDENT_2 | SORTED | orjson.OPT_APPEND_NEWLINE
+SIGNATURE = "hmac-sha256:"  # the prefix of ``signature``: the algorithm, then the hex digest
+_SEALS = ("checksum", "signature")  # the keys the checksum and the signature are not taken over
+# nor the derived sections (checked against the hashed keys when read); format 1 saved and hashed
+# resource_changes
+_UNHASHED = frozenset((*_SEALS, *tfjson.DERIVED))
+_UNHASHED_1 = _UNHASHED - {"resource_changes"}
+_DERIVED_1 = tuple(k for k in tfjson.DERIVED if k != "resource_changes")
+Write = Callable[[Any], Any]
 
-TF_ACTIONS = {
-    ChangeKind.CREATE: ["create"],
-    ChangeKind.UPDATE: ["update"],
-    ChangeKind.REPLACE: ["delete", "create"],
-    ChangeKind.DELETE: ["delete"],
-}
+
+def _body(plan: Plan, settings: Mapping[str, Any] | None, provider: str) -> dict[str, Any]:
+    """The document without its checksum and derived sections."""
+    return {
+        "provider": dict(settings or {"type": provider}),
+        "format_version": tfjson.FORMAT_VERSION,
+        "ipamctl_format_version": PLAN_FORMAT,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "changes": plan.has_changes,
+        "summary": plan.summary(),
+        "warnings": [w.to_dict() for w in plan.warnings],
+        **table.encode(plan),
+    }
+
+
+class _Digests:
+    """The checksum and (with a key) the signature, fed the same bytes in one pass."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self.h = hashlib.sha256()
+        self.mac = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.h.update(data)
+        if self.mac is not None:
+            self.mac.update(data)
+
+    def seals(self) -> dict[str, str]:
+        out = {"checksum": self.h.hexdigest()}
+        if self.mac is not None:
+            out["signature"] = SIGNATURE + self.mac.hexdigest()
+        return out
+
+
+def _hashed(body: Mapping[str, Any], unhashed: frozenset[str] = _UNHASHED,
+            close: bool = True) -> Iterable[bytes | memoryview]:
+    """The compact, key-sorted serialization of ``body`` without its seals and derived sections
+    (without its closing brace when not ``close``)."""
+    return members(body, lambda k: k not in unhashed, close=close)
+
+
+def _digests(body: Mapping[str, Any], key: bytes | None, unhashed: frozenset[str] = _UNHASHED) -> dict[str, str]:
+    d = _Digests(key)
+    for piece in _hashed(body, unhashed):
+        d.update(piece)
+    return d.seals()
+
+
+def _checksum(body: Mapping[str, Any]) -> str:
+    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum (and signature)
+    and its derived sections."""
+    version = body.get("ipamctl_format_version", body.get("format_version"))
+    return _digests(body, None, _UNHASHED_1 if version == "1" else _UNHASHED)["checksum"]
+
+
+class Document:
+    """A plan as its documents: the saved file and the printed one, from one body sealed once."""
+
+    def __init__(self, plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
+                 key: bytes | None = None) -> None:
+        self.plan, self.key = plan, key
+        self.body = _body(plan, settings, provider)
+        self.seals: dict[str, str] | None = None
+
+    def saved(self) -> bytes:
+        """The saved plan file: the body's JSON and its seals, gzip-compressed as it is made."""
+        digests = _Digests(self.key)
+        gz = zlib.compressobj(_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip container (time 0: deterministic)
+        out: list[bytes] = []
+        for piece in _hashed(self.body, close=False):
+            digests.update(piece)
+            out.append(gz.compress(piece))
+        digests.update(b"}")  # the hashed bytes close here; the file's object goes on with the seals
+        seals = self.seals = self.seals or digests.seals()
+        tail = b"".join(b',"%s":%s' % (k.encode(), orjson.dumps(v)) for k, v in seals.items()) + b"}\n"
+        out.append(gz.compress(tail))
+        out.append(gz.flush())
+        return b"".join(out)
+
+    def sealed(self) -> dict[str, Any]:
+        if self.seals is None:
+            self.seals = _digests(self.body, self.key)
+        return {**self.body, **self.seals}
+
+    def sections(self) -> dict[str, Any]:
+        return tfjson.sections(self.body["provider"], table.full_view(self.plan))
+
+    def write_printed(self, write: Write, compact: bool) -> None:
+        """What ``plan --json`` prints, written a piece at a time (indented: whole, for a terminal)."""
+        _write_doc(write, {**self.sealed(), **self.sections()}, compact)
+
+    def printed(self, compact: bool = False) -> bytes:
+        out: list[bytes] = []
+        self.write_printed(lambda b: out.append(bytes(b)), compact)
+        return b"".join(out)
+
+
+def _write_doc(write: Write, doc: Mapping[str, Any], compact: bool) -> None:
+    if not compact:
+        write(orjson.dumps(doc, default=view, option=_INDENTED))
+        return
+    for piece in members(doc, lambda k: True):
+        write(piece)
+    write(b"\n")
 
 
 def resource_changes(plan: Plan, provider: str = "sandbox") -> list[dict[str, Any]]:
     """Shaped like ``terraform show -json``'s resource_changes, so PR-comment tools can read it."""
-    return _resource_changes(plan, provider, _plain)
-
-
-def _resource_changes(plan: Plan, provider: str, conv: Convert) -> list[dict[str, Any]]:
-    provider_name = f"ipam-reconciler/{provider}"
-    out: list[dict[str, Any]] = []
-    for c in plan.changes:
-        reasons = c.replace_reasons
-        out.append({
-            "address": c.address, "mode": "managed", "type": c.type, "name": c.name,
-            "provider_name": provider_name,
-            "change": {
-                "actions": list(TF_ACTIONS[c.kind]), "before": conv(c.before), "after": conv(c.after),
-                "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {},
-                "replace_paths": [r.split(" ")[0].split(".") for r in reasons if r.endswith(" changes")] if reasons else [],
-            },
-            "action_reason": "replace_because_cannot_update" if c.kind is ChangeKind.REPLACE else None,
-        })
-    return out
+    return list(tfjson.resource_changes(table.full_view(plan)["change_set"], provider))
 
 
 def to_document(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
                 key: bytes | None = None) -> dict[str, Any]:
-    """The plan as plain JSON values (what the saved plan file holds; ``plan --json`` prints it with
-    :func:`tfjson.sections`); signed when there is a ``key``."""
-    body = _body(plan, provider, settings, _plain)
-    _seal(body, key)
-    return body
+    """The saved plan's document as plain JSON values; signed when there is a ``key``."""
+    return load_document(to_json(plan, provider, settings, key))
 
 
 def to_json(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
             key: bytes | None = None) -> bytes:
-    """``to_document`` serialized (indented, sorted keys, a final newline), without copying the records:
-    read-only views are serialized as they are, and the checksum is hashed piece by piece."""
-    return documents(plan, provider, settings, key, saved=True)[0]  # type: ignore[return-value]
+    """The saved plan file's bytes."""
+    return Document(plan, provider, settings, key).saved()
 
 
 def documents(plan: Plan, provider: str = "sandbox", settings: Mapping[str, Any] | None = None,
               key: bytes | None = None, *, saved: bool = False, printed: bool = False,
               compact: bool = False) -> tuple[bytes | None, bytes | None]:
-    """The saved plan file's bytes (``saved``, as :func:`to_json`) and the document ``plan --json``
-    prints (``printed``: with the Terraform sections; one line when ``compact``), from one body sealed once."""
-    if not (saved or printed):
-        return None, None
-    body = _body(plan, provider, settings, None)
-    _seal(body, key)
-    return (orjson.dumps(body, default=_view, option=_INDENTED | orjson.OPT_APPEND_NEWLINE) if saved else None,
-            _dumps(tfjson.with_sections(body), compact) if printed else None)
+    """The saved plan file's bytes (``saved``) and the document ``plan --json`` prints (``printed``:
+    with the derived sections; one line when ``compact``), from one body sealed once. (The CLI writes
+    the printed one a piece at a time: :meth:`Document.write_printed`.)"""
+    doc = Document(plan, provider, settings, key)
+    data = doc.saved() if saved else None
+    return data, doc.printed(compact) if printed else None
 
 
-def _dumps(doc: Mapping[str, Any], compact: bool) -> bytes:
-    return orjson.dumps(doc, default=_view, option=(_SORTED if compact else _INDENTED) | orjson.OPT_APPEND_NEWLINE)
-
-
-_SORTED = orjson.OPT_SORT_KEYS
-_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-_CHUNK = 4096  # list items or mapping entries serialized at a time for the checksum
-
-
-class _Unwrap(dict[int, tuple[Attributes, dict[str, Any]]]):
-    """Each read-only view of a record, once, as the dict it shows (a shallow copy shared by every place
-    the record appears in the document; nested values are not copied)."""
-
-    def __call__(self, value: Any) -> Any:
-        if type(value) is not MappingProxyType:
-            return value
-        out = self.get(id(value))
-        if out is None:
-            out = self[id(value)] = (value, value.copy())
-        return out[1]
-
-
-def _view(value: object) -> dict[str, Any]:
-    """orjson's fallback: a read-only mapping view is serialized as the dict it shows."""
-    if isinstance(value, MappingProxyType):
-        return value.copy()
-    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
-
-
-def _body(plan: Plan, provider: str, settings: Mapping[str, Any] | None, conv: Convert | None) -> dict[str, Any]:
-    """The document without its checksum. ``conv`` copies records into plain values (None: left as they
-    are, for orjson with :func:`_view`)."""
-    if conv is None:
-        conv = _Unwrap()
-        actions = [a.to_dict(plain=conv) for a in plan.actions]
-        desired = {k: conv(plan.desired[k]) for k in sorted(plan.desired)}
-        changes = [_change_dict(c, conv) for c in plan.changes]
-        resources = _resource_changes(plan, provider, conv)
-    else:
-        actions = [a.to_dict() for a in plan.actions]
-        desired = {k: conv(v) for k, v in sorted(plan.desired.items())}
-        changes = [_change_dict(c, conv) for c in plan.changes]
-        resources = _resource_changes(plan, provider, conv)
-    return {
-        "provider": dict(settings or {"type": provider}),
-        "format_version": tfjson.FORMAT_VERSION,
-        "ipamctl_format_version": plan.format_version,
-        "lineage": plan.lineage,
-        "serial": plan.serial,
-        "changes": plan.has_changes,
-        "actions": actions,
-        "resource_changes": resources,
-        "summary": plan.summary(),
-        "desired": desired,
-        "change_set": changes,
-        "warnings": [w.to_dict() for w in plan.warnings],
-    }
-
-
-SIGNATURE = "hmac-sha256:"  # the prefix of ``signature``: the algorithm, then the hex digest
-_SEALS = ("checksum", "signature")  # the keys the checksum and the signature are not taken over
-# nor the Terraform sections: derived from the hashed keys, checked against them when read
-_UNHASHED = frozenset((*_SEALS, *tfjson.DERIVED))
-
-
-class _Sink(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
-
-
-class _Both:
-    """Two digests fed the same bytes in one pass (the checksum and the signature)."""
-
-    def __init__(self, a: _Sink, b: _Sink) -> None:
-        self.a, self.b = a, b
-
-    def update(self, data: bytes | memoryview, /) -> None:
-        self.a.update(data)
-        self.b.update(data)
-
-
-def _seal(body: dict[str, Any], key: bytes | None) -> None:
-    body["checksum"], signature = _digests(body, key)
-    if signature is not None:
-        body["signature"] = signature
-
-
-def _digests(body: Mapping[str, Any], key: bytes | None) -> tuple[str, str | None]:
-    """The checksum of ``body`` and, with a ``key``, its signature (``SIGNATURE`` + HMAC-SHA256 hex),
-    both over the same bytes, hashed once."""
-    h = hashlib.sha256()
-    if key is None:
-        _hash(h, body)
-        return h.hexdigest(), None
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    _hash(_Both(h, mac), body)
-    return h.hexdigest(), SIGNATURE + mac.hexdigest()
-
-
-def _checksum(body: Mapping[str, Any]) -> str:
-    """SHA-256 of the compact, key-sorted serialization of ``body`` without its checksum (and signature)."""
-    return _digests(body, None)[0]
-
-
-def _hash(h: _Sink, body: Mapping[str, Any]) -> None:
-    """Feed ``h`` the compact, key-sorted serialization of ``body`` without its checksum and signature
-    (and Terraform sections).
-
-    Hashed piece by piece (long lists and mappings a chunk at a time) instead of serializing the
-    whole document at once: the same bytes, without holding them all in memory."""
-    h.update(b"{")
-    for n, key in enumerate(sorted(k for k in body if k not in _UNHASHED)):
-        if n:
-            h.update(b",")
-        h.update(orjson.dumps(key))
-        h.update(b":")
-        _feed(h, body[key])
-    h.update(b"}")
-
-
-def _feed(h: _Sink, value: Any) -> None:
-    t = type(value)
-    if (t is list or t is tuple) and len(value) > _CHUNK:
-        h.update(b"[")
-        for i in range(0, len(value), _CHUNK):
-            if i:
-                h.update(b",")
-            h.update(memoryview(orjson.dumps(value[i:i + _CHUNK], default=_view, option=_SORTED))[1:-1])
-        h.update(b"]")
-    elif (t is dict or t is MappingProxyType) and len(value) > _CHUNK:
-        items = sorted(value.items(), key=_first)
-        h.update(b"{")
-        for i in range(0, len(items), _CHUNK):
-            if i:
-                h.update(b",")
-            h.update(memoryview(orjson.dumps(dict(items[i:i + _CHUNK]), default=_view, option=_SORTED))[1:-1])
-        h.update(b"}")
-    else:
-        h.update(orjson.dumps(value, default=_view, option=_SORTED))
-
-
-def _first(item: tuple[Any, Any]) -> Any:
-    return item[0]
-
-
-def _change_dict(c: Change, conv: Convert = _plain) -> dict[str, Any]:
-    return {"address": c.address, "type": c.type, "name": c.name, "kind": c.kind._value_,
-            "before": conv(c.before), "after": conv(c.after), "changed": list(c.changed),
-            "replace_reasons": list(c.replace_reasons)}
-
-
-def _frozen(value: dict[str, Any] | None) -> Attributes | None:
-    return None if value is None else MappingProxyType(value)
+def load_document(data: bytes) -> dict[str, Any]:
+    """A plan document's JSON object: a saved plan (gzip) uncompressed, or a printed one (JSON)."""
+    if data[:2] == GZIP:
+        try:
+            data = zlib.decompress(data, 31)
+        except zlib.error as exc:
+            raise ValueError(f"damaged gzip: {exc}") from None
+    body = orjson.loads(data)
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    return body
 
 
 def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
@@ -266,54 +222,83 @@ def from_json(data: bytes, *, path: str, lineage: str | None, serial: int,
 def read(data: bytes, *, path: str, key: bytes | None = None) -> tuple[Plan, dict[str, Any]]:
     """A saved plan, checked to be whole (and signed with ``key`` when one is given), wherever it was
     made: what ``show PLANFILE`` renders. Applying one goes through :func:`from_json`."""
-    plan, settings, _ = _read(data, path, key)
+    plan, settings, _, _ = _read(data, path, key)
     return plan, settings
 
 
-def terraform_json(data: bytes, *, path: str, key: bytes | None = None, compact: bool = False) -> bytes:
+def write_terraform_json(write: Write, data: bytes, *, path: str, key: bytes | None = None,
+                         compact: bool = False) -> None:
     """A saved plan (checked as :func:`read` checks it) as ``show --json PLANFILE`` prints it: the
-    document with its Terraform sections, the bytes ``plan --json`` printed for the same plan."""
-    return _dumps(tfjson.with_sections(_read(data, path, key)[2]), compact)
+    document with its derived sections, the bytes ``plan --json`` printed for the same plan."""
+    _, _, body, derived = _read(data, path, key)
+    _write_doc(write, {**body, **derived}, compact)
 
 
-def _read(data: bytes, path: str, key: bytes | None) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+def terraform_json(data: bytes, *, path: str, key: bytes | None = None, compact: bool = False) -> bytes:
+    out: list[bytes] = []
+    write_terraform_json(lambda b: out.append(bytes(b)), data, path=path, key=key, compact=compact)
+    return b"".join(out)
+
+
+def _read(data: bytes, path: str, key: bytes | None) -> tuple[Plan, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The plan, its provider settings, its body and its derived sections."""
     try:
-        body = orjson.loads(data)
-        if not isinstance(body, dict):
-            raise ValueError("not a JSON object")
-        checksum, signature = _digests(body, key)
-        if body.get("checksum") != checksum:
-            raise StateError("Plan.Tampered", f"{path}: checksum mismatch: the plan file was edited or damaged; "
-                             "make a new plan")
-        if signature is not None:
-            _check_signature(body.get("signature"), signature, path)
+        body = load_document(data)
         # (a plan saved before format_version became Terraform's carried ipamctl's there)
         version = body["ipamctl_format_version"] if "ipamctl_format_version" in body else body.get("format_version")
-        if version != PLAN_FORMAT:
-            raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {version!r} is not {PLAN_FORMAT}")
-        if not tfjson.matches(body):
+        seals = _digests(body, key, _UNHASHED_1 if version == "1" else _UNHASHED)
+        if body.get("checksum") != seals["checksum"]:
+            raise StateError("Plan.Tampered", f"{path}: checksum mismatch: the plan file was edited or damaged; "
+                             "make a new plan")
+        if key is not None:
+            _check_signature(body.get("signature"), seals["signature"], path)
+        if version not in READ_FORMATS:
+            raise StateError("Plan.UnsupportedVersion", f"{path}: plan format {version!r} is not one of "
+                             f"{', '.join(READ_FORMATS)}")
+        if version == "1":
+            plan, values = _plan_1(body), _values_1(body)
+            keys = _DERIVED_1
+        else:
+            expanded = table.Expanded(body)
+            plan, values = table.plan_of(body, expanded), expanded.view()
+            keys = tfjson.DERIVED
+        settings = dict(body["provider"])
+        derived = tfjson.sections(settings, values)
+        if not tfjson.matches(body, derived, keys):
             raise StateError("Plan.Tampered", f"{path}: the Terraform sections (planned_values, prior_state, "
                              "configuration, ...) are not what the plan derives: they were edited; make a new plan")
-        actions = tuple(
-            PlannedAction(a["order"], Action(a["action"]), a["address"], a["type"], a["name"], a["api"], a["cidr"],
-                          _frozen(a["before"]), _frozen(a["after"]), a["replace"], a["note"])
-            for a in body["actions"]
-        )
-        changes = tuple(
-            Change(c["address"], c["type"], c["name"], ChangeKind(c["kind"]), _frozen(c["before"]),
-                   _frozen(c["after"]), tuple(c["changed"]), tuple(c["replace_reasons"]))
-            for c in body["change_set"]
-        )
-        warnings = tuple(PlanWarning(w["code"], w["address"], w["file"], w["line"], w["message"])
-                         for w in body.get("warnings", ()))  # (a plan saved before warnings has none)
-        plan = Plan(body["lineage"], body["serial"], actions, changes, MappingProxyType(body["desired"]),
-                    warnings=warnings)
-        settings = dict(body["provider"])
     except StateError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StateError("Plan.Unreadable", f"{path}: not a plan file made by ipamctl ({exc})") from None
-    return plan, settings, body
+    return plan, settings, body, derived
+
+
+def _frozen(value: dict[str, Any] | None) -> Any:
+    return None if value is None else MappingProxyType(value)
+
+
+def _values_1(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"desired": body["desired"], "change_set": body["change_set"],
+            "imported": {a["address"] for a in body["actions"] if a["action"] == Action.IMPORT._value_}}
+
+
+def _plan_1(body: Mapping[str, Any]) -> Plan:
+    """The plan a format-1 body holds (every record written out where it appears)."""
+    actions = tuple(
+        PlannedAction(a["order"], Action(a["action"]), a["address"], a["type"], a["name"], a["api"], a["cidr"],
+                      _frozen(a["before"]), _frozen(a["after"]), a["replace"], a["note"])
+        for a in body["actions"]
+    )
+    changes = tuple(
+        Change(c["address"], c["type"], c["name"], ChangeKind(c["kind"]), _frozen(c["before"]),
+               _frozen(c["after"]), tuple(c["changed"]), tuple(c["replace_reasons"]))
+        for c in body["change_set"]
+    )
+    warnings = tuple(PlanWarning(w["code"], w["address"], w["file"], w["line"], w["message"])
+                     for w in body.get("warnings", ()))  # (a plan saved before warnings has none)
+    return Plan(body["lineage"], body["serial"], actions, changes, MappingProxyType(body["desired"]),
+                warnings=warnings)
 
 
 def unbound(path: str) -> StateError:

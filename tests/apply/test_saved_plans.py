@@ -33,7 +33,7 @@ def _files(root) -> list[str]:
 
 def _forge(path, edits: dict[str, str]) -> None:
     """Edit the plan as a forger would: change CIDRs and recompute the unkeyed checksum."""
-    text = orjson.dumps(orjson.loads(path.read_bytes()))
+    text = orjson.dumps(planfile.load_document(path.read_bytes()))  # the JSON a saved plan compresses
     for old, new in edits.items():
         text = text.replace(old.encode(), new.encode())
     body = orjson.loads(text)
@@ -48,7 +48,7 @@ def test_a_plan_made_on_an_empty_workspace_never_applies_in_another(two, tmp_pat
     a, b = two
     saved = tmp_path / "p.tfplan"
     a.run("plan", "--out", str(saved), check=0)
-    lineage = json.loads(saved.read_text())["lineage"]
+    lineage = planfile.load_document(saved.read_bytes())["lineage"]
     assert lineage and (a.root / "state" / LINEAGE).read_text().strip() == lineage
     refused = b.run("apply", str(saved))
     assert refused.returncode == 1 and "Plan.WrongWorkspace" in refused.stderr, refused.stderr
@@ -70,7 +70,7 @@ def test_plans_saved_twice_on_an_empty_workspace_carry_the_same_lineage(ws, tmp_
     ws.write("main.yaml", BASE)
     ws.run("plan", "--out", str(tmp_path / "1.tfplan"), check=0)
     ws.run("plan", "--out", str(tmp_path / "2.tfplan"), check=0)
-    one, two = (json.loads((tmp_path / n).read_text()) for n in ("1.tfplan", "2.tfplan"))
+    one, two = (planfile.load_document((tmp_path / n).read_bytes()) for n in ("1.tfplan", "2.tfplan"))
     assert one["lineage"] == two["lineage"] is not None
     assert one["checksum"] == two["checksum"]  # the same plan, byte for byte
     ws.run("apply", str(tmp_path / "2.tfplan"), check=0)
@@ -106,7 +106,7 @@ def test_a_forged_plan_applies_without_a_key_and_is_refused_with_one(ws, tmp_pat
     saved = tmp_path / "p.tfplan"
     monkeypatch.setenv("IPAMCTL_PLAN_KEY", KEY)
     ws.run("plan", "--out", str(saved), check=0)
-    body = json.loads(saved.read_text())
+    body = planfile.load_document(saved.read_bytes())
     assert body["signature"].startswith("hmac-sha256:")
     _forge(saved, {"10.0.0.0/20": "10.0.96.0/20", "10.0.0.0/24": "10.0.96.0/24"})
     refused = ws.run("apply", str(saved))
@@ -124,7 +124,7 @@ def test_signed_plans_apply_with_the_key_only(ws, tmp_path, monkeypatch):
     ws.write("main.yaml", BASE)
     unsigned, signed = tmp_path / "unsigned.tfplan", tmp_path / "signed.tfplan"
     ws.run("plan", "--out", str(unsigned), check=0)
-    assert "signature" not in json.loads(unsigned.read_text())
+    assert "signature" not in planfile.load_document(unsigned.read_bytes())
     monkeypatch.setenv("IPAMCTL_PLAN_KEY", KEY)
     made = ws.run("plan", "--out", str(signed), check=0)
     printed = ws.run("plan", "--json", check=0)
@@ -140,7 +140,7 @@ def test_signed_plans_apply_with_the_key_only(ws, tmp_path, monkeypatch):
     monkeypatch.setenv("IPAMCTL_PLAN_KEY", KEY)
     applied = ws.run("apply", str(signed), check=0)
     # the key is in none of what was written or shown
-    seen = [signed.read_text(), printed.stdout, made.stdout, made.stderr, refused.stderr, wrong.stderr,
+    seen = [orjson.dumps(planfile.load_document(signed.read_bytes())).decode(), printed.stdout, made.stdout, made.stderr, refused.stderr, wrong.stderr,
             empty.stderr, applied.stdout, applied.stderr]
     seen += [p.read_text(errors="replace") for p in (ws.root / "state").iterdir() if p.is_file()
              and p.suffix != ".db"]

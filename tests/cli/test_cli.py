@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from reconciler.plans import planfile
 from tests.support.specs import BASE
 
 
@@ -28,13 +29,16 @@ def test_example_plan_apply_replan(example):
 def test_plan_json_shape(ws):
     ws.write("main.yaml", BASE)
     doc = ws.json("plan")
-    assert (doc["format_version"], doc["ipamctl_format_version"]) == ("1.2", "1")  # Terraform's, then ipamctl's
+    assert (doc["format_version"], doc["ipamctl_format_version"]) == ("1.2", "2")  # Terraform's, then ipamctl's
     assert doc["changes"] is True and doc["serial"] == 0
+    # format 2: an action leaves out what its address and the API table say, and refers to its records
     first = doc["actions"][0]
-    assert set(first) >= {"order", "action", "address", "type", "name", "cidr", "api", "before", "after"}
-    assert [a["order"] for a in doc["actions"]] == list(range(1, len(doc["actions"]) + 1))
+    assert first == {"action": "create", "address": "ipam.corp", "after": "ipam.corp"}
+    assert doc["desired"]["ipam.corp"]["attributes"] == "ipam.corp"  # the desired record, by key too
+    assert doc["records"][first["after"]] == doc["resource_changes"][0]["change"]["after"]
     provisions = [a for a in doc["actions"] if a["action"] == "provision"]
-    assert {"address": "ipam_pool.hz-prod", "cidr": "10.0.0.0/17", "api": "AddIpamPoolCidr"}.items() <= provisions[-1].items()
+    assert {"address": "ipam_pool.hz-prod", "cidr": "10.0.0.0/17"}.items() <= provisions[-1].items()
+    assert "api" not in provisions[-1] and "order" not in provisions[-1]  # AddIpamPoolCidr, its place
     rc = {r["address"]: r for r in doc["resource_changes"]}
     assert rc["vpc.prod"]["change"]["actions"] == ["create"]
     assert rc["vpc.prod"]["change"]["after"]["ipv4"]["cidr"] == "10.0.0.0/20"
@@ -51,10 +55,10 @@ def test_plans_are_byte_identical(ws):
 def test_saved_plan_applies_exactly_and_only_once(ws):
     ws.write("main.yaml", BASE)
     ws.run("plan", "--out", str(ws.root / "p.tfplan"), check=0)
-    planned = json.loads((ws.root / "p.tfplan").read_text())
+    planned = planfile.load_document((ws.root / "p.tfplan").read_bytes())
     ws.run("apply", str(ws.root / "p.tfplan"), check=0)
     state = ws.json("show")
-    assert state["resources"]["vpc.prod"]["attributes"]["ipv4"]["cidr"] == planned["desired"]["vpc.prod"]["attributes"]["ipv4"]["cidr"]
+    assert state["resources"]["vpc.prod"]["attributes"]["ipv4"]["cidr"] == planned["records"][planned["desired"]["vpc.prod"]["attributes"]]["ipv4"]["cidr"]
     again = ws.run("apply", str(ws.root / "p.tfplan"))
     assert again.returncode == 1 and "StalePlan" in again.stderr
 
@@ -63,9 +67,14 @@ def test_tampered_plan_is_refused(ws):
     ws.write("main.yaml", BASE)
     path = ws.root / "p.tfplan"
     ws.run("plan", "--out", str(path), check=0)
-    path.write_text(path.read_text().replace("10.0.0.0/20", "10.0.96.0/20"))
+    saved = path.read_bytes()
+    text = json.dumps(planfile.load_document(saved))  # the JSON the saved plan compresses, edited
+    path.write_text(text.replace("10.0.0.0/20", "10.0.96.0/20"))
     proc = ws.run("apply", str(path))
     assert proc.returncode == 1 and "Plan.Tampered" in proc.stderr
+    path.write_bytes(saved[:len(saved) // 2])  # a truncated file: not a plan at all, never a traceback
+    proc = ws.run("apply", str(path))
+    assert proc.returncode == 1 and "Plan.Unreadable" in proc.stderr and "Traceback" not in proc.stderr
     assert ws.json("show")["resources"] == {}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.plans import planfile
 from tests.conftest import REPO
 from tests.support.specs import BASE
 
@@ -41,7 +42,7 @@ def test_out_through_a_symlink_writes_its_target_and_keeps_the_link(ws):
     link.symlink_to("plans/p.json")
     ws.run("plan", "--out", "latest.json", check=0)
     assert link.is_symlink() and os.readlink(link) == "plans/p.json"
-    assert json.loads((ws.root / "plans" / "p.json").read_text())["actions"]
+    assert planfile.load_document((ws.root / "plans" / "p.json").read_bytes())["actions"]
     html = ws.root / "report.html"
     html.symlink_to("plans/r.html")
     ws.run("report", "--html", "report.html", check=0)
@@ -57,7 +58,7 @@ def test_out_to_a_fifo_is_written_directly(ws, tmp_path):
     reader.start()
     proc = ws.run("plan", "--out", str(fifo))
     reader.join(30)  # (a daemon: when the pipe is replaced instead of written, it waits on for nothing)
-    assert proc.returncode == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode) and got and json.loads(got[0])["actions"]
+    assert proc.returncode == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode) and got and planfile.load_document(got[0])["actions"]
 
 
 def test_write_output_uses_unique_temp_files_and_leaves_none(tmp_path):
@@ -138,7 +139,8 @@ READ_ONLY_COMMANDS = (("plan",), ("plan", "--refresh"), ("drift",), ("report",),
 def test_read_only_commands_write_nothing_in_the_workspace(ws):
     """Root ignores permissions, so this checks what a read-only folder would refuse: nothing is created
     or changed in state/ by a read-only command (before, opening the sandbox made -wal / -shm files and
-    plan created the database's folder and an empty database)."""
+    plan created the database's folder and an empty database). The one file a plan may write is its
+    memo (state/plan.memo, skipped where it cannot be written: the test below)."""
     ws.write("main.yaml", BASE)
     ws.run("apply", "--auto-approve", check=0)
     db = ws.root / "state" / "sandbox.db"
@@ -146,7 +148,9 @@ def test_read_only_commands_write_nothing_in_the_workspace(ws):
     before = {p.name: p.read_bytes() for p in (ws.root / "state").iterdir()}
     for args in READ_ONLY_COMMANDS:
         ws.run(*args, check=0)
-    assert {p.name: p.read_bytes() for p in (ws.root / "state").iterdir()} == before
+    after = {p.name: p.read_bytes() for p in (ws.root / "state").iterdir()}
+    assert after.pop("plan.memo").endswith(b"No changes. The recorded state matches the specs.\n")
+    assert after == before
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,

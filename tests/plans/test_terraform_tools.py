@@ -63,7 +63,7 @@ def _doc(path: Path) -> dict:
 def _too_small(doc: dict) -> set[str]:
     """The VPCs ipamctl's plan gives a primary IPv4 block smaller than a /20 (read from its own records)."""
     return {a for a, rec in doc["desired"].items()
-            if rec["type"] == "vpc" and int(rec["attributes"]["ipv4"]["cidr"].split("/")[1]) > 20}
+            if rec["type"] == "vpc" and int(doc["records"][rec["attributes"]]["ipv4"]["cidr"].split("/")[1]) > 20}
 
 
 def _checkov(target: list[str], cwd: Path) -> tuple[int, dict]:

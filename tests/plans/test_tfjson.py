@@ -5,6 +5,7 @@ hold, that they are derived (never saved, outside the checksum, refused when edi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,9 +16,10 @@ from tests.support.specs import BASE, converge, plan
 
 KEY = b"a key from the environment"
 MOVED = BASE.replace("ipv4: {pool: hz-prod, mask: 20}", "ipv4: {cidr: 10.0.32.0/20}")  # a replacement
-# saved plans' keys before the Terraform sections (and what they add: ipamctl's own format version)
-SAVED_KEYS = {"provider", "format_version", "lineage", "serial", "changes", "actions", "resource_changes",
+# a saved plan's keys (format 2: the records table, resource_changes derived like the Terraform sections)
+SAVED_KEYS = {"provider", "format_version", "lineage", "serial", "changes", "actions", "records",
               "summary", "desired", "change_set", "warnings", "checksum", "ipamctl_format_version"}
+DATA = Path(__file__).parent / "data"  # plans of format 1, saved by the release before format 2
 
 
 def _printed(p, key: bytes | None = None, compact: bool = False) -> bytes:
@@ -40,7 +42,7 @@ def _by_address(resources: list[dict]) -> dict[str, dict]:
 def test_a_fresh_plan_in_terraforms_shape(tmp_path):
     p = plan(tmp_path, BASE)
     doc = orjson.loads(_printed(p))
-    assert (doc["format_version"], doc["ipamctl_format_version"]) == ("1.2", "1")
+    assert (doc["format_version"], doc["ipamctl_format_version"]) == ("1.2", "2")
     assert doc["terraform_version"] == "1.5.7+ipamctl"
     planned = _by_address(doc["planned_values"]["root_module"]["resources"])
     assert set(planned) == set(p.desired) and len(planned) == 8  # the default scopes come with the IPAM
@@ -77,10 +79,10 @@ def test_prior_state_is_the_recorded_state_the_plan_was_made_against(tmp_path):
 def test_the_sections_are_derived_never_saved_and_outside_the_checksum(tmp_path):
     p = plan(tmp_path, BASE)
     saved, printed = planfile.documents(p, saved=True, printed=True)
-    assert saved == planfile.to_json(p) and set(orjson.loads(saved)) == SAVED_KEYS  # the file: no section
+    assert saved == planfile.to_json(p) and set(planfile.load_document(saved)) == SAVED_KEYS  # no section
     doc = orjson.loads(printed)
     assert set(doc) == SAVED_KEYS | set(tfjson.DERIVED)
-    assert {k: doc[k] for k in SAVED_KEYS} == orjson.loads(saved)  # the same body, the same checksum
+    assert {k: doc[k] for k in SAVED_KEYS} == planfile.load_document(saved)  # the same body and checksum
     assert _read(saved) is None and _read(printed) is None
     # the show --json path: the saved file with its sections is the printed document, byte for byte
     assert planfile.terraform_json(saved, path="p.tfplan") == printed
@@ -101,15 +103,62 @@ def test_edited_or_missing_sections_are_refused(tmp_path, key):
 
 
 def test_plans_saved_before_the_split_version_are_read(tmp_path):
-    body = planfile.to_document(plan(tmp_path, BASE))
-    old = {k: v for k, v in body.items() if k != "ipamctl_format_version"}
+    old = orjson.loads((DATA / "plan-format-1.json").read_bytes())  # format 1, indented JSON
+    del old["ipamctl_format_version"]  # (before the split, ipamctl's version sat in format_version)
     old["format_version"] = "1"
     old["checksum"] = planfile._checksum(old)
     assert _read(orjson.dumps(old)) is None
-    newer = dict(body, ipamctl_format_version="2")
+    newer = dict(planfile.to_document(plan(tmp_path, BASE)), ipamctl_format_version="3")
     newer["checksum"] = planfile._checksum(newer)
-    with pytest.raises(StateError, match="plan format '2' is not 1"):
+    with pytest.raises(StateError, match="plan format '3' is not one of 1, 2"):
         planfile.read(orjson.dumps(newer), path="p.json")
+
+
+@pytest.mark.parametrize("name, texts", [("plan-format-1.json", (BASE,)),
+                                         ("plan-format-1-replace.json", (BASE, MOVED))])
+def test_plans_of_format_1_are_read_as_they_were_saved(tmp_path, name, texts):
+    """A file saved by the release before format 2 reads as the plan made now from the same specs,
+    and shows as the document a format-2 plan prints (its saved resource_changes, derived now)."""
+    data = (DATA / name).read_bytes()
+    assert orjson.loads(data)["ipamctl_format_version"] == "1"
+    recorded = converge(plan(tmp_path / "base", BASE)) if len(texts) == 2 else None
+    now = plan(tmp_path / "now", texts[-1], recorded=recorded, serial=1 if recorded else 0)
+    back, settings = planfile.read(data, path=name)
+    assert (back.actions, back.changes, back.warnings) == (now.actions, now.changes, now.warnings)
+    assert {a: dict(r) for a, r in back.desired.items()} == {a: dict(r) for a, r in now.desired.items()}
+    assert settings == {"type": "sandbox"}
+    shown = orjson.loads(planfile.terraform_json(data, path=name))
+    printed = orjson.loads(planfile.documents(now, printed=True)[1])  # type: ignore[arg-type]
+    assert shown["resource_changes"] == orjson.loads(data)["resource_changes"] == printed["resource_changes"]
+    for k in tfjson.DERIVED:
+        assert shown[k] == printed[k], k
+    edited = data.replace(b'"serial": 1', b'"serial": 2') if recorded else data.replace(b'"name": "prod"', b'"name": "dev"', 1)
+    assert edited != data and _read(edited) == "Plan.Tampered"
+
+
+def test_the_saved_plan_holds_each_record_once(tmp_path):
+    """Format 2: the desired records, the change set and the actions refer to one records table; the
+    file is one line of JSON, gzip-compressed; reading it gives the plan that was saved."""
+    recorded = converge(plan(tmp_path / "base", BASE))
+    p = plan(tmp_path / "now", MOVED, recorded=recorded, serial=1)
+    data = planfile.to_json(p)
+    assert data[:2] == b"\x1f\x8b"
+    body = planfile.load_document(data)
+    records = body["records"]
+    assert body["desired"]["vpc.prod"]["attributes"] == "vpc.prod"  # a key, not the attributes again
+    assert records["vpc.prod"] == orjson.loads(orjson.dumps(p.desired["vpc.prod"]["attributes"]))
+    change = next(c for c in body["change_set"] if c["address"] == "vpc.prod")
+    assert change["after"] == "vpc.prod" and records[change["before"]]["ipv4"]["cidr"] == "10.0.0.0/20"
+    refs = [r for c in body["change_set"] for r in (c.get("before"), c.get("after")) if r is not None]
+    refs += [r for a in body["actions"] for r in (a.get("before"), a.get("after")) if isinstance(r, str)]
+    refs += [rec["attributes"] for rec in body["desired"].values()]
+    assert set(refs) == set(records)  # every record is referred to, and every reference resolves
+    serialized = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in records.values()]
+    assert len(serialized) == len(set(serialized))  # each record once
+    back, _ = planfile.read(data, path="p.tfplan")
+    assert (back.actions, back.changes, back.lineage, back.serial) == (p.actions, p.changes, p.lineage, p.serial)
+    assert {a: dict(r) for a, r in back.desired.items()} == {a: dict(r) for a, r in p.desired.items()}
+    assert planfile.to_json(back) == data  # read and saved again: the same bytes
 
 
 def test_the_document_is_byte_identical_and_compact_is_one_line(tmp_path):
@@ -125,8 +174,8 @@ def test_cli_plan_json_show_json_and_compact(ws):
     both = ws.run("plan", "--out", "p.tfplan", "--json", check=0).stdout
     assert both.count("\n") == 1  # not a terminal: one line unless --no-compact
     assert ws.run("show", "--json", "p.tfplan", check=0).stdout == both
-    saved = (ws.root / "p.tfplan").read_text()
-    assert "planned_values" not in saved and "terraform_version" not in saved
+    saved = planfile.load_document((ws.root / "p.tfplan").read_bytes())
+    assert not set(saved) & set(tfjson.DERIVED)
     indented = ws.run("plan", "--json", "--no-compact", check=0).stdout
     assert indented.count("\n") > 100 and json.loads(indented) == json.loads(both)
     assert ws.run("show", "--json", "--no-compact", "p.tfplan", check=0).stdout == indented

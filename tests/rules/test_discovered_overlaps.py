@@ -39,7 +39,7 @@ def test_not_hosted_overlap_is_a_warning_by_default(tmp_path):
     assert (w.code, w.address, w.line) == ("Warning.CidrOverlapWithDiscovered", "vpc.prod", 10)
     assert w.file.endswith("00.yaml")
     assert "10.0.0.0/20 overlaps 10.0.0.0/20 of VPC vpc-shadow (Not hosted, cn-hangzhou)" in w.message
-    doc = orjson.loads(planfile.to_json(plan))
+    doc = planfile.load_document(planfile.to_json(plan))
     assert doc["warnings"] == [w.to_dict()] and set(doc["warnings"][0]) == {"code", "address", "file", "line", "message"}
     assert planfile.to_document(plan)["warnings"] == doc["warnings"]
     assert f"\nWarning: {w.message}\n" in render_plan(plan)
@@ -50,14 +50,14 @@ def test_warnings_survive_the_saved_plan(tmp_path):
     back, _ = planfile.from_json(planfile.to_json(plan), path="p.tfplan", lineage=None, serial=0)
     assert back.warnings == plan.warnings
     # a plan saved before warnings existed (no key) still reads; an edited warning fails the checksum
-    body = orjson.loads(planfile.to_json(plan))
+    body = planfile.load_document(planfile.to_json(plan))
     del body["warnings"]
     body["checksum"] = planfile._checksum(body)
     assert planfile.from_json(orjson.dumps(body), path="p", lineage=None, serial=0)[0].warnings == ()
-    edited = planfile.to_json(plan).replace(b"Not hosted", b"Hosted")
+    edited = orjson.dumps(planfile.load_document(planfile.to_json(plan))).replace(b"Not hosted", b"Hosted")
     with pytest.raises(ReconcilerError, match="Plan.Tampered"):
         planfile.from_json(edited, path="p", lineage=None, serial=0)
-    body = orjson.loads(planfile.to_json(plan))
+    body = planfile.load_document(planfile.to_json(plan))
     body["warnings"] = [1]
     body["checksum"] = planfile._checksum(body)
     with pytest.raises(ReconcilerError, match="Plan.Unreadable"):
