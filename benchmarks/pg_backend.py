@@ -9,7 +9,8 @@ the local backend, each a whole ``ipamctl`` process.
    reused as ``benchmarks.run`` reuses them) and makes a pg twin of each: the same specs plus
    ``zz-backend.yaml`` (``backend: {type: postgres, workspace: bench}``), the state loaded with
    ``ipamctl state push`` (``PG_CONN_STR`` in the environment);
-3. times ``ipamctl plan --detailed-exitcode``, local (A) against pg (B), A first in odd rounds and B
+3. times ``ipamctl plan --full --detailed-exitcode`` (planning in full: the local backend's no-change
+   memo would answer the local side alone), local (A) against pg (B), A first in odd rounds and B
    first in even ones, after one uncounted run of each; every pg plan's output must equal the local one;
    the ``read state`` stage alone (``benchmarks.stages``), local and pg, once a round;
 4. applies a saved cold plan (``plan --out F``, ``apply F``) into a fresh sandbox, local and pg
@@ -119,13 +120,14 @@ def alternated(pairs: dict[str, tuple[Path, Path]], rounds: int, work: Path, lab
     res: dict = {}
     for scen, (a, b) in pairs.items():
         for label, ws in zip(labels, (a, b)):  # one uncounted run each: caches, the server's buffers
-            checked(ipamctl(ws, "plan", "--detailed-exitcode"), work / f"warm-{scen}-{label}.txt", SCENARIOS[scen][1])
+            checked(ipamctl(ws, "plan", "--full", "--detailed-exitcode"), work / f"warm-{scen}-{label}.txt",
+                    SCENARIOS[scen][1])
         res[scen] = {labels[0]: [], labels[1]: []}
     for rnd in range(1, rounds + 1):
         for scen, (a, b) in pairs.items():
             order = [(labels[0], a), (labels[1], b)]
             for label, ws in order if rnd % 2 else order[::-1]:
-                r = checked(ipamctl(ws, "plan", "--detailed-exitcode"), work / f"plan-{scen}-{label}.txt",
+                r = checked(ipamctl(ws, "plan", "--full", "--detailed-exitcode"), work / f"plan-{scen}-{label}.txt",
                             SCENARIOS[scen][1])
                 res[scen][label].append(r)
             log(f"round {rnd} {scen}: " + ", ".join(f"{k} {v[-1]['wall_s']:.2f} s" for k, v in res[scen].items()))

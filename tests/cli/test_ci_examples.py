@@ -83,8 +83,8 @@ def test_the_commands_it_runs_exist_with_those_flags(name):
     assert {c[0] for c in commands} >= {"fmt", "validate", "plan", "show", "apply", "report", "drift"}
     for args in commands:
         parse(args)  # raises click's usage error on an unknown command or flag
-    assert ["plan", "--out", "plan.json", "--markdown", "--reservation-ttl", "604800"] in commands
-    assert ["drift", "--detailed-exitcode"] in commands and ["apply", "plan.json", "--lock-timeout", "600"] in commands
+    assert ["plan", "--out", "plan.tfplan", "--markdown", "--reservation-ttl", "604800"] in commands
+    assert ["drift", "--detailed-exitcode"] in commands and ["apply", "plan.tfplan", "--lock-timeout", "600"] in commands
 
 
 def test_the_checker_catches_a_wrong_flag():
