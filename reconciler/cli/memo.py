@@ -96,7 +96,11 @@ def snapshot(root: Path) -> list[tuple[str, int, int]]:
     out = []
     for folder, skip in ((root / "specs", frozenset()), (root / "state", frozenset({MEMO, _LOCK}))):
         for p in _files(folder, skip):
-            st = p.stat()
+            try:
+                st = p.stat()
+            except OSError:  # (a broken link, a file gone: the plan reports it; such a plan keeps no memo)
+                out.append((str(p), -1, -1))
+                continue
             out.append((str(p), st.st_size, st.st_mtime_ns))
     return out
 

@@ -76,7 +76,8 @@ def test_pipelines_planning_against_the_same_state_never_hand_out_a_block_twice(
             out = root / f"{side}.plan"
             proc = ipamctl(root, "plan", "--out", str(out), "--json")
             assert proc.returncode == 0, proc.stderr[-2000:]
-            plans[side] = [a["cidr"] for a in json.loads(proc.stdout)["actions"] if a["api"] == "CreateVpc"]
+            plans[side] = [a["cidr"] for a in json.loads(proc.stdout)["actions"]
+                           if a["action"] == "create" and a["address"].startswith("vpc.")]
         contested += plans["a"] == plans["b"]
         results = _both(root, "apply", str(root / "a.plan"), "--lock-timeout", "120",
                         args_b=("apply", str(root / "b.plan"), "--lock-timeout", "120"))

@@ -48,7 +48,7 @@ def test_a_vpc_from_another_workspace_s_pool(tmp_path, pg_conninfo):
         payments.write("vpc.yaml", "vpcs:\n" + VPC.format(name="pay", mask=20))
         plan = payments.json("plan")
         (create,) = plan["actions"]
-        assert create["address"] == "vpc.pay" and create["after"]["ipv4"] == {
+        assert create["address"] == "vpc.pay" and plan["records"][create["after"]]["ipv4"] == {
             "pool": "hz-prod", "cidr": "10.0.16.0/20", "pool_id": pid}  # around network's vpc.prod (10.0.0.0/20)
         text = payments.run("plan", check=0).stdout
         assert f"external pool hz-prod ({pid}, managed by workspace network)" in text
