@@ -8,12 +8,7 @@ the share (in the owner's plan) hides the pool from the principal and keeps its 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from alibabacloud_resourcesharing20200110 import models as rs_models
@@ -25,9 +20,8 @@ from alibabacloud_vpcipam20230228.client import Client as IpamClient
 
 from tests.support.crashkit import ipamctl
 from tests.support.served import HZ
-from tests.support.via import credentials
+from tests.support.via import credentials, serve_process
 
-REPO = Path(__file__).resolve().parents[2]
 OWNER_SPEC = """\
 ipam: {name: corp, region: cn-hangzhou, operating_regions: [cn-hangzhou]}
 pools:
@@ -69,17 +63,7 @@ def test_owner_shares_a_pool_and_the_principal_builds_a_vpc_in_it(tmp_path):
     (principal / "specs").mkdir(parents=True)
     (owner / "specs" / "plan.yaml").write_text(OWNER_SPEC)
     owner_keys = credentials()
-    port_file = tmp_path / "port"
-    server = subprocess.Popen([sys.executable, "-m", "reconciler", "-C", str(owner), "sandbox", "serve", "--port",
-                               "0", "--port-file", str(port_file)],
-                              env={**os.environ, "PYTHONPATH": str(REPO), **owner_keys},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(300):
-            if port_file.exists() or server.poll() is not None:
-                break
-            time.sleep(0.05)
-        port = int(port_file.read_text())
+    with serve_process(owner, owner_keys) as port:
         provider = f"provider: {{type: alibaba, region: cn-hangzhou, endpoint: '127.0.0.1:{port}', protocol: http}}\n"
         (owner / "specs" / "zz-provider.yaml").write_text(provider)
         (principal / "specs" / "zz-provider.yaml").write_text(provider)
@@ -184,8 +168,3 @@ def test_owner_shares_a_pool_and_the_principal_builds_a_vpc_in_it(tmp_path):
         # the secrets never reach the principal's state or plan output
         assert biz["AccessKeySecret"] not in (principal / "state" / "state.json").read_text()
         assert biz["AccessKeySecret"] not in built.stdout + built.stderr + gone.stdout + gone.stderr
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, err = server.communicate(timeout=30)
-    assert server.returncode == 0, err
-    assert "Traceback" not in err
